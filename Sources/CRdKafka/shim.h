@@ -1,0 +1,23 @@
+#ifndef HSSK_CRDKAFKA_SHIM_H
+#define HSSK_CRDKAFKA_SHIM_H
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+/* rd_kafka_producev() is driven by variadic macros that Swift cannot import; this is the one call
+   shape hssk needs. The payload and key are copied; on success librdkafka owns `headers`. */
+static inline rd_kafka_resp_err_t hssk_produce(rd_kafka_t *rk, rd_kafka_topic_t *rkt,
+                                               int32_t partition,
+                                               const void *key, size_t key_len,
+                                               const void *value, size_t value_len,
+                                               rd_kafka_headers_t *headers, void *opaque) {
+    return rd_kafka_producev(rk,
+                             RD_KAFKA_V_RKT(rkt),
+                             RD_KAFKA_V_PARTITION(partition),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                             RD_KAFKA_V_KEY(key, key_len),
+                             RD_KAFKA_V_VALUE((void *)value, value_len),
+                             RD_KAFKA_V_HEADERS(headers),
+                             RD_KAFKA_V_OPAQUE(opaque),
+                             RD_KAFKA_V_END);
+}
+#endif

@@ -1,0 +1,2 @@
+/// Swift API over librdkafka.
+public enum Kafka {}
