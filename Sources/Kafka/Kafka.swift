@@ -1,2 +1,0 @@
-/// Swift API over librdkafka.
-public enum Kafka {}
