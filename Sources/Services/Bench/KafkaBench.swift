@@ -1,0 +1,160 @@
+import CKafkaBaseline
+import Foundation
+import Kafka
+
+/// `hssk bench kafka`: our Swift API against a minimal raw-C librdkafka loop, same cluster, same run.
+public struct KafkaBench: Sendable {
+    public var records = 200_000
+    public var valueSize = 500
+    public var brokers = 3
+    public var partitions = 6
+    /// Each side runs this many times, alternating; the best run of each counts (least disturbed).
+    public var rounds = 3
+
+    public init() {}
+
+    /// Results; JSON keys as `hssk bench --json` writes them.
+    public struct Result: Codable, Sendable {
+        public var records: Int
+        public var valueBytes: Int
+        public var rounds: Int
+        public var producePerS: Double
+        public var consumePerS: Double
+        public var rawProducePerS: Double
+        public var rawConsumePerS: Double
+        public var produceRatio: Double { rawProducePerS > 0 ? producePerS / rawProducePerS : 0 }
+        public var consumeRatio: Double { rawConsumePerS > 0 ? consumePerS / rawConsumePerS : 0 }
+
+        enum CodingKeys: String, CodingKey {
+            case records, rounds
+            case valueBytes = "value_bytes"
+            case producePerS = "produce_per_s", consumePerS = "consume_per_s"
+            case rawProducePerS = "raw_produce_per_s", rawConsumePerS = "raw_consume_per_s"
+            case produceRatio = "produce_ratio", consumeRatio = "consume_ratio"
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(records, forKey: .records)
+            try container.encode(valueBytes, forKey: .valueBytes)
+            try container.encode(rounds, forKey: .rounds)
+            try container.encode(producePerS.rounded(), forKey: .producePerS)
+            try container.encode(consumePerS.rounded(), forKey: .consumePerS)
+            try container.encode(rawProducePerS.rounded(), forKey: .rawProducePerS)
+            try container.encode(rawConsumePerS.rounded(), forKey: .rawConsumePerS)
+            try container.encode((produceRatio * 1000).rounded() / 1000, forKey: .produceRatio)
+            try container.encode((consumeRatio * 1000).rounded() / 1000, forKey: .consumeRatio)
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            records = try container.decode(Int.self, forKey: .records)
+            valueBytes = try container.decode(Int.self, forKey: .valueBytes)
+            rounds = try container.decode(Int.self, forKey: .rounds)
+            producePerS = try container.decode(Double.self, forKey: .producePerS)
+            consumePerS = try container.decode(Double.self, forKey: .consumePerS)
+            rawProducePerS = try container.decode(Double.self, forKey: .rawProducePerS)
+            rawConsumePerS = try container.decode(Double.self, forKey: .rawConsumePerS)
+        }
+
+        init(records: Int, valueBytes: Int, rounds: Int) {
+            self.records = records
+            self.valueBytes = valueBytes
+            self.rounds = rounds
+            producePerS = 0
+            consumePerS = 0
+            rawProducePerS = 0
+            rawConsumePerS = 0
+        }
+    }
+
+    /// Failures of the baseline loop (it reports librdkafka's code and a message).
+    public struct BaselineError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Runs the benchmark; `progress` gets one line per measured step.
+    public func run(progress: @Sendable (String) -> Void = { _ in }) async throws -> Result {
+        let cluster = try EmbeddedCluster(brokers: brokers)
+        defer { cluster.shutdown() }
+        let value = [UInt8](repeating: UInt8(ascii: "x"), count: valueSize)
+        let header = KafkaHeader("ce_type", "vn.hssk.visit.v1")
+        var result = Result(records: records, valueBytes: valueSize, rounds: rounds)
+        var producerConfig = ProducerConfig(bootstrapServers: cluster.bootstrapServers)
+        producerConfig.client.logLevel = 3
+
+        for round in 1...rounds {
+            let swiftTopic = "bench.swift.\(round)", rawTopic = "bench.raw.\(round)"
+            try cluster.createTopic(swiftTopic, partitions: partitions, replicationFactor: min(3, brokers))
+            try cluster.createTopic(rawTopic, partitions: partitions, replicationFactor: min(3, brokers))
+
+            let bootstrap = cluster.bootstrapServers, records = records, valueSize = valueSize
+            let raw = try baseline(await onOwnThread { hssk_baseline_produce(bootstrap, rawTopic, Int64(records), Int32(valueSize)) })
+            result.rawProducePerS = max(result.rawProducePerS, raw)
+            progress(String(format: "round %d: raw C produce   %10.0f records/s", round, raw))
+
+            let batch = (0..<records).map {
+                ProducerRecord(topic: swiftTopic, key: Array("key-\($0 % 1000)".utf8), value: value, headers: [header])
+            }
+            let producer = try Producer(config: producerConfig)
+            let start = ContinuousClock.now
+            let delivered = try await producer.sendAll(batch)
+            let swiftProduce = Double(delivered.delivered) / seconds(ContinuousClock.now - start)
+            try await producer.close()
+            guard delivered.allDelivered else {
+                throw BaselineError(description: "\(delivered.failures.count) records were not delivered: \(delivered.failures.prefix(3))")
+            }
+            result.producePerS = max(result.producePerS, swiftProduce)
+            progress(String(format: "round %d: Swift produce   %10.0f records/s", round, swiftProduce))
+
+            let swiftConsume = try await consume(cluster, topic: swiftTopic, group: "bench-swift-\(round)")
+            result.consumePerS = max(result.consumePerS, swiftConsume)
+            progress(String(format: "round %d: Swift consume   %10.0f records/s", round, swiftConsume))
+
+            let rawConsume = try baseline(await onOwnThread { hssk_baseline_consume(bootstrap, rawTopic, "bench-raw-\(round)", Int64(records)) })
+            result.rawConsumePerS = max(result.rawConsumePerS, rawConsume)
+            progress(String(format: "round %d: raw C consume   %10.0f records/s", round, rawConsume))
+        }
+        return result
+    }
+
+    private func consume(_ cluster: EmbeddedCluster, topic: String, group: String) async throws -> Double {
+        var config = ConsumerConfig(bootstrapServers: cluster.bootstrapServers, groupID: group)
+        config.client.logLevel = 3
+        let consumer = try Consumer(config: config)
+        try await consumer.subscribe([topic])
+        var count = 0
+        var bytes = 0
+        var start: ContinuousClock.Instant?
+        let deadline = ContinuousClock.now + .seconds(120)
+        while count < records, ContinuousClock.now < deadline {
+            let batch = try await consumer.poll(maxRecords: 2_000, timeout: .milliseconds(100))
+            if start == nil, !batch.isEmpty { start = ContinuousClock.now }
+            count += batch.count
+            for record in batch { bytes += record.value?.count ?? 0 }
+        }
+        let elapsed = start.map { ContinuousClock.now - $0 } ?? .zero
+        try await consumer.close()
+        guard count >= records else { throw BaselineError(description: "Swift consumer got \(count) of \(records) records (\(bytes) bytes)") }
+        return Double(count) / seconds(elapsed)
+    }
+
+    private func baseline(_ outcome: hssk_baseline_result) throws -> Double {
+        guard outcome.error == 0 else {
+            let message = withUnsafeBytes(of: outcome.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw BaselineError(description: "raw librdkafka loop failed (\(outcome.error)): \(message)")
+        }
+        return Double(outcome.records) / outcome.seconds
+    }
+
+    /// Runs a blocking C loop on a thread of its own, off the cooperative pool.
+    private func onOwnThread(_ body: @escaping @Sendable () -> hssk_baseline_result) async -> hssk_baseline_result {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
+    private func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+}
