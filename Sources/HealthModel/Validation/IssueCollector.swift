@@ -25,6 +25,7 @@ public struct IssueCollector: Sendable {
     public mutating func add(contentsOf other: [ValidationIssue]) { issues.append(contentsOf: other) }
 
     /// Runs a parser; on failure records its problem at `path` and returns nil.
+    @discardableResult
     public mutating func parse<T>(_ path: String, _ body: () throws(FieldProblem) -> T) -> T? {
         do {
             return try body()
@@ -33,29 +34,12 @@ public struct IssueCollector: Sendable {
             return nil
         }
     }
-
-    /// Reports a missing or blank required text field; returns whether it is present.
-    @discardableResult
-    public mutating func require(_ value: String?, at path: String, label: String, maxLength: Int? = nil) -> Bool {
-        guard let value, !value.isEmpty else {
-            add(path, "\(label).missing", en: "\(label) is required.", vi: "Thiếu trường bắt buộc \(label).")
-            return false
-        }
-        if let maxLength, value.count > maxLength {
-            add(path, "\(label).tooLong",
-                en: "\(label) is longer than \(maxLength) characters.",
-                vi: "\(label) dài quá \(maxLength) ký tự.")
-        }
-        return true
-    }
 }
 
 /// Joins JSON path segments: `join("patient", "phone")` is `patient.phone`.
-@inlinable
-public func joinPath(_ base: String, _ key: String) -> String {
+func joinPath(_ base: String, _ key: String) -> String {
     base.isEmpty || base == "$" ? key : "\(base).\(key)"
 }
 
 /// Appends an array index to a JSON path: `index("diagnoses", 1)` is `diagnoses[1]`.
-@inlinable
-public func indexPath(_ base: String, _ index: Int) -> String { "\(base)[\(index)]" }
+func indexPath(_ base: String, _ index: Int) -> String { "\(base)[\(index)]" }
