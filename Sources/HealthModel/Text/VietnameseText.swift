@@ -53,5 +53,8 @@ public enum VietnameseText {
     }
 
     /// True when the text is already in the stored (normalised NFC) form.
-    public static func isNormalized(_ text: String) -> Bool { normalize(text) == text }
+    public static func isNormalized(_ text: String) -> Bool {
+        // String's == is canonical equivalence (NFD == NFC), so compare the scalars themselves.
+        normalize(text).unicodeScalars.elementsEqual(text.unicodeScalars)
+    }
 }

@@ -18,6 +18,7 @@ final class VietnameseTextTests: XCTestCase {
             XCTAssertEqual(Array(out.unicodeScalars), Array(expected.precomposedStringWithCanonicalMapping.unicodeScalars))
         }
         XCTAssertEqual(VietnameseText.normalize(nfdNguyen).unicodeScalars.count, 6)
+        XCTAssertFalse(VietnameseText.isNormalized(nfdNguyen), "NFD is not the stored form even though == says equal")
     }
 
     func testNormalizeIsIdempotent() {
