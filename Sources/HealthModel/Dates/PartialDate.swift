@@ -48,6 +48,15 @@ public struct PartialDate: Sendable, Hashable, Codable, CustomStringConvertible,
         self.minute = minute
     }
 
+    /// Builds a constant from parts known to be valid, without the calendar check (no force-try needed).
+    init(trustedYear year: Int, month: Int? = nil, day: Int? = nil) {
+        self.year = year
+        self.month = month
+        self.day = day
+        self.hour = nil
+        self.minute = nil
+    }
+
     /// Parses the canonical JSON form: `1958`, `1958-03`, `1958-03-07` or `1958-03-07T14:30`.
     public init(iso text: String) throws(FieldProblem) {
         let s = Array(text.utf8)

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Kafka header names of the CloudEvents binary binding used on every hssk topic (DESIGN §5).
 public enum EnvelopeHeaders {
     /// CloudEvents spec version; always `specVersionValue`.
@@ -49,6 +51,15 @@ public struct DeadLetterDetail: Codable, Sendable, Hashable {
     public var code: String
     /// Message in English and Vietnamese.
     public var message: BilingualMessage
+
+    /// The `hssk-error-detail` header value for a record's issues (errors first, then warnings).
+    public static func headerValue(for issues: [ValidationIssue]) -> String {
+        let ordered = issues.errors + issues.warnings
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(ordered.map(DeadLetterDetail.init)) else { return "[]" }
+        return String(decoding: data, as: UTF8.self)
+    }
 
     /// Builds the entry of an issue.
     public init(_ issue: ValidationIssue) {

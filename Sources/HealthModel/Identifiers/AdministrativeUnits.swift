@@ -12,7 +12,7 @@ public struct AdministrativeUnits: Sendable, Hashable, Codable {
         case after2025Reform
 
         /// First day of the post-reform system.
-        public static let reformDate: PartialDate = (try? PartialDate(year: 2025, month: 7, day: 1)) ?? PartialDate.epochFallback
+        public static let reformDate = PartialDate(trustedYear: 2025, month: 7, day: 1)
 
         /// The system in force on `date`; nil when the date's precision straddles the reform (e.g. year 2025 only).
         public static func inForce(on date: PartialDate) -> System? {
@@ -67,19 +67,5 @@ public struct AdministrativeUnits: Sendable, Hashable, Codable {
         }
         return (AdministrativeUnits(province: p, district: d, commune: c, system: system),
                 problems.map { (field: $0.0, problem: $0.1) })
-    }
-}
-
-extension PartialDate {
-    /// Never used in practice: a constant year-1 date so static constants need no force-try.
-    static let epochFallback: PartialDate = PartialDate(uncheckedYear: 1)
-
-    /// Year-only date without the calendar check, for constants only.
-    init(uncheckedYear: Int) {
-        self.year = uncheckedYear
-        self.month = nil
-        self.day = nil
-        self.hour = nil
-        self.minute = nil
     }
 }

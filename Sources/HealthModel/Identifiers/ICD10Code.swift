@@ -6,7 +6,7 @@ public struct ICD10Code: Sendable, Hashable, Codable, CustomStringConvertible, C
     /// Parses a code; accepts lower case and the undotted form (`j189` → `J18.9`).
     public init(parsing text: String) throws(FieldProblem) {
         var s = IdentifierText.asciiUppercased(IdentifierText.compact(text))
-        if s.utf8.count > 3, !s.contains(".") {
+        if s.count > 3, !s.contains(".") {
             s.insert(".", at: s.index(s.startIndex, offsetBy: 3))
         }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)

@@ -6,7 +6,7 @@ public struct ICD9CMProcedureCode: Sendable, Hashable, Codable, CustomStringConv
     /// Parses a code; accepts the undotted form (`4701` → `47.01`).
     public init(parsing text: String) throws(FieldProblem) {
         var s = IdentifierText.compact(text)
-        if s.utf8.count > 2, !s.contains(".") {
+        if s.count > 2, !s.contains(".") {
             s.insert(".", at: s.index(s.startIndex, offsetBy: 2))
         }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
