@@ -57,6 +57,9 @@ extension RegistryEvent {
                 issues.add("correction.correctedFields", "correction.noFields", en: "Name at least one corrected field.",
                            vi: "Cần nêu ít nhất một trường được sửa.")
             }
+            for (i, field) in correction.correctedFields.enumerated() where field.isEmpty {
+                issues.missing(indexPath("correction.correctedFields", i))
+            }
             issues.text(correction.reason, at: "correction.reason", required: true, maxLength: 1024)
         }
         if let supplement { validateSupplement(supplement, occurred: occurred, into: &issues) }
