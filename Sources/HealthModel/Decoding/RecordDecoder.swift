@@ -1,0 +1,155 @@
+import Foundation
+
+/// What decoding a message value gave: the record when it could be read, and every issue found.
+public struct DecodedRecord<Record: HealthRecord>: Sendable {
+    /// The record, when the JSON had the right shape (it may still carry errors in `issues`).
+    public var record: Record?
+    /// Decoding and validation issues, errors and warnings.
+    public var issues: [ValidationIssue]
+
+    /// True when a record was read and no issue rejects it.
+    public var isAccepted: Bool { record != nil && !issues.hasErrors }
+}
+
+/// Turns untrusted bytes into records: never throws and never crashes on garbage.
+///
+/// Steps: parse JSON → NFC-normalise every string → decode the canonical form → report unknown
+/// fields and `null`s (the schemas are allowlists) → validate.
+public enum RecordDecoder {
+    /// Largest value accepted, in bytes; a visit with medicines and labs is far below it.
+    public static let maxValueBytes = 4 * 1024 * 1024
+
+    /// Decodes and validates one message value as `type`.
+    public static func decode<Record: HealthRecord>(_ data: Data, as type: Record.Type) -> DecodedRecord<Record> {
+        var issues = IssueCollector()
+        guard data.count <= maxValueBytes else {
+            issues.add("$", "json.tooLarge", en: "The value is larger than \(maxValueBytes) bytes.",
+                       vi: "Dữ liệu lớn hơn \(maxValueBytes) byte.")
+            return DecodedRecord(record: nil, issues: issues.issues)
+        }
+        let raw: JSONValue
+        do {
+            raw = try JSONDecoder().decode(JSONValue.self, from: data)
+        } catch {
+            issues.add("$", "json.malformed", en: "The value is not valid UTF-8 JSON.",
+                       vi: "Dữ liệu không phải JSON UTF-8 hợp lệ.")
+            return DecodedRecord(record: nil, issues: issues.issues)
+        }
+        guard case .object = raw else {
+            issues.add("$", "json.notObject", en: "The value must be a JSON object.", vi: "Dữ liệu phải là một đối tượng JSON.")
+            return DecodedRecord(record: nil, issues: issues.issues)
+        }
+        let normalized = raw.normalizingText(multilineKeys: TreatmentSummary.multilineKeys)
+        let record: Record
+        do {
+            let bytes = try JSONEncoder().encode(normalized)
+            record = try JSONDecoder().decode(Record.self, from: bytes)
+        } catch let error as DecodingError {
+            issues.add(issue(for: error))
+            return DecodedRecord(record: nil, issues: issues.issues)
+        } catch {
+            issues.add("$", "json.unreadable", en: "The value could not be read.", vi: "Không đọc được dữ liệu.")
+            return DecodedRecord(record: nil, issues: issues.issues)
+        }
+        if let echoed = try? JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(record)) {
+            reportUnknownFields(input: normalized, known: echoed, path: "$", into: &issues)
+        }
+        issues.add(contentsOf: record.validate())
+        return DecodedRecord(record: record, issues: issues.issues)
+    }
+
+    /// Decodes a value of the given kind into a `SourceRecord`.
+    public static func decode(_ data: Data, kind: RecordKind) -> (record: SourceRecord?, issues: [ValidationIssue]) {
+        switch kind {
+        case .visit:
+            let r = decode(data, as: VisitRecord.self)
+            return (r.record.map(SourceRecord.visit), r.issues)
+        case .vaccination:
+            let r = decode(data, as: VaccinationDose.self)
+            return (r.record.map(SourceRecord.vaccination), r.issues)
+        case .insuranceCard:
+            let r = decode(data, as: InsuranceCardChange.self)
+            return (r.record.map(SourceRecord.insuranceCard), r.issues)
+        case .registryEvent:
+            let r = decode(data, as: RegistryEvent.self)
+            return (r.record.map(SourceRecord.registryEvent), r.issues)
+        }
+    }
+
+    /// The canonical JSON of a record (sorted keys, so equal records give equal bytes).
+    public static func encode<Record: HealthRecord>(_ record: Record) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(record)
+    }
+
+    /// Keys the input has but the decoded record does not write back are unknown (or `null`).
+    private static func reportUnknownFields(input: JSONValue, known: JSONValue, path: String, into issues: inout IssueCollector) {
+        switch (input, known) {
+        case (.object(let i), .object(let k)):
+            for key in i.keys.sorted() {
+                let childPath = path == "$" ? key : "\(path).\(key)"
+                guard let knownChild = k[key] else {
+                    if i[key] == .null {
+                        issues.add(childPath, "json.null", en: "Omit a field instead of sending null.",
+                                   vi: "Bỏ trường này thay vì gửi giá trị null.")
+                    } else {
+                        issues.add(childPath, "json.unknownField", en: "Unknown field '\(key)'.",
+                                   vi: "Trường '\(key)' không có trong lược đồ.")
+                    }
+                    continue
+                }
+                if let inputChild = i[key] { reportUnknownFields(input: inputChild, known: knownChild, path: childPath, into: &issues) }
+            }
+        case (.array(let i), .array(let k)):
+            for (index, pair) in zip(i, k).enumerated() {
+                reportUnknownFields(input: pair.0, known: pair.1, path: "\(path)[\(index)]", into: &issues)
+            }
+        default:
+            return
+        }
+    }
+
+    /// Turns a `DecodingError` into an issue with the JSON path of the failing field.
+    static func issue(for error: DecodingError) -> ValidationIssue {
+        func render(_ path: [any CodingKey]) -> String {
+            var out = ""
+            for key in path {
+                if let i = key.intValue { out += "[\(i)]" } else { out += out.isEmpty ? key.stringValue : ".\(key.stringValue)" }
+            }
+            return out.isEmpty ? "$" : out
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let path = render(context.codingPath + [key])
+            return ValidationIssue(path: path, code: "field.missing", severity: .error,
+                message: BilingualMessage(en: "Required field \(key.stringValue) is missing.",
+                                          vi: "Thiếu trường bắt buộc \(key.stringValue)."))
+        case .typeMismatch(let type, let context):
+            return ValidationIssue(path: render(context.codingPath), code: "json.typeMismatch", severity: .error,
+                message: BilingualMessage(en: "Wrong JSON type: expected \(jsonTypeName(type)).",
+                                          vi: "Sai kiểu dữ liệu JSON: cần \(jsonTypeName(type))."))
+        case .valueNotFound(let type, let context):
+            return ValidationIssue(path: render(context.codingPath), code: "json.null", severity: .error,
+                message: BilingualMessage(en: "Value is null, expected \(jsonTypeName(type)).",
+                                          vi: "Giá trị null, cần \(jsonTypeName(type))."))
+        case .dataCorrupted(let context):
+            return ValidationIssue(path: render(context.codingPath), code: "json.invalidValue", severity: .error,
+                message: BilingualMessage(en: "Value not allowed here.", vi: "Giá trị không được phép ở trường này."))
+        @unknown default:
+            return ValidationIssue(path: "$", code: "json.unreadable", severity: .error,
+                message: BilingualMessage(en: "The value could not be read.", vi: "Không đọc được dữ liệu."))
+        }
+    }
+
+    private static func jsonTypeName(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: return "string"
+        case is Int.Type, is Double.Type, is Decimal.Type: return "number"
+        case is Bool.Type: return "boolean"
+        default:
+            let name = String(describing: type)
+            return name.hasPrefix("Array") ? "array" : (name.hasPrefix("Dictionary") ? "object" : "object")
+        }
+    }
+}

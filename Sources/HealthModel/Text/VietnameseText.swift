@@ -1,0 +1,60 @@
+import Foundation
+
+/// Vietnamese text handling: NFC normalisation for storage and folding for matching (TCVN 6909:2001).
+public enum VietnameseText {
+    /// NFC, trimmed, every run of whitespace (including line breaks) collapsed to one space.
+    ///
+    /// Senders mix NFC and NFD (macOS, some HIS exports): "Nguyễn" must be one string whatever the source.
+    public static func normalize(_ text: String) -> String {
+        let nfc = text.precomposedStringWithCanonicalMapping
+        var out = ""
+        out.reserveCapacity(nfc.utf8.count)
+        var pendingSpace = false
+        for scalar in nfc.unicodeScalars {
+            if scalar.properties.isWhitespace {
+                pendingSpace = !out.isEmpty
+            } else {
+                if pendingSpace { out.unicodeScalars.append(" ") }
+                pendingSpace = false
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    /// Like `normalize` but keeps line breaks (one per line, blank lines collapsed) for long clinical text.
+    public static func normalizeMultiline(_ text: String) -> String {
+        let nfc = text.precomposedStringWithCanonicalMapping
+        let lines = nfc.split(omittingEmptySubsequences: true) { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }
+        return lines.map { normalize(String($0)) }.filter { !$0.isEmpty }.joined(separator: "\n")
+    }
+
+    /// Matching key: normalised, lower-cased, diacritics removed and `đ/Đ` folded to `d`.
+    ///
+    /// `đ` is a letter of its own, not `d` plus a combining mark, so Unicode decomposition leaves it:
+    /// it is folded explicitly or "Đặng" would never match "Dang".
+    public static func fold(_ text: String) -> String {
+        let decomposed = normalize(text).lowercased().decomposedStringWithCanonicalMapping
+        var out = ""
+        out.reserveCapacity(decomposed.utf8.count)
+        for scalar in decomposed.unicodeScalars {
+            switch scalar.properties.generalCategory {
+            case .nonspacingMark, .spacingMark, .enclosingMark:
+                continue
+            default:
+                if scalar == "đ" || scalar == "Đ" {
+                    out.unicodeScalars.append("d")
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
+    }
+
+    /// True when the text is already in the stored (normalised NFC) form.
+    public static func isNormalized(_ text: String) -> Bool {
+        // String's == is canonical equivalence (NFD == NFC), so compare the scalars themselves.
+        normalize(text).unicodeScalars.elementsEqual(text.unicodeScalars)
+    }
+}

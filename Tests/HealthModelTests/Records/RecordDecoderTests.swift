@@ -1,0 +1,64 @@
+import XCTest
+@testable import HealthModel
+
+final class RecordDecoderTests: XCTestCase {
+    func testGarbageNeverCrashes() {
+        let inputs: [String] = ["", "null", "[]", "42", "\"x\"", "{", "{\"schemaVersion\":", "\u{FEFF}{}", "{}",
+                                String(repeating: "[", count: 10_000), "{\"schemaVersion\":1e999}"]
+        for input in inputs {
+            for kind in RecordKind.allCases {
+                let result = RecordDecoder.decode(Data(input.utf8), kind: kind)
+                XCTAssertNil(result.record, input)
+                XCTAssertTrue(result.issues.hasErrors, input)
+            }
+        }
+        XCTAssertTrue(RecordDecoder.decode(Data([0xFF, 0xFE, 0x00]), kind: .visit).issues.hasErrors)
+    }
+
+    func testDecodingErrorsHavePaths() throws {
+        var json = try jsonObject(RecordFixtures.visit)
+        var patient = json["patient"] as? [String: Any] ?? [:]
+        patient["sex"] = "nam"
+        json["patient"] = patient
+        let result = RecordDecoder.decode(try JSONSerialization.data(withJSONObject: json), as: VisitRecord.self)
+        XCTAssertEqual(result.issues.map(\.path), ["patient.sex"])
+        XCTAssertEqual(result.issues.map(\.code), ["json.typeMismatch"])
+
+        var missing = try jsonObject(RecordFixtures.visit)
+        var diagnoses = missing["diagnoses"] as? [[String: Any]] ?? []
+        diagnoses[1].removeValue(forKey: "code")
+        missing["diagnoses"] = diagnoses
+        let r2 = RecordDecoder.decode(try JSONSerialization.data(withJSONObject: missing), as: VisitRecord.self)
+        XCTAssertEqual(r2.issues.map(\.path), ["diagnoses[1].code"])
+    }
+
+    func testUnknownFieldsAndNulls() throws {
+        var json = try jsonObject(RecordFixtures.visit)
+        json["costTotal"] = 5
+        json["note"] = NSNull()
+        var patient = json["patient"] as? [String: Any] ?? [:]
+        patient["nickname"] = "Tí"
+        json["patient"] = patient
+        let result = RecordDecoder.decode(try JSONSerialization.data(withJSONObject: json), as: VisitRecord.self)
+        XCTAssertNotNil(result.record)
+        XCTAssertEqual(Set(result.issues.errors.map { "\($0.path) \($0.code)" }),
+                       ["costTotal json.unknownField", "note json.null", "patient.nickname json.unknownField"])
+    }
+
+    func testInputTextIsNormalized() throws {
+        var json = try jsonObject(RecordFixtures.visit)
+        var patient = json["patient"] as? [String: Any] ?? [:]
+        patient["fullName"] = "  Nguye\u{0302}\u{0303}n   Văn An "
+        json["patient"] = patient
+        json["treatmentSummary"] = ["course": "Sốt  3 ngày.\n\n  Đỡ  "]
+        let result = RecordDecoder.decode(try JSONSerialization.data(withJSONObject: json), as: VisitRecord.self)
+        XCTAssertEqual(result.record?.patient.fullName, "Nguyễn Văn An")
+        XCTAssertEqual(result.record?.patient.fullName.unicodeScalars.count, "Nguyễn Văn An".unicodeScalars.count)
+        XCTAssertEqual(result.record?.treatmentSummary?.course, "Sốt 3 ngày.\nĐỡ")
+        XCTAssertEqual(result.issues.errors, [])
+    }
+
+    private func jsonObject<R: HealthRecord>(_ record: R) throws -> [String: Any] {
+        try XCTUnwrap(JSONSerialization.jsonObject(with: RecordDecoder.encode(record)) as? [String: Any])
+    }
+}

@@ -1,0 +1,63 @@
+import XCTest
+@testable import HealthModel
+
+final class VietnameseTextTests: XCTestCase {
+    // "Nguyễn" written with combining marks, as macOS and some HIS exports send it.
+    let nfdNguyen = "Nguye\u{0302}\u{0303}n"
+
+    func testNormalize() {
+        let cases: [(String, String)] = [
+            ("  Nguyễn   Văn\tAn \n", "Nguyễn Văn An"),
+            (nfdNguyen + " Thị Bình", "Nguyễn Thị Bình"),
+            ("Đặng\u{00A0}Thu  Hà", "Đặng Thu Hà"),
+            ("", ""), ("   ", ""),
+        ]
+        for (input, expected) in cases {
+            let out = VietnameseText.normalize(input)
+            XCTAssertEqual(out, expected)
+            XCTAssertEqual(Array(out.unicodeScalars), Array(expected.precomposedStringWithCanonicalMapping.unicodeScalars))
+        }
+        XCTAssertEqual(VietnameseText.normalize(nfdNguyen).unicodeScalars.count, 6)
+        XCTAssertFalse(VietnameseText.isNormalized(nfdNguyen), "NFD is not the stored form even though == says equal")
+    }
+
+    func testNormalizeIsIdempotent() {
+        let samples = ["  Nguyễn   Văn\tAn \n", nfdNguyen, "Đặng Thu Hà", "Hoàng\r\nHuỳnh", "a\u{0301}\u{0323}", ""]
+        for s in samples {
+            let once = VietnameseText.normalize(s)
+            XCTAssertEqual(VietnameseText.normalize(once), once)
+            XCTAssertTrue(VietnameseText.isNormalized(once))
+            let multi = VietnameseText.normalizeMultiline(s)
+            XCTAssertEqual(VietnameseText.normalizeMultiline(multi), multi)
+            XCTAssertEqual(VietnameseText.fold(VietnameseText.fold(s)), VietnameseText.fold(s))
+        }
+    }
+
+    func testMultilineKeepsLineBreaks() {
+        XCTAssertEqual(VietnameseText.normalizeMultiline("  Sốt 3 ngày \r\n\r\n  ho  khan\n"), "Sốt 3 ngày\nho khan")
+    }
+
+    func testFold() {
+        let cases: [(String, String)] = [
+            ("Nguyễn Văn An", "nguyen van an"), ("ĐẶNG THỊ ĐÀO", "dang thi dao"), ("đỗ", "do"),
+            (nfdNguyen, "nguyen"), ("Huỳnh Ngọc Ánh", "huynh ngoc anh"), ("Lê Thị Ơn Ưng", "le thi on ung"),
+        ]
+        for (input, expected) in cases { XCTAssertEqual(VietnameseText.fold(input), expected, input) }
+        XCTAssertEqual(VietnameseText.fold("Đặng"), VietnameseText.fold("Dang"))
+    }
+
+    func testNameSplitting() {
+        let name = PersonName(fullName: "  Nguyễn  Thị Minh  Khai ")
+        XCTAssertEqual(name.fullName, "Nguyễn Thị Minh Khai")
+        XCTAssertEqual(name.family, "Nguyễn")
+        XCTAssertEqual(name.middle, ["Thị", "Minh"])
+        XCTAssertEqual(name.given, "Khai")
+        XCTAssertEqual(name.foldedTokens, ["nguyen", "thi", "minh", "khai"])
+        let two = PersonName(fullName: "Lê Lợi")
+        XCTAssertEqual(two.family, "Lê"); XCTAssertEqual(two.middle, []); XCTAssertEqual(two.given, "Lợi")
+        let one = PersonName(fullName: "Bình")
+        XCTAssertNil(one.family); XCTAssertEqual(one.given, "Bình")
+        XCTAssertTrue(PersonName(fullName: " ").isEmpty)
+        XCTAssertEqual(PersonName(fullName: nfdNguyen + " An").family, "Nguyễn")
+    }
+}
