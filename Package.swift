@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
+        // Runs the built `hssk` binary (and kcat) as an operator would.
+        .testTarget(name: "hsskTests", dependencies: ["hssk"]),
     ],
     swiftLanguageModes: [.v6]
 )

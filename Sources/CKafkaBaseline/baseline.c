@@ -107,7 +107,16 @@ hssk_baseline_result hssk_baseline_consume(const char *bootstrap, const char *to
         if (!message->err) {
             if (result.records == 0) start = now_seconds();
             result.records++;
-            bytes += (int64_t)message->len;
+            /* The least a real consumer reads: key, value and every header (hssk routes on ce_* headers). */
+            bytes += (int64_t)message->len + (int64_t)message->key_len;
+            rd_kafka_headers_t *headers;
+            if (rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                const char *name;
+                const void *value;
+                size_t size;
+                for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; i++)
+                    bytes += (int64_t)size;
+            }
         }
         rd_kafka_message_destroy(message);
     }

@@ -78,7 +78,7 @@ public final class OffsetLedger: Sendable {
     public func apply(_ records: [ConsumerRecord]) {
         state.withLock { state in
             for record in records {
-                state.processed.append(record.headers.text("seq") ?? "?")
+                state.processed.append(record.headerText("seq") ?? "?")
                 state.next[record.topicPartition] = record.offset + 1
             }
         }

@@ -15,7 +15,7 @@ typedef struct {
    with enable.idempotence=true, acks=all, linger.ms=5; timed until the last delivery report. */
 hssk_baseline_result hssk_baseline_produce(const char *bootstrap, const char *topic, int64_t count, int value_size);
 
-/* Consumes `count` records from the start of `topic` in a new consumer group; timed from the first
-   record to the last, so group-join time is not measured. */
+/* Consumes `count` records from the start of `topic` in a new consumer group, reading each record's
+   key, value and headers; timed from the first record to the last, so group-join time is not measured. */
 hssk_baseline_result hssk_baseline_consume(const char *bootstrap, const char *topic, const char *group, int64_t count);
 #endif

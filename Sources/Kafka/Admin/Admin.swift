@@ -11,26 +11,20 @@ public struct BrokerInfo: Sendable, Hashable {
 /// Kafka's Admin API: topic metadata, configs and creation on a real cluster.
 ///
 /// Note: librdkafka's embedded mock cluster (Debian's 2.0.x) answers metadata but not CreateTopics or
-/// DescribeConfigs; `EmbeddedCluster` therefore creates its topics through the mock API instead.
+/// DescribeConfigs: `EmbeddedCluster` creates its topics through the mock API, and configs it cannot
+/// report are described as unknown (`configs == nil`), never as matching.
 public final class Admin: TopicAdministrator {
     private let handle: NativeHandle
     private let thread: KafkaThread
-    /// Whether `describeTopics` asks for configs (DescribeConfigs).
-    private let describesConfigs: Bool
     /// Request timeout of each admin call.
     public let timeoutMs: Int32
 
     /// Connects an admin client.
-    public convenience init(config: KafkaClientConfig, timeout: Duration = .seconds(30)) throws {
-        try self.init(config: config, timeout: timeout, describesConfigs: true)
-    }
-
-    init(config: KafkaClientConfig, timeout: Duration, describesConfigs: Bool) throws {
+    public init(config: KafkaClientConfig, timeout: Duration = .seconds(30)) throws {
         let conf = try makeNativeConfig(try config.entries(), properties: config.properties, fixed: [])
         handle = try makeClient(RD_KAFKA_PRODUCER, conf)
         thread = KafkaThread(name: "hssk-admin")
         timeoutMs = Int32(clamping: timeout.components.seconds * 1000)
-        self.describesConfigs = describesConfigs
     }
 
     private let destroyed = Atomic<Bool>(false)
@@ -57,7 +51,7 @@ public final class Admin: TopicAdministrator {
 
     public func describeTopics(_ names: [String]) async throws -> [String: TopicDescription] {
         let wanted = Set(names)
-        var topics = try await withMetadata { metadata -> [String: TopicDescription] in
+        var (topics, anyBroker) = try await withMetadata { metadata -> ([String: TopicDescription], Int32?) in
             var found: [String: TopicDescription] = [:]
             for index in 0..<Int(metadata.pointee.topic_cnt) {
                 let topic = metadata.pointee.topics[index]
@@ -67,10 +61,14 @@ public final class Admin: TopicAdministrator {
                 found[name] = TopicDescription(name: name, partitions: Int(topic.partition_cnt),
                                                replicationFactor: replicas.min() ?? 0, configs: nil)
             }
-            return found
+            return (found, metadata.pointee.broker_cnt > 0 ? metadata.pointee.brokers[0].id : nil)
         }
-        if describesConfigs && !topics.isEmpty {
-            for (name, configs) in try await describeConfigs(Array(topics.keys)) { topics[name]?.configs = configs }
+        if let anyBroker, !topics.isEmpty {
+            do {
+                for (name, configs) in try await describeConfigs(Array(topics.keys), broker: anyBroker) { topics[name]?.configs = configs }
+            } catch KafkaError.operation(_, .unsupportedFeature, _) {
+                // The broker cannot report configs (the embedded mock cluster): they stay unknown (nil).
+            }
         }
         return topics
     }
@@ -105,13 +103,14 @@ public final class Admin: TopicAdministrator {
         }
     }
 
-    /// Topic configs as the brokers report them (DescribeConfigs).
-    public func describeConfigs(_ topics: [String]) async throws -> [String: [String: String]] {
+    /// Topic configs as broker `broker` reports them (DescribeConfigs). Any broker can answer for topics;
+    /// asking one directly, not the controller, also gets a prompt "unsupported" from brokers without the API.
+    public func describeConfigs(_ topics: [String], broker: Int32) async throws -> [String: [String: String]] {
         let handle = handle, timeoutMs = timeoutMs
         return try await thread.run {
             var resources = topics.map { rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, $0) }
             defer { for resource in resources { rd_kafka_ConfigResource_destroy(resource) } }
-            let event = try adminRequest(handle, timeoutMs) { options, queue in
+            let event = try adminRequest(handle, timeoutMs, broker: broker) { options, queue in
                 resources.withUnsafeMutableBufferPointer { rd_kafka_DescribeConfigs(handle.pointer, $0.baseAddress, $0.count, options, queue) }
             }
             defer { rd_kafka_event_destroy(event) }
@@ -156,12 +155,13 @@ public final class Admin: TopicAdministrator {
 }
 
 /// Runs one admin request and waits for its result event (caller destroys it). Blocking: call on a KafkaThread.
-private func adminRequest(_ handle: NativeHandle, _ timeoutMs: Int32,
+private func adminRequest(_ handle: NativeHandle, _ timeoutMs: Int32, broker: Int32? = nil,
                           _ send: (OpaquePointer?, OpaquePointer?) -> Void) throws -> OpaquePointer {
     var errbuf = [CChar](repeating: 0, count: 512)
     let options = rd_kafka_AdminOptions_new(handle.pointer, RD_KAFKA_ADMIN_OP_ANY)
     defer { rd_kafka_AdminOptions_destroy(options) }
     _ = rd_kafka_AdminOptions_set_request_timeout(options, timeoutMs, &errbuf, errbuf.count)
+    if let broker { _ = rd_kafka_AdminOptions_set_broker(options, broker, &errbuf, errbuf.count) }
     let queue = rd_kafka_queue_new(handle.pointer)
     defer { rd_kafka_queue_destroy(queue) }
     send(options, queue)

@@ -1,12 +1,14 @@
 import CRdKafka
+import Foundation
 import Synchronization
 
 /// A consumer-group member (`cooperative-sticky`) with no auto commit and no auto offset store.
 ///
 /// All librdkafka consumer calls run on the consumer's own thread; `poll` hops there once per batch.
 public final class Consumer: Sendable {
-    private let handle: NativeHandle
-    private let thread: KafkaThread
+    private let client: ConsumerClient
+    private var handle: NativeHandle { client.handle }
+    private var thread: KafkaThread { client.thread }
     private let context: RebalanceContext
     private let closed = Atomic<Bool>(false)
 
@@ -19,21 +21,16 @@ public final class Consumer: Sendable {
             guard let rk, let list, let opaque else { return }
             Unmanaged<RebalanceContext>.fromOpaque(opaque).takeUnretainedValue().rebalance(rk, event, list)
         }
-        handle = try makeClient(RD_KAFKA_CONSUMER, conf)
+        let handle = try makeClient(RD_KAFKA_CONSUMER, conf)
         rd_kafka_poll_set_consumer(handle.pointer)
         self.context = context
-        thread = KafkaThread(name: "hssk-consumer")
+        client = ConsumerClient(handle: handle, context: context)
     }
 
     deinit {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let handle = handle, context = context
-        thread.submit {
-            rd_kafka_consumer_close(handle.pointer)
-            rd_kafka_destroy(handle.pointer)
-            _ = context  // the rebalance callback may run until destroy returns
-        }
-        thread.stop()
+        let handle = handle
+        thread.submit { rd_kafka_consumer_close(handle.pointer) }
     }
 
     /// Subscribes to `topics`; assignment follows through the rebalance hooks during `poll`.
@@ -51,9 +48,9 @@ public final class Consumer: Sendable {
     /// Records of partitions revoked while this batch was collected are dropped: their new owner
     /// reads them again from the offsets the caller stored.
     public func poll(maxRecords: Int = 1_000, timeout: Duration = .milliseconds(100)) async throws -> [ConsumerRecord] {
-        let context = context
+        let client = client
         let timeoutMs = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
-        return try await onThread { handle in try pollBatch(handle, context, maxRecords, timeoutMs) }
+        return try await onThread { _ in try pollBatch(client, maxRecords, timeoutMs) }
     }
 
     /// Commits next-offsets to the group (used by hssk for lag monitoring, not for positioning).
@@ -95,14 +92,12 @@ public final class Consumer: Sendable {
     /// Leaves the group cleanly (revoke hook, then LeaveGroup) and releases the client.
     public func close() async throws {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let handle = handle, context = context
+        let handle = handle
         try await thread.run {
             let err = rd_kafka_consumer_close(handle.pointer)
-            rd_kafka_destroy(handle.pointer)
-            _ = context
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("close", KafkaErrorCode(err), detail: "") }
         }
-        thread.stop()
+        // The handle itself is destroyed with `client`, once no polled batch refers to it.
     }
 
     private func changeFlow(_ partitions: [TopicPartition], pause: Bool) async throws {
@@ -123,59 +118,73 @@ public final class Consumer: Sendable {
     }
 }
 
-private func pollBatch(_ handle: NativeHandle, _ context: RebalanceContext, _ maxRecords: Int, _ timeoutMs: Int32) throws -> [ConsumerRecord] {
-    context.state.withLock { $0.revokedSincePoll.removeAll() }
-    var records: [ConsumerRecord] = []
-    records.reserveCapacity(min(maxRecords, 4_096))
-    var topicNames: [OpaquePointer: String] = [:]
-    var wait = timeoutMs
-    while records.count < maxRecords, let message = rd_kafka_consumer_poll(handle.pointer, wait) {
-        defer { rd_kafka_message_destroy(message) }
-        wait = 0
-        let err = message.pointee.err
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            if let fatal = fatalClientError(of: handle) { throw fatal }
-            continue  // informational (broker down, EOF): librdkafka recovers by itself
-        }
-        records.append(makeRecord(message, &topicNames))
+/// Owns the librdkafka consumer handle and its thread. Polled batches hold it too, so the handle is
+/// destroyed (on its thread, after their messages) only when the consumer and every batch are gone.
+final class ConsumerClient: Sendable {
+    let handle: NativeHandle
+    let thread = KafkaThread(name: "hssk-consumer")
+    let context: RebalanceContext  // the rebalance callback's opaque: must outlive the handle
+
+    init(handle: NativeHandle, context: RebalanceContext) {
+        self.handle = handle
+        self.context = context
     }
-    let (revoked, failure) = context.state.withLock { ($0.revokedSincePoll, $0.hookFailure) }
-    if let failure { throw KafkaError.assignmentHookFailed(reason: failure) }
-    if !revoked.isEmpty { records.removeAll { revoked.contains($0.topicPartition) } }
-    return records
+
+    deinit {
+        let handle = handle, context = context
+        thread.submitOrRun {
+            rd_kafka_destroy(handle.pointer)
+            withExtendedLifetime(context) {}
+        }
+        thread.stop()
+    }
 }
 
-private func makeRecord(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ topicNames: inout [OpaquePointer: String]) -> ConsumerRecord {
-    let m = message.pointee
-    let topic: String
-    if let rkt = m.rkt {
-        if let known = topicNames[rkt] {
-            topic = known
-        } else {
-            topic = String(cString: rd_kafka_topic_name(rkt))
-            topicNames[rkt] = topic
+private func pollBatch(_ client: ConsumerClient, _ maxRecords: Int, _ timeoutMs: Int32) throws -> [ConsumerRecord] {
+    let handle = client.handle, context = client.context
+    context.state.withLock { $0.revokedSincePoll.removeAll() }
+    var messages: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+    var headerLists: [OpaquePointer?] = []
+    messages.reserveCapacity(min(maxRecords, 4_096))
+    headerLists.reserveCapacity(min(maxRecords, 4_096))
+    var wait = timeoutMs
+    while messages.count < maxRecords, let message = rd_kafka_consumer_poll(handle.pointer, wait) {
+        wait = 0
+        guard message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_message_destroy(message)
+            if let fatal = fatalClientError(of: handle) {
+                for kept in messages { rd_kafka_message_destroy(kept) }
+                throw fatal
+            }
+            continue  // informational (broker down, EOF): librdkafka recovers by itself
         }
-    } else {
-        topic = ""
+        // Parse headers here, on the consumer thread, so that records only ever read them.
+        var list: OpaquePointer?
+        headerLists.append(rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR ? list : nil)
+        messages.append(message)
     }
-    let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
-    let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) }
-    var headers: [KafkaHeader] = []
-    var list: OpaquePointer?
-    if rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list {
-        let count = rd_kafka_header_cnt(list)
-        headers.reserveCapacity(count)
-        for index in 0..<count {
-            var name: UnsafePointer<CChar>?
-            var bytes: UnsafeRawPointer?
-            var size = 0
-            guard rd_kafka_header_get_all(list, index, &name, &bytes, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let name else { continue }
-            headers.append(KafkaHeader(key: String(cString: name),
-                                       value: bytes.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
+    let (revoked, failure) = context.state.withLock { ($0.revokedSincePoll, $0.hookFailure) }
+    let batch = PolledBatch(messages: messages, headerLists: headerLists, client: client)
+    if let failure { throw KafkaError.assignmentHookFailed(reason: failure) }
+    var topicNames: [OpaquePointer: String] = [:]
+    var records: [ConsumerRecord] = []
+    records.reserveCapacity(messages.count)
+    for (index, message) in messages.enumerated() {
+        let m = message.pointee
+        var topic = ""
+        if let rkt = m.rkt {
+            if let known = topicNames[rkt] {
+                topic = known
+            } else {
+                topic = String(cString: rd_kafka_topic_name(rkt))
+                topicNames[rkt] = topic
+            }
         }
+        if !revoked.isEmpty && revoked.contains(TopicPartition(topic, m.partition)) { continue }
+        var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+        let timestamp = rd_kafka_message_timestamp(message, &timestampType)
+        records.append(ConsumerRecord(topic: topic, partition: m.partition, offset: m.offset,
+                                      timestampMs: timestamp >= 0 ? timestamp : nil, batch: batch, index: index))
     }
-    var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-    let timestamp = rd_kafka_message_timestamp(message, &timestampType)
-    return ConsumerRecord(topic: topic, partition: m.partition, offset: m.offset, key: key, value: value,
-                          headers: headers, timestampMs: timestamp >= 0 ? timestamp : nil)
+    return records
 }

@@ -10,7 +10,14 @@ public enum KafkaAPI: Int16, Sendable, CaseIterable {
 
 /// librdkafka's mock cluster: a real Kafka-protocol server with N brokers on loopback ports, inside
 /// this process. The embedded default for `hssk broker`, `hssk demo` and the tests; it can inject faults.
+///
+/// Limits of librdkafka 2.0's mock: data lives in memory only; each partition keeps only its most
+/// recent ~5 MB (`partitionLogBytes`) and silently drops older records, so consumers must keep up or
+/// topics need enough partitions; no Admin API (topics are created here); no topic configs.
 public final class EmbeddedCluster: TopicAdministrator {
+    /// How much of each partition's log the mock keeps (measured: 5 MB with librdkafka 2.0.2).
+    public static let partitionLogBytes = 5 * 1024 * 1024
+
     /// `host:port,...` of the brokers.
     public let bootstrapServers: String
     /// Broker ids are 1...brokerCount.
@@ -39,7 +46,7 @@ public final class EmbeddedCluster: TopicAdministrator {
         var adminConfig = KafkaClientConfig(bootstrapServers: bootstrapServers)
         adminConfig.clientID = "hssk-embedded-admin"
         do {
-            metadata = try Admin(config: adminConfig, timeout: .seconds(10), describesConfigs: false)
+            metadata = try Admin(config: adminConfig, timeout: .seconds(10))
         } catch {
             rd_kafka_mock_cluster_destroy(mock)
             rd_kafka_destroy(owner.pointer)

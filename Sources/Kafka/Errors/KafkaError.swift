@@ -19,6 +19,7 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let partitionEOF = KafkaErrorCode(RD_KAFKA_RESP_ERR__PARTITION_EOF)
     public static let unknownTopicOrPartition = KafkaErrorCode(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
     public static let unknownPartition = KafkaErrorCode(RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION)
+    public static let unsupportedFeature = KafkaErrorCode(RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE)
     public static let topicAlreadyExists = KafkaErrorCode(RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
     public static let notEnoughReplicas = KafkaErrorCode(RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS)
     public static let notLeaderForPartition = KafkaErrorCode(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION)
@@ -44,6 +45,14 @@ public enum KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
     case assignmentHookFailed(reason: String)
     /// The client was already closed.
     case closed
+    /// A bulk send stopped after queueing `queued` records (those are still delivered or reported).
+    indirect case partiallyQueued(Int, KafkaError)
+
+    /// For a bulk send that failed part-way: how many records had been queued.
+    var queuedBeforeFailure: Int {
+        if case let .partiallyQueued(queued, _) = self { return queued }
+        return 0
+    }
 
     public var description: String {
         switch self {
@@ -63,6 +72,8 @@ public enum KafkaError: Error, Sendable, Equatable, CustomStringConvertible {
             return "partition assignment hook failed: \(reason)"
         case .closed:
             return "Kafka client is closed"
+        case let .partiallyQueued(queued, error):
+            return "\(error) (after \(queued) records of the batch were queued)"
         }
     }
 }

@@ -9,17 +9,18 @@ import Synchronization
 /// that resumes the waiting task (single sends) or counts reports (bulk sends).
 public final class Producer: Sendable {
     private let handle: NativeHandle
-    private let topics = Mutex<[String: NativeHandle]>([:])
+    /// Whether the client is closed, and its topic handles. Every enqueue holds this lock (it never
+    /// blocks), so no enqueue can overlap the teardown of the handle.
+    private let state = Mutex<(closed: Bool, topics: [String: NativeHandle])>((false, [:]))
     private let poller: PollThread
     private let blocking: KafkaThread
-    private let closed = Atomic<Bool>(false)
 
     /// Creates the producer and starts its poll thread.
     public init(config: ProducerConfig) throws {
         let conf = try makeNativeConfig(try config.entries(), properties: config.client.properties, fixed: ProducerConfig.fixed)
         rd_kafka_conf_set_dr_msg_cb(conf) { _, message, _ in
             guard let message, let opaque = message.pointee._private else { return }
-            Unmanaged<DeliveryTarget>.fromOpaque(opaque).takeRetainedValue().complete(message)
+            DeliveryTarget.complete(opaque, message)
         }
         handle = try makeClient(RD_KAFKA_PRODUCER, conf)
         poller = PollThread(handle: handle, name: "hssk-producer-poll")
@@ -27,11 +28,12 @@ public final class Producer: Sendable {
     }
 
     deinit {
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard let topics = markClosed() else { return }
         // Not closed by the owner: tear down without flushing, off the caller's thread.
         let handle = handle, poller = poller
         blocking.submit {
             poller.stopAndWait()
+            for topic in topics { rd_kafka_topic_destroy(topic.pointer) }
             rd_kafka_destroy(handle.pointer)
         }
         blocking.stop()
@@ -41,10 +43,10 @@ public final class Producer: Sendable {
     public func send(_ record: ProducerRecord) async throws -> DeliveryReport {
         while true {
             let report: DeliveryReport? = try await withCheckedThrowingContinuation { continuation in
-                let target = Unmanaged.passRetained(DeliveryTarget(.single(continuation)))
-                let err = enqueue(record, opaque: target.toOpaque())
+                let opaque = DeliveryTarget(.single(continuation)).retainedOpaque()
+                let err = enqueue(record, opaque: opaque)
                 if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }
-                target.release()
+                DeliveryTarget.releaseUnqueued(opaque)
                 if err == RD_KAFKA_RESP_ERR__QUEUE_FULL {
                     continuation.resume(returning: nil)
                 } else {
@@ -56,25 +58,42 @@ public final class Producer: Sendable {
         }
     }
 
-    /// Queues many records without waiting for each, then waits for all delivery reports (collected in
-    /// bulk on the poll thread). Records that still failed after librdkafka's retries are listed by key.
-    public func sendAll<S: Sequence>(_ records: S) async throws -> BulkDeliveryResult where S.Element == ProducerRecord {
+    /// Queues many records without waiting for each, then waits for all delivery reports. Records that
+    /// still failed after librdkafka's retries are listed by key.
+    ///
+    /// The records are queued from the producer's own thread, which also serves the delivery reports:
+    /// one hop per call, and allocation and release of every record stay on one thread, as in a C loop.
+    public func sendAll(_ records: [ProducerRecord]) async throws -> BulkDeliveryResult {
         let tracker = BulkDeliveryTracker()
         let target = DeliveryTarget(.bulk(tracker))
-        for record in records {
-            while true {
-                let opaque = Unmanaged.passRetained(target)
-                let err = enqueue(record, opaque: opaque.toOpaque())
-                if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                    tracker.queued()
-                    break
-                }
-                opaque.release()
-                guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw enqueueError(err, record) }
-                try await Task.sleep(for: .milliseconds(1))
-            }
+        let queueing: Result<Int, KafkaError> = await withCheckedContinuation { continuation in
+            let accepted = poller.submit { [self] in continuation.resume(returning: self.queueAll(records, opaque: target.bulkOpaque())) }
+            if !accepted { continuation.resume(returning: .failure(.closed)) }
         }
-        return await tracker.wait()
+        let queued: Int
+        switch queueing {
+        case let .success(count): queued = count
+        case let .failure(error): queued = error.queuedBeforeFailure
+        }
+        let result = await tracker.wait(queued: queued)
+        // librdkafka held the target unretained until the last report, so it must live until here.
+        withExtendedLifetime(target) {}
+        if case let .failure(error) = queueing { throw error }
+        return result
+    }
+
+    /// Runs on the producer thread: queues records, serving delivery reports while the queue is full.
+    private func queueAll(_ records: [ProducerRecord], opaque: UnsafeMutableRawPointer) -> Result<Int, KafkaError> {
+        for (index, record) in records.enumerated() {
+            while true {
+                let err = enqueue(record, opaque: opaque)
+                if err == RD_KAFKA_RESP_ERR_NO_ERROR { break }
+                guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else { return .failure(.partiallyQueued(index, enqueueError(err, record))) }
+                rd_kafka_poll(handle.pointer, 1)
+            }
+            rd_kafka_poll(handle.pointer, 0)
+        }
+        return .success(records.count)
     }
 
     /// Waits until every queued record has been acknowledged or has failed.
@@ -98,47 +117,56 @@ public final class Producer: Sendable {
     public func close(timeout: Duration = .seconds(30)) async throws {
         let flushError: Error?
         do { try await flush(timeout: timeout); flushError = nil } catch { flushError = error }
-        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        guard let topics = markClosed() else { return }
         let handle = handle, poller = poller
-        let cached = topics.withLock { topics in defer { topics.removeAll() }; return Array(topics.values) }
         try await blocking.run {
             poller.stopAndWait()
-            for topic in cached { rd_kafka_topic_destroy(topic.pointer) }
+            for topic in topics { rd_kafka_topic_destroy(topic.pointer) }
             rd_kafka_destroy(handle.pointer)
         }
         blocking.stop()
         if let flushError { throw flushError }
     }
 
-    private func enqueue(_ record: ProducerRecord, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
-        guard !closed.load(ordering: .acquiring) else { return RD_KAFKA_RESP_ERR__DESTROY }
-        guard let topic = topicHandle(record.topic) else { return RD_KAFKA_RESP_ERR__INVALID_ARG }
-        let headers = makeHeaders(record.headers)
-        let err = withOptionalBytes(record.key) { key, keyLength in
-            withOptionalBytes(record.value) { value, valueLength in
-                hssk_produce(handle.pointer, topic.pointer, record.partition ?? -1,
-                             key, keyLength, value, valueLength, headers, opaque)
-            }
+    /// Sets the closed flag and hands over the topic handles; nil if it was closed already.
+    private func markClosed() -> [NativeHandle]? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            state.closed = true
+            defer { state.topics.removeAll() }
+            return Array(state.topics.values)
         }
-        // On failure the caller keeps ownership of the headers.
-        if err != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
-        return err
+    }
+
+    /// Queues one record without blocking (librdkafka copies key and value).
+    private func enqueue(_ record: ProducerRecord, opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+        state.withLock { state in
+            guard !state.closed else { return RD_KAFKA_RESP_ERR__DESTROY }
+            guard let topic = state.topics[record.topic] ?? newTopic(record.topic, &state.topics) else { return RD_KAFKA_RESP_ERR__INVALID_ARG }
+            let headers = makeHeaders(record.headers)
+            let err = withOptionalBytes(record.key) { key, keyLength in
+                withOptionalBytes(record.value) { value, valueLength in
+                    hssk_produce(handle.pointer, topic.pointer, record.partition ?? -1,
+                                 key, keyLength, value, valueLength, headers, opaque)
+                }
+            }
+            // On failure the caller keeps ownership of the headers.
+            if err != RD_KAFKA_RESP_ERR_NO_ERROR, let headers { rd_kafka_headers_destroy(headers) }
+            return err
+        }
     }
 
     private func enqueueError(_ err: rd_kafka_resp_err_t, _ record: ProducerRecord) -> KafkaError {
-        if closed.load(ordering: .acquiring) { return .closed }
+        if state.withLock({ $0.closed }) { return .closed }
         if let fatal = fatalClientError(of: handle) { return fatal }
         return .delivery(KafkaErrorCode(err), topic: record.topic, partition: record.partition ?? -1)
     }
 
-    private func topicHandle(_ name: String) -> NativeHandle? {
-        topics.withLock { topics in
-            if let cached = topics[name] { return cached }
-            guard let rkt = rd_kafka_topic_new(handle.pointer, name, nil) else { return nil }
-            let topic = NativeHandle(pointer: rkt)
-            topics[name] = topic
-            return topic
-        }
+    private func newTopic(_ name: String, _ topics: inout [String: NativeHandle]) -> NativeHandle? {
+        guard let rkt = rd_kafka_topic_new(handle.pointer, name, nil) else { return nil }
+        let topic = NativeHandle(pointer: rkt)
+        topics[name] = topic
+        return topic
     }
 }
 
@@ -159,22 +187,38 @@ private func withOptionalBytes<T>(_ bytes: [UInt8]?, _ body: (UnsafeRawPointer?,
     return bytes.withUnsafeBytes { body($0.baseAddress, $0.count) }
 }
 
-/// Serves librdkafka's callbacks (delivery reports) on a dedicated thread until stopped.
+/// The producer's own thread: serves librdkafka's callbacks (delivery reports) and runs the jobs
+/// submitted to it (bulk queueing) until stopped.
 final class PollThread: Sendable {
+    private let handle: NativeHandle
     private let running = Atomic<Bool>(true)
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
     private let exited = DispatchSemaphore(value: 0)
 
     init(handle: NativeHandle, name: String) {
+        self.handle = handle
         let thread = Thread { [self] in
-            while running.load(ordering: .acquiring) { rd_kafka_poll(handle.pointer, 50) }
+            while running.load(ordering: .acquiring) {
+                for job in jobs.withLock({ jobs in defer { jobs.removeAll() }; return jobs }) { job() }
+                rd_kafka_poll(handle.pointer, 50)
+            }
             exited.signal()
         }
         thread.name = name
         thread.start()
     }
 
+    /// Runs `job` on the thread soon (it interrupts a waiting poll); false once stopped.
+    func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
+        guard running.load(ordering: .acquiring) else { return false }
+        jobs.withLock { $0.append(job) }
+        rd_kafka_yield(handle.pointer)
+        return true
+    }
+
     func stopAndWait() {
         guard running.exchange(false, ordering: .acquiringAndReleasing) else { return }
+        rd_kafka_yield(handle.pointer)
         exited.wait()
     }
 }

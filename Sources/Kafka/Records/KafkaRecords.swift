@@ -1,3 +1,6 @@
+import CRdKafka
+import Foundation
+
 /// One partition of one topic.
 public struct TopicPartition: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var topic: String
@@ -56,15 +59,92 @@ public struct DeliveryReport: Hashable, Sendable {
     public var offset: Int64
 }
 
-/// A consumed record, copied out of librdkafka's buffers.
+/// A consumed record. It reads its bytes in place from librdkafka's message, which its batch keeps
+/// alive (zero copy); `key`, `value` and `headers` copy on access, `withValueBytes` does not.
 public struct ConsumerRecord: Sendable {
-    public var topic: String
-    public var partition: Int32
-    public var offset: Int64
-    public var key: [UInt8]?
-    public var value: [UInt8]?
-    public var headers: [KafkaHeader]
+    public let topic: String
+    public let partition: Int32
+    public let offset: Int64
     /// Milliseconds since the epoch (create or log-append time), when the broker gave one.
-    public var timestampMs: Int64?
+    public let timestampMs: Int64?
+    let batch: PolledBatch
+    let index: Int
+
     public var topicPartition: TopicPartition { TopicPartition(topic, partition) }
+    private var message: rd_kafka_message_t { batch.messages[index].pointee }
+
+    public var key: [UInt8]? { message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) } }
+    public var value: [UInt8]? { withValueBytes { Array($0) } }
+    /// Length of the value in bytes (0 when there is none), without copying it.
+    public var valueCount: Int { message.payload == nil ? 0 : message.len }
+
+    /// Reads the value in place; nil when the record has no value (a tombstone).
+    public func withValueBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
+        let message = message
+        guard let payload = message.payload else { return nil }
+        return try body(UnsafeRawBufferPointer(start: payload, count: message.len))
+    }
+
+    public var headers: [KafkaHeader] {
+        var headers: [KafkaHeader] = []
+        forEachHeader { name, value in
+            headers.append(KafkaHeader(key: String(cString: name), value: value.map { Array($0) }))
+            return true
+        }
+        return headers
+    }
+
+    /// The value of the first header named `key`, as UTF-8 text.
+    public func headerText(_ key: String) -> String? {
+        var found: String?
+        forEachHeader { name, value in
+            guard strcmp(name, key) == 0 else { return true }
+            found = value.flatMap { String(validating: $0, as: UTF8.self) }
+            return false
+        }
+        return found
+    }
+
+    /// Visits headers in order until `body` returns false. They were parsed on the consumer's thread at
+    /// poll time, so reading them here does not mutate the message.
+    private func forEachHeader(_ body: (UnsafePointer<CChar>, UnsafeRawBufferPointer?) -> Bool) {
+        guard let list = batch.headerLists[index] else { return }
+        var position = 0
+        var name: UnsafePointer<CChar>?
+        var data: UnsafeRawPointer?
+        var size = 0
+        while rd_kafka_header_get_all(list, position, &name, &data, &size) == RD_KAFKA_RESP_ERR_NO_ERROR, let name {
+            if !body(name, data.map { UnsafeRawBufferPointer(start: $0, count: size) }) { return }
+            position += 1
+        }
+    }
+}
+
+/// The librdkafka messages of one poll, kept alive while any of its records is; released on the
+/// consumer's thread (where they were allocated) when the last record goes.
+///
+/// Safety of `@unchecked Sendable`: the messages and their parsed header lists are never written after
+/// `poll` returns (headers are parsed there, on the consumer thread), so concurrent reads are safe;
+/// they are destroyed exactly once, in `deinit`, when no record can reach them any more.
+final class PolledBatch: @unchecked Sendable {
+    let messages: [UnsafeMutablePointer<rd_kafka_message_t>]
+    let headerLists: [OpaquePointer?]
+    /// Keeps the handle alive: messages must be destroyed before it is.
+    private let client: ConsumerClient
+
+    init(messages: [UnsafeMutablePointer<rd_kafka_message_t>], headerLists: [OpaquePointer?], client: ConsumerClient) {
+        self.messages = messages
+        self.headerLists = headerLists
+        self.client = client
+    }
+
+    deinit {
+        let owned = MessageList(messages: messages)
+        client.thread.submitOrRun { for message in owned.messages { rd_kafka_message_destroy(message) } }
+    }
+}
+
+/// Messages handed to the releasing thread. Safety: nothing else references them any more.
+private struct MessageList: @unchecked Sendable {
+    let messages: [UnsafeMutablePointer<rd_kafka_message_t>]
 }

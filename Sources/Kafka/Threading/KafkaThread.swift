@@ -32,6 +32,11 @@ final class KafkaThread: Sendable {
         _ = queue.submit(body)
     }
 
+    /// Runs `body` on the thread, or right here if the thread has stopped.
+    func submitOrRun(_ body: @escaping @Sendable () -> Void) {
+        if !queue.submit(body) { body() }
+    }
+
     /// Lets already-submitted work finish, then ends the thread; later submissions are refused.
     func stop() { queue.close() }
 

@@ -7,6 +7,8 @@ public struct KafkaBench: Sendable {
     public var records = 200_000
     public var valueSize = 500
     public var brokers = 3
+    /// At least this many partitions; more when the records would not fit the embedded cluster's
+    /// per-partition log (it keeps about 5 MB per partition and drops older records).
     public var partitions = 6
     /// Each side runs this many times, alternating; the best run of each counts (least disturbed).
     public var rounds = 3
@@ -83,29 +85,35 @@ public struct KafkaBench: Sendable {
         var producerConfig = ProducerConfig(bootstrapServers: cluster.bootstrapServers)
         producerConfig.client.logLevel = 3
 
+        let fitting = max(partitions, (records * (valueSize + 64) + EmbeddedCluster.partitionLogBytes / 2) / (EmbeddedCluster.partitionLogBytes / 2))
         for round in 1...rounds {
             let swiftTopic = "bench.swift.\(round)", rawTopic = "bench.raw.\(round)"
-            try cluster.createTopic(swiftTopic, partitions: partitions, replicationFactor: min(3, brokers))
-            try cluster.createTopic(rawTopic, partitions: partitions, replicationFactor: min(3, brokers))
+            try cluster.createTopic(swiftTopic, partitions: fitting, replicationFactor: min(3, brokers))
+            try cluster.createTopic(rawTopic, partitions: fitting, replicationFactor: min(3, brokers))
 
             let bootstrap = cluster.bootstrapServers, records = records, valueSize = valueSize
-            let raw = try baseline(await onOwnThread { hssk_baseline_produce(bootstrap, rawTopic, Int64(records), Int32(valueSize)) })
-            result.rawProducePerS = max(result.rawProducePerS, raw)
-            progress(String(format: "round %d: raw C produce   %10.0f records/s", round, raw))
-
             let batch = (0..<records).map {
                 ProducerRecord(topic: swiftTopic, key: Array("key-\($0 % 1000)".utf8), value: value, headers: [header])
             }
-            let producer = try Producer(config: producerConfig)
-            let start = ContinuousClock.now
-            let delivered = try await producer.sendAll(batch)
-            let swiftProduce = Double(delivered.delivered) / seconds(ContinuousClock.now - start)
-            try await producer.close()
-            guard delivered.allDelivered else {
-                throw BaselineError(description: "\(delivered.failures.count) records were not delivered: \(delivered.failures.prefix(3))")
+            // Alternate which side goes first, so that neither always meets a fresher cluster.
+            for side in round % 2 == 1 ? ["raw", "swift"] : ["swift", "raw"] {
+                if side == "raw" {
+                    let raw = try baseline(await onOwnThread { hssk_baseline_produce(bootstrap, rawTopic, Int64(records), Int32(valueSize)) })
+                    result.rawProducePerS = max(result.rawProducePerS, raw)
+                    progress(String(format: "round %d: raw C produce   %10.0f records/s", round, raw))
+                } else {
+                    let producer = try Producer(config: producerConfig)
+                    let start = ContinuousClock.now
+                    let delivered = try await producer.sendAll(batch)
+                    let swiftProduce = Double(delivered.delivered) / seconds(ContinuousClock.now - start)
+                    try await producer.close()
+                    guard delivered.allDelivered else {
+                        throw BaselineError(description: "\(delivered.failures.count) records were not delivered: \(delivered.failures.prefix(3))")
+                    }
+                    result.producePerS = max(result.producePerS, swiftProduce)
+                    progress(String(format: "round %d: Swift produce   %10.0f records/s", round, swiftProduce))
+                }
             }
-            result.producePerS = max(result.producePerS, swiftProduce)
-            progress(String(format: "round %d: Swift produce   %10.0f records/s", round, swiftProduce))
 
             let swiftConsume = try await consume(cluster, topic: swiftTopic, group: "bench-swift-\(round)")
             result.consumePerS = max(result.consumePerS, swiftConsume)
@@ -131,7 +139,7 @@ public struct KafkaBench: Sendable {
             let batch = try await consumer.poll(maxRecords: 2_000, timeout: .milliseconds(100))
             if start == nil, !batch.isEmpty { start = ContinuousClock.now }
             count += batch.count
-            for record in batch { bytes += record.value?.count ?? 0 }
+            for record in batch { bytes += record.valueCount }
         }
         let elapsed = start.map { ContinuousClock.now - $0 } ?? .zero
         try await consumer.close()

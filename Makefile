@@ -1,0 +1,29 @@
+# Two commands do everything on a fresh Debian machine with the Swift toolchain:
+#   make demo   install missing packages, build, run the main job on the embedded cluster
+#   make test   the same set-up, then the whole test suite
+SWIFT ?= swift
+
+.PHONY: demo test bootstrap build build-debug bench clean
+
+bootstrap:
+	@scripts/bootstrap
+
+build: bootstrap
+	$(SWIFT) build -c release
+
+build-debug: bootstrap
+	$(SWIFT) build --build-tests
+
+demo: build
+	scripts/demo
+
+test: build-debug
+	python3 scripts/check-topic-examples.py
+	$(SWIFT) test --skip-build
+	.build/debug/hssk bench kafka --quick --records 20000 --json .build/bench-smoke.json
+
+bench: build
+	.build/release/hssk bench --json .build/bench.json
+
+clean:
+	rm -rf .build

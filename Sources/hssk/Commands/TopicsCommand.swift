@@ -1,0 +1,54 @@
+import Foundation
+import Kafka
+import Services
+
+private let connectionOptions = [
+    Option(name: "bootstrap", value: "HOST:PORT,...", help: "Kafka brokers."),
+    Option(name: "topics-dir", value: "DIR", help: "Topic catalogue folder.", defaultValue: "$HSSK_TOPICS_DIR, ./topics, or the build's source tree"),
+    Option(name: "kafka", value: "KEY=VALUE", help: "Any librdkafka setting, e.g. security.protocol=sasl_ssl (repeatable).", repeatable: true),
+]
+
+let topicsCommand = Command(
+    name: "topics", summary: "Create or check hssk's Kafka topics from the catalogue (topics/).",
+    usage: "topics <apply|check> --bootstrap B", options: [],
+    subcommands: [
+        Command(name: "apply", summary: "Create missing topics; report settings that differ (exit 1 on drift).",
+                usage: "topics apply --bootstrap B [--topics-dir DIR]", options: connectionOptions,
+                run: { try await reconcileTopics($0, create: true) }),
+        Command(name: "check", summary: "Report missing topics and settings that differ; exit 1 on any.",
+                usage: "topics check --bootstrap B [--topics-dir DIR]", options: connectionOptions,
+                run: { try await reconcileTopics($0, create: false) }),
+    ])
+
+private func reconcileTopics(_ arguments: ParsedArguments, create: Bool) async throws -> Int32 {
+    guard let bootstrap = arguments.string("bootstrap") else { throw UsageError(description: "--bootstrap is required") }
+    let directory = arguments.string("topics-dir").map { URL(fileURLWithPath: $0) } ?? TopicCatalogue.defaultDirectory()
+    let catalogue = try TopicCatalogue.load(from: directory)
+    var config = KafkaClientConfig(bootstrapServers: bootstrap)
+    config.properties = try kafkaProperties(arguments.strings("kafka"))
+    config.logLevel = 3
+    let admin = try Admin(config: config)
+    let report = create ? try await admin.ensureTopics(catalogue.specs) : try await admin.checkTopics(catalogue.specs)
+    for name in report.created { print("created   \(name)") }
+    for name in report.upToDate { print("ok        \(name)") }
+    for name in report.missing { print("MISSING   \(name)") }
+    for drift in report.drift { print("DRIFT     \(drift)") }
+    if !report.configsUnverified.isEmpty {
+        print("note      the cluster does not report topic configs (the embedded cluster cannot): configs of \(report.configsUnverified.count) topic(s) not verified")
+    }
+    let problems = report.missing.count + report.drift.count
+    print("\(catalogue.entries.count) topics: \(report.created.count) created, \(report.upToDate.count) up to date, \(problems) problem(s)")
+    return problems == 0 ? 0 : 1
+}
+
+/// `KEY=VALUE` pairs for librdkafka.
+func kafkaProperties(_ pairs: [String]) throws -> [String: String] {
+    var properties: [String: String] = [:]
+    for pair in pairs {
+        guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
+            throw UsageError(description: "--kafka takes KEY=VALUE, not '\(pair)'")
+        }
+        properties[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
+    }
+    return properties
+}

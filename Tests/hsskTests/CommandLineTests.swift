@@ -1,0 +1,136 @@
+import Foundation
+import XCTest
+
+/// Drives the built `hssk` executable and kcat, a real Kafka client, as an operator would.
+final class CommandLineTests: XCTestCase {
+    func testBrokerServesKcatAndTopicsCheckAndApply() throws {
+        let broker = try RunningProcess(hssk, ["broker", "--brokers", "3"])
+        defer { broker.terminate() }
+        let bootstrap = try broker.waitForLine(prefix: "bootstrap: ").dropFirst("bootstrap: ".count)
+
+        let metadata = try runCommand("/usr/bin/kcat", ["-b", String(bootstrap), "-L", "-m", "10"])
+        XCTAssertEqual(metadata.status, 0, metadata.output)
+        XCTAssertTrue(metadata.output.contains("3 brokers"), metadata.output)
+        XCTAssertTrue(metadata.output.contains("topic \"hssk.visits.v1\" with 6 partitions"), metadata.output)
+        XCTAssertTrue(metadata.output.contains("topic \"hssk.citizen-feed.v1\""), metadata.output)
+
+        let produced = try runCommand("/bin/sh", ["-c", "printf 'k1:hello\\n' | /usr/bin/kcat -b \(bootstrap) -P -t hssk.visits.v1 -K :"])
+        XCTAssertEqual(produced.status, 0, produced.output)
+        let consumed = try runCommand("/usr/bin/kcat", ["-b", String(bootstrap), "-C", "-t", "hssk.visits.v1", "-o", "beginning", "-e", "-q", "-f", "%k=%s\\n"])
+        XCTAssertEqual(consumed.output.trimmingCharacters(in: .whitespacesAndNewlines), "k1=hello")
+
+        let check = try runCommand(hssk, ["topics", "check", "--bootstrap", String(bootstrap)])
+        XCTAssertEqual(check.status, 0, check.output)
+        XCTAssertTrue(check.output.contains("12 up to date, 0 problem(s)"), check.output)
+        let apply = try runCommand(hssk, ["topics", "apply", "--bootstrap", String(bootstrap)])
+        XCTAssertEqual(apply.status, 0, apply.output)
+        XCTAssertTrue(apply.output.contains("0 created"), apply.output)
+
+        broker.terminate()
+        XCTAssertEqual(broker.waitForExit(), 0, "SIGTERM must shut the broker down cleanly")
+        XCTAssertTrue(broker.output.contains("broker stopped"))
+    }
+
+    func testTopicsCheckReportsDriftAndExitsNonZero() throws {
+        let broker = try RunningProcess(hssk, ["broker", "--brokers", "1", "--partitions", "2"])
+        defer { broker.terminate() }
+        let bootstrap = try broker.waitForLine(prefix: "bootstrap: ").dropFirst("bootstrap: ".count)
+        let check = try runCommand(hssk, ["topics", "check", "--bootstrap", String(bootstrap)])
+        XCTAssertEqual(check.status, 1, check.output)
+        XCTAssertTrue(check.output.contains("DRIFT     hssk.visits.v1: partitions is 2, expected 6"), check.output)
+        XCTAssertTrue(check.output.contains("replication.factor is 1, expected 3"), check.output)
+    }
+
+    func testUsageErrorsAreClearAndHelpExistsForEveryCommand() throws {
+        let unknown = try runCommand(hssk, ["broker", "--brokers", "zero"])
+        XCTAssertEqual(unknown.status, 64)
+        XCTAssertTrue(unknown.output.contains("--brokers must be a whole number from 1 to 32, not 'zero'"), unknown.output)
+        let missing = try runCommand(hssk, ["topics", "check"])
+        XCTAssertEqual(missing.status, 64)
+        XCTAssertTrue(missing.output.contains("--bootstrap is required"), missing.output)
+        let noCommand = try runCommand(hssk, ["frobnicate"])
+        XCTAssertEqual(noCommand.status, 64)
+        for command in [[], ["broker"], ["topics"], ["topics", "apply"], ["topics", "check"], ["bench"]] {
+            let help = try runCommand(hssk, command + ["--help"])
+            XCTAssertEqual(help.status, 0, "\(command)")
+            XCTAssertTrue(help.output.contains("Usage: hssk"), "\(command): \(help.output)")
+        }
+    }
+
+    func testBadCatalogueIsAClearError() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("catalogue-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        try Data(#"{"name": "x.v1", "partitions": 3}"#.utf8).write(to: folder.appendingPathComponent("x.v1.json"))
+        let result = try runCommand(hssk, ["broker", "--topics-dir", folder.path])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.output.contains("topic catalogue x.v1.json: missing field"), result.output)
+    }
+}
+
+/// The `hssk` binary next to this test bundle.
+private var hssk: String {
+    Bundle.main.bundleURL.appendingPathComponent("hssk").path
+}
+
+/// Runs a command to completion; output is stdout and stderr together.
+private func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = RunningProcess.make(executable, arguments)
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
+
+/// A long-running child process whose output is collected line by line.
+private final class RunningProcess: @unchecked Sendable {
+    // Safety: `collected` is only touched under `lock`; `process` is only used from the test's thread.
+    private let process: Process
+    private let lock = NSLock()
+    private var collected = ""
+
+    static func make(_ executable: String, _ arguments: [String]) -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        return process
+    }
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process = RunningProcess.make(executable, arguments)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.collected += String(decoding: data, as: UTF8.self) }
+        }
+        try process.run()
+    }
+
+    var output: String { lock.withLock { collected } }
+
+    func waitForLine(prefix: String, timeout: TimeInterval = 30) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let line = output.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+            if !process.isRunning { break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw NSError(domain: "hsskTests", code: 1, userInfo: [NSLocalizedDescriptionKey: "no '\(prefix)' line; output:\n\(output)"])
+    }
+
+    func terminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        Thread.sleep(forTimeInterval: 0.1)  // let the last output arrive
+        return process.terminationStatus
+    }
+}
