@@ -29,14 +29,16 @@ public final class Admin: TopicAdministrator {
 
     private let destroyed = Atomic<Bool>(false)
 
-    deinit { releaseClient() }
+    deinit { release(waiting: false) }
 
-    /// Releases the client now (blocking briefly): for owners that must disconnect before their own teardown.
-    func releaseClient() {
+    /// Releases the client now, waiting until it is gone: for owners that must disconnect first.
+    func releaseClient() { release(waiting: true) }
+
+    private func release(waiting: Bool) {
         guard !destroyed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let handle = handle
         thread.submit { rd_kafka_destroy(handle.pointer) }
-        thread.stopAndWait()
+        if waiting { thread.stopAndWait() } else { thread.stop() }
     }
 
     /// The brokers of the cluster.

@@ -4,7 +4,7 @@ import Kafka
 
 /// `hssk bench kafka`: our Swift API against a minimal raw-C librdkafka loop, same cluster, same run.
 public struct KafkaBench: Sendable {
-    public var records = 200_000
+    public var records = 500_000
     public var valueSize = 500
     public var brokers = 3
     /// At least this many partitions; more when the records would not fit the embedded cluster's

@@ -10,7 +10,7 @@ let benchCommand = Command(
     """,
     options: [
         Option(name: "quick", value: nil, help: "A short run (smoke test; under 2 minutes on 2 cores)."),
-        Option(name: "records", value: "N", help: "Records per measurement.", defaultValue: "200000 (quick: 50000)"),
+        Option(name: "records", value: "N", help: "Records per measurement.", defaultValue: "500000 (quick: 50000)"),
         Option(name: "rounds", value: "N", help: "Runs of each side; the best counts.", defaultValue: "3 (quick: 1)"),
         Option(name: "json", value: "FILE", help: "Also write the results as JSON."),
     ],
@@ -21,7 +21,7 @@ let benchCommand = Command(
         }
         let quick = arguments.flag("quick")
         var bench = KafkaBench()
-        bench.records = try arguments.int("records", default: quick ? 50_000 : 200_000, in: 1...50_000_000)
+        bench.records = try arguments.int("records", default: quick ? 50_000 : 500_000, in: 1...50_000_000)
         bench.rounds = try arguments.int("rounds", default: quick ? 1 : 3, in: 1...20)
         let kafka = try await bench.run { printError($0) }
 
