@@ -1,0 +1,114 @@
+import Foundation
+import HealthModel
+
+/// Generates a `Population`: deterministic for a seed, fast (no I/O).
+public struct PopulationGenerator: Sendable {
+    public var citizens: Int
+    public var seed: UInt64
+    public var noise = NoiseRates()
+    /// The simulated period: records fall between 1 July 2025 and 30 June 2026 (after the 2025 reform:
+    /// no district level in addresses).
+    static let periodStart = DateComponents(year: 2025, month: 7, day: 1)
+    static let asOfYear = 2026
+
+    public init(citizens: Int, seed: UInt64 = 1) {
+        self.citizens = citizens
+        self.seed = seed
+    }
+
+    /// Citizens in households (with mothers, newborns and twins), then their sources' records.
+    public func generate() -> Population {
+        var random = SeededGenerator(seed: seed)
+        var people: [Citizen] = []
+        var household = 0
+        while people.count < citizens {
+            makeHousehold(household, into: &people, &random)
+            household += 1
+        }
+        if people.count > citizens { people.removeLast(people.count - citizens) }
+        for index in people.indices where people[index].motherIndex.map({ $0 >= people.count }) == true {
+            people[index].motherIndex = nil
+        }
+        var records = SourceRecordFactory(people: people, noise: noise).records(&random)
+        records.sort { ($0.eventTime, $0.sequence) < ($1.eventTime, $1.sequence) }
+        return Population(citizens: people, records: records.map(\.record))
+    }
+
+    private func makeHousehold(_ household: Int, into people: inout [Citizen], _ random: inout SeededGenerator) {
+        let family = random.weighted(VietnameseNames.family)
+        let street = "Số \(Int.random(in: 1...200, using: &random)) \(VietnameseNames.streets.randomElement(using: &random) ?? "Phố Huế")"
+        let commune = String(format: "%05d", Int.random(in: 1...600, using: &random) * 7)
+        let headAge = Int.random(in: 24...75, using: &random)
+        let father = makeCitizen(people.count, family: family, sex: 1, age: headAge, household, street, commune, &random)
+        people.append(father)
+        guard random.chance(0.8) else { return }  // one-person household
+        let motherFamily = random.weighted(VietnameseNames.family)  // Vietnamese women keep their family name
+        let mother = makeCitizen(people.count, family: motherFamily, sex: 2, age: max(20, headAge + Int.random(in: -5...2, using: &random)),
+                                 household, street, commune, &random)
+        people.append(mother)
+        let motherIndex = mother.index
+        let motherBirthYear = mother.birthYear
+        let children = random.weighted([(0, 0.2), (1, 0.35), (2, 0.35), (3, 0.1)])
+        for _ in 0..<children {
+            // Children are born when the mother is 20 to 40, and not after the simulated period.
+            let latest = min(Self.asOfYear, motherBirthYear + 40)
+            let earliest = motherBirthYear + 20
+            guard earliest <= latest else { break }
+            let birthYear = Int.random(in: earliest...latest, using: &random)
+            let twins = random.chance(0.02)
+            var child = makeCitizen(people.count, family: family, sex: random.chance(0.51) ? 1 : 2, age: Self.asOfYear - birthYear,
+                                    household, street, commune, &random)
+            child.motherIndex = motherIndex
+            people.append(child)
+            if twins {
+                var twin = makeCitizen(people.count, family: family, sex: random.chance(0.5) ? 1 : 2, age: Self.asOfYear - birthYear,
+                                       household, street, commune, &random)
+                twin.birthDate = child.birthDate
+                twin.personalId = Self.personalId(province: String(child.personalId.prefix(3)), sex: twin.sex, year: child.birthYear, &random)
+                twin.motherIndex = motherIndex
+                people.append(twin)
+            }
+        }
+    }
+
+    private func makeCitizen(_ index: Int, family: String, sex: Int, age: Int, _ household: Int, _ street: String, _ commune: String,
+                             _ random: inout SeededGenerator) -> Citizen {
+        let birthYear = Self.asOfYear - age
+        var birthDate: String
+        if birthYear < 1960 && random.chance(0.3) {
+            birthDate = String(birthYear)  // many older people have a birth year only
+        } else {
+            let month = Int.random(in: 1...12, using: &random)
+            // Births in the last year fall inside the simulated period (newborns the registry reports).
+            let latestMonth = birthYear == Self.asOfYear ? 6 : 12
+            birthDate = String(format: "%04d-%02d-%02d", birthYear, min(month, latestMonth), Int.random(in: 1...28, using: &random))
+        }
+        let middle = random.weighted(sex == 1 ? VietnameseNames.maleMiddle : VietnameseNames.femaleMiddle)
+        let given = (sex == 1 ? VietnameseNames.maleGiven : VietnameseNames.femaleGiven).randomElement(using: &random) ?? "An"
+        let province = random.weighted([("001", 80.0), ("022", 4), ("036", 4), ("038", 4), ("040", 4), ("079", 4)])
+        let bhxh = random.digits(10)
+        let group: String
+        switch age {
+        case ..<6: group = "TE1"
+        case 6..<18: group = "HS4"
+        case 60...: group = "HT3"
+        default: group = random.chance(0.6) ? "DN4" : "GD4"
+        }
+        return Citizen(index: index, familyName: family, middleName: middle, givenName: given, sex: sex, birthDate: birthDate,
+                       birthYear: birthYear, personalId: Self.personalId(province: province, sex: sex, year: birthYear, &random),
+                       oldPersonalId: nil, phone: age >= 16 && random.chance(0.85) ? Self.phone(&random) : nil, bhxhNumber: bhxh,
+                       cardCode: group + "01" + bhxh, communeCode: commune, street: street, household: household,
+                       motherIndex: nil, deathDate: nil)
+    }
+
+    /// Province of birth registration + century/sex digit + two-digit year + six digits (reference §2).
+    static func personalId(province: String, sex: Int, year: Int, _ random: inout SeededGenerator) -> String {
+        let century = (year / 100) - 19  // 1900s → 0, 2000s → 1
+        let digit = century * 2 + (sex == 2 ? 1 : 0)
+        return province + String(digit) + String(format: "%02d", year % 100) + random.digits(6)
+    }
+
+    static func phone(_ random: inout SeededGenerator) -> String {
+        (["03", "05", "07", "08", "09"].randomElement(using: &random) ?? "09") + random.digits(8)
+    }
+}

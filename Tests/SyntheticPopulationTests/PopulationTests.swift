@@ -1,0 +1,76 @@
+import HealthModel
+import XCTest
+@testable import SyntheticPopulation
+
+final class PopulationTests: XCTestCase {
+    func testSameSeedSamePopulationDifferentSeedDifferentOne() {
+        let a = PopulationGenerator(citizens: 300, seed: 7).generate()
+        let b = PopulationGenerator(citizens: 300, seed: 7).generate()
+        let c = PopulationGenerator(citizens: 300, seed: 8).generate()
+        XCTAssertEqual(a.citizens, b.citizens)
+        XCTAssertEqual(a.records.map(\.record), b.records.map(\.record))
+        XCTAssertNotEqual(a.citizens, c.citizens)
+    }
+
+    func testNamesAndIdentifiersAreRealistic() throws {
+        let population = PopulationGenerator(citizens: 5_000, seed: 1).generate()
+        XCTAssertEqual(population.citizens.count, 5_000)
+        let nguyen = Double(population.citizens.filter { $0.familyName == "Nguyễn" }.count) / 5_000
+        XCTAssertEqual(nguyen, 0.38, accuracy: 0.04, "share of Nguyễn")
+        XCTAssertTrue(population.citizens.contains { $0.birthDate.count == 4 }, "some older people have a birth year only")
+        for citizen in population.citizens {
+            XCTAssertEqual(citizen.fullName, citizen.fullName.precomposedStringWithCanonicalMapping)
+            let id = try PersonalID(parsing: citizen.personalId)
+            XCTAssertTrue(id.consistencyProblems(birthYear: citizen.birthYear, sex: Sex(rawValue: citizen.sex)).isEmpty,
+                          "\(citizen.personalId) vs \(citizen.birthYear)/\(citizen.sex)")
+            if let phone = citizen.phone { XCTAssertEqual(try PhoneNumber(parsing: phone).value, phone) }
+            XCTAssertEqual(try InsuranceCardCode(parsing: citizen.cardCode).socialInsuranceNumber?.value, citizen.bhxhNumber)
+        }
+        XCTAssertEqual(Set(population.citizens.map(\.personalId)).count, 5_000, "personal IDs are unique")
+    }
+
+    func testFamiliesHaveMothersNewbornsAndTwins() {
+        let population = PopulationGenerator(citizens: 20_000, seed: 3).generate()
+        let children = population.citizens.filter { $0.motherIndex != nil }
+        XCTAssertGreaterThan(children.count, 3_000)
+        for child in children {
+            let mother = population.citizens[child.motherIndex ?? 0]
+            XCTAssertEqual(mother.sex, 2)
+            XCTAssertTrue((child.birthYear - mother.birthYear) >= 20 && (child.birthYear - mother.birthYear) <= 40)
+            XCTAssertEqual(mother.household, child.household)
+        }
+        let byMotherAndBirth = Dictionary(grouping: children) { "\($0.motherIndex ?? -1)/\($0.birthDate)" }
+        XCTAssertTrue(byMotherAndBirth.values.contains { $0.count == 2 }, "twins exist")
+        let births = population.records.filter { if case let .registryEvent(event) = $0.record { return event.kind == .birth }; return false }
+        XCTAssertFalse(births.isEmpty, "newborns of the period are reported by the registry")
+    }
+
+    /// Every record's verdict from HealthModel's own validation is the one its ground truth states.
+    func testEveryRecordValidatesAsItsGroundTruthSays() throws {
+        let population = PopulationGenerator(citizens: 3_000, seed: 11).generate()
+        var kinds: [String: Int] = [:]
+        var rejected = 0
+        for synthetic in population.records {
+            let record = synthetic.record.record
+            kinds[String(describing: type(of: record)), default: 0] += 1
+            let errors = record.validate().filter { $0.severity == .error }
+            if let code = synthetic.truth.rejectionCode {
+                rejected += 1
+                XCTAssertTrue(errors.contains { $0.code == code }, "\(record.kafkaKey): expected \(code), got \(errors.map(\.code))")
+            } else {
+                XCTAssertEqual(errors.map(\.code), [], "\(record.kafkaKey) \(synthetic.truth.noise): \(errors.map { "\($0.path) \($0.code)" })")
+            }
+            // The canonical JSON form round-trips through the decoder ingest uses.
+            let decoded = RecordDecoder.decode(try RecordDecoder.encode(record), kind: synthetic.record.kind)
+            XCTAssertEqual(decoded.record, synthetic.record, record.kafkaKey)
+        }
+        XCTAssertEqual(Set(kinds.keys), ["VisitRecord", "VaccinationDose", "InsuranceCardChange", "RegistryEvent"])
+        XCTAssertGreaterThan(rejected, 0, "the noise includes invalid identifiers")
+        XCTAssertTrue(population.records.contains { $0.truth.signing == .forged })
+        XCTAssertTrue(population.records.contains { $0.truth.noise.contains("nfd") })
+        XCTAssertTrue(population.records.contains { record in
+            if case let .visit(visit) = record.record { return visit.diagnoses.contains { $0.code == "B20" || $0.code == "Z21" } }
+            return false
+        }, "a few restricted diagnoses, for the citizen-feed filter")
+    }
+}
