@@ -26,12 +26,15 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         // Seeded synthetic Vietnamese population and its sources' records, with ground truth.
         .target(name: "SyntheticPopulation", dependencies: ["HealthModel"]),
+        // The person index: comparators, Fellegi–Sunter scoring, incremental linking, evaluation.
+        .target(name: "Linkage", dependencies: ["HealthModel"]),
         .target(name: "Services", dependencies: ["Kafka", "HealthModel", "CKafkaBaseline"]),
         .executableTarget(name: "hssk", dependencies: ["Services", "Kafka"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
+        .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel", "SyntheticPopulation"]),
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.
         .testTarget(name: "hsskTests", dependencies: ["hssk"]),
