@@ -28,8 +28,8 @@ let package = Package(
         .target(name: "SyntheticPopulation", dependencies: ["HealthModel"]),
         // The person index: comparators, Fellegi–Sunter scoring, incremental linking, evaluation.
         .target(name: "Linkage", dependencies: ["HealthModel"]),
-        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "CKafkaBaseline"]),
-        .executableTarget(name: "hssk", dependencies: ["Services", "Kafka"]),
+        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "SyntheticPopulation", "CKafkaBaseline"]),
+        .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),

@@ -133,7 +133,7 @@ final class SyntheticPopulationLinkageTests: XCTestCase {
         var linker = IncrementalLinker()
         var truth: [Int] = []
         for synthetic in records {
-            let person = subject(of: synthetic.record)
+            let person = synthetic.record.subject
             var keys: [String] = []
             if let id = person.personalId { keys.append("pid:" + id) }
             if let bhxh = person.bhxhNumber { keys.append("bhxh:" + bhxh) }
@@ -147,12 +147,3 @@ final class SyntheticPopulationLinkageTests: XCTestCase {
     }
 }
 
-/// The person a source record is about.
-private func subject(of record: SourceRecord) -> PersonDetails {
-    switch record {
-    case let .visit(visit): return visit.patient
-    case let .vaccination(dose): return dose.person
-    case let .insuranceCard(change): return change.holder
-    case let .registryEvent(event): return event.person
-    }
-}

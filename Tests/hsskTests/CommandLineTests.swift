@@ -50,11 +50,26 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("--bootstrap is required"), missing.output)
         let noCommand = try runCommand(hssk, ["frobnicate"])
         XCTAssertEqual(noCommand.status, 64)
-        for command in [[], ["broker"], ["topics"], ["topics", "apply"], ["topics", "check"], ["bench"]] {
+        for command in [[], ["broker"], ["topics"], ["topics", "apply"], ["topics", "check"], ["linkage-eval"], ["bench"]] {
             let help = try runCommand(hssk, command + ["--help"])
             XCTAssertEqual(help.status, 0, "\(command)")
             XCTAssertTrue(help.output.contains("Usage: hssk"), "\(command): \(help.output)")
         }
+    }
+
+    func testLinkageEvalWritesTheIssuesJSONKeys() throws {
+        let febrl = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("shared/data/febrl/dataset1.csv").path
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("linkage-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: json) }
+        let result = try runCommand(hssk, ["linkage-eval", "--febrl", febrl, "--json", json.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        XCTAssertTrue(result.output.contains("| dataset1.csv | 1.0000 |"), result.output)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
+        XCTAssertEqual(Set(object.keys), ["precision", "recall", "f1", "pairs_compared", "records_per_s"])
+        let missing = try runCommand(hssk, ["linkage-eval", "--febrl", "/nonexistent.csv"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.output.contains("/nonexistent.csv"), missing.output)
     }
 
     func testBadCatalogueIsAClearError() throws {

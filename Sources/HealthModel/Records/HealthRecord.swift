@@ -76,6 +76,16 @@ public enum SourceRecord: Sendable, Hashable {
         }
     }
 
+    /// The person the record is about (patient, vaccinee, card holder, registry subject).
+    public var subject: PersonDetails {
+        switch self {
+        case .visit(let r): return r.patient
+        case .vaccination(let r): return r.person
+        case .insuranceCard(let r): return r.holder
+        case .registryEvent(let r): return r.person
+        }
+    }
+
     /// The record's kind.
     public var kind: RecordKind { type(of: record).kind }
     /// The record's Kafka key.
