@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "hssk", targets: ["hssk"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "HealthModel", targets: ["HealthModel"]),
+        .library(name: "RecordStore", targets: ["RecordStore"]),
     ],
     targets: [
         // System libraries (module.modulemap + shim.h, found through pkg-config).
@@ -24,12 +25,14 @@ let package = Package(
 
         .target(name: "HealthModel"),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
-        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "CKafkaBaseline"]),
+        .target(name: "RecordStore", dependencies: ["HealthModel", "CSQLite", "CPostgres", "COpenSSL"]),
+        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "RecordStore", "CKafkaBaseline"]),
         .executableTarget(name: "hssk", dependencies: ["Services", "Kafka"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
+        .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),
     ],
     swiftLanguageModes: [.v6]
 )

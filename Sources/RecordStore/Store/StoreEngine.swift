@@ -1,0 +1,254 @@
+import Foundation
+import HealthModel
+
+/// The store's logic over one `SQLConnection`, shared by both backends.
+///
+/// Not thread-safe: owned by a `SQLStore` and used only from that store's `StoreThread`.
+final class StoreEngine {
+    let db: SQLConnection
+    let cipher: FieldCipher
+    /// Schema version found before migrating (0 for a new database).
+    let foundVersion: Int
+
+    init(db: SQLConnection, keys: KeyRing) throws {
+        self.db = db
+        self.cipher = FieldCipher(keys: keys)
+        foundVersion = try Migrations.run(on: db)
+        try checkKeys()
+    }
+
+    /// A timestamp for rows: ISO 8601 UTC with milliseconds.
+    static func timestamp(_ date: Date = Date()) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    }
+
+    /// Compares the key ring with the check values stored at first use of each key, so that a wrong
+    /// key file fails at open with a clear error instead of at the first read (or worse, writing
+    /// data nobody can read later). Check values are MACs: they reveal nothing about the keys.
+    private func checkKeys() throws {
+        try db.transaction {
+            let stored = try db.query("SELECT name, value FROM schema_meta WHERE name LIKE 'key_check:%' OR name = 'blind_index_check'", [])
+            var checks: [String: String] = [:]
+            for row in stored { checks[try row.text(0)] = try row.text(1) }
+            let blind = hex(cipher.blindIndexCheck)
+            if let existing = checks["blind_index_check"] {
+                guard existing == blind else {
+                    throw StoreError.wrongKey("the key file's blindIndex key is not the one this database was written with")
+                }
+            } else {
+                try db.execute("INSERT INTO schema_meta (name, value) VALUES ('blind_index_check', ?)", [.text(blind)])
+            }
+            for id in cipher.keys.keyIDs {
+                let check = hex(try cipher.keyCheck(for: id))
+                if let existing = checks["key_check:\(id)"] {
+                    guard existing == check else {
+                        throw StoreError.wrongKey("the key file's key '\(id)' is not the key '\(id)' this database was written with")
+                    }
+                } else if id == cipher.keys.activeKeyID {
+                    try db.execute("INSERT INTO schema_meta (name, value) VALUES (?, ?)", [.text("key_check:\(id)"), .text(check)])
+                }
+            }
+        }
+    }
+
+    // MARK: - Audit
+
+    /// Appends one audit row chained to the previous one; call inside a write transaction.
+    func appendAudit(actor: String, action: String, subject: String, detail: String, at: String) throws {
+        let last = try db.queryOne("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [])
+        let seq = (try last?.int(0) ?? 0) + 1
+        let previous = try last?.blob(1) ?? AuditChain.genesis
+        let hash = AuditChain.hash(key: cipher.auditKey, previous: previous,
+                                   fields: [String(seq), at, actor, action, subject, detail])
+        try db.execute("INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       [.int(seq), .text(at), .text(actor), .text(action), .text(subject), .text(detail), .blob(previous), .blob(hash)])
+    }
+
+    // MARK: - Apply
+
+    /// Applies a batch in one transaction (see `HealthRecordStore.apply`).
+    func apply(_ batch: StoreBatch) throws -> ApplyResult {
+        try db.transaction {
+            let now = Self.timestamp()
+            var newPersons: [Int: PersonID] = [:]
+            func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
+                switch ref {
+                case .existing(let id): return id
+                case .new(let local):
+                    guard let id = newPersons[local] else {
+                        throw StoreError.invalidRequest("PersonRef.new(local: \(local)) used before IdentityChange.newPerson(local: \(local))")
+                    }
+                    return id
+                }
+            }
+            for change in batch.identity {
+                switch change {
+                case .newPerson(let local, let demographics):
+                    guard newPersons[local] == nil else { throw StoreError.invalidRequest("new person \(local) created twice in one batch") }
+                    newPersons[local] = try insertPerson(demographics, at: now)
+                case .updateDemographics(let ref, let demographics):
+                    try updateDemographics(try resolve(ref), demographics, at: now)
+                case .addIdentifier(let ref, let entry):
+                    try addIdentifier(entry, to: try resolve(ref), at: now)
+                case .addBlockingKeys(let ref, let keys):
+                    try addBlockingKeys(keys, to: try resolve(ref))
+                case .relate(let ref, let kind, let other):
+                    try db.execute("INSERT INTO relation (person_id, kind, related_person_id, created_at) VALUES (?, ?, ?, ?)",
+                                   [.int(try resolve(ref).rawValue), .text(kind.rawValue), .int(try resolve(other).rawValue), .text(now)])
+                case .openReview(let draft):
+                    _ = try insertReview(kind: draft.kind, persons: try draft.persons.map(resolve), evidence: draft.evidence, at: now)
+                }
+            }
+            var outcomes: [RecordOutcome] = []
+            outcomes.reserveCapacity(batch.records.count)
+            for incoming in batch.records {
+                let person = try incoming.person.map(resolve)
+                outcomes.append(try store(incoming, person: person, actor: batch.actor, at: now))
+            }
+            for message in batch.outbox {
+                let key: String
+                switch message.key {
+                case .person(let ref): key = String(try resolve(ref).rawValue)
+                case .text(let text): key = text
+                }
+                try db.execute("INSERT INTO outbox (kind, msg_key, payload_enc, created_at) VALUES (?, ?, ?, ?)",
+                               [.text(message.kind), .text(key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)])
+            }
+            for offset in batch.offsets {
+                guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
+                try db.execute("""
+                    INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
+                    """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset), .text(now)])
+            }
+            let result = ApplyResult(records: outcomes, newPersons: newPersons)
+            let stored = outcomes.count - result.duplicates
+            let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.nextOffset)" }.joined(separator: ",")
+            try appendAudit(actor: batch.actor, action: "apply", subject: "batch",
+                            detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
+                            at: now)
+            return result
+        }
+    }
+
+    /// Stores one source record: duplicate, first version, or a superseding version.
+    private func store(_ incoming: IncomingRecord, person: PersonID?, actor: String, at now: String) throws -> RecordOutcome {
+        let topic = incoming.coordinates.topic
+        let key = incoming.record.kafkaKey
+        let keyIndex = cipher.blindIndex("source-key", topic + "\u{0}" + key)
+        let contentIndex = cipher.blindIndex(bytes: "source-content", incoming.original)
+        if let same = try db.queryOne("SELECT id FROM source_record WHERE source_key_index = ? AND content_index = ?",
+                                      [.blob(keyIndex), .blob(contentIndex)]) {
+            return .duplicate(id: try same.int(0))
+        }
+        let current = try db.queryOne("SELECT id, version FROM source_record WHERE source_key_index = ? AND superseded_by IS NULL", [.blob(keyIndex)])
+        let currentID = try current?.int(0)
+        if let currentID {
+            // The unique "one current version per key" index is checked per statement, so the old row
+            // points at itself for a moment and at the new row once that exists.
+            try db.execute("UPDATE source_record SET superseded_by = id WHERE id = ?", [.int(currentID)])
+        }
+        let version = (try current?.int(1) ?? 0) + 1
+        let id = try db.insertReturningID("""
+            INSERT INTO source_record (kind, topic, kafka_partition, kafka_offset, sender, received_at, source_key_index,
+              source_key_enc, content_index, original_enc, version, superseded_by, person_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
+            """, [.text(incoming.record.kind.rawValue), .text(topic), .int(Int64(incoming.coordinates.partition)),
+                  .int(incoming.coordinates.offset), .text(incoming.sender), .text(Self.timestamp(incoming.receivedAt)),
+                  .blob(keyIndex), .blob(try cipher.seal(key, context: "source_record.source_key_enc")), .blob(contentIndex),
+                  .blob(try cipher.seal(incoming.original, context: "source_record.original_enc")), .int(version),
+                  person.map { .int($0.rawValue) } ?? .null])
+        if let currentID {
+            try db.execute("UPDATE source_record SET superseded_by = ? WHERE id = ?", [.int(id), .int(currentID)])
+            try appendAudit(actor: actor, action: "supersede", subject: "source_record:\(currentID)",
+                            detail: "by=\(id) version=\(version) topic=\(topic) offset=\(incoming.coordinates.partition):\(incoming.coordinates.offset)", at: now)
+        }
+        try storeDerived(incoming.record, sourceRecordID: id, keyIndex: keyIndex, person: person)
+        return currentID.map { .superseded(id: id, previous: $0) } ?? .stored(id: id)
+    }
+
+    /// Updates the derived table of the record's kind.
+    private func storeDerived(_ record: SourceRecord, sourceRecordID: Int64, keyIndex: [UInt8], person: PersonID?) throws {
+        let personValue: SQLValue = person.map { .int($0.rawValue) } ?? .null
+        let canonical: [UInt8]
+        do {
+            switch record {
+            case .visit(let r): canonical = Array(try RecordDecoder.encode(r))
+            case .vaccination(let r): canonical = Array(try RecordDecoder.encode(r))
+            case .insuranceCard(let r): canonical = Array(try RecordDecoder.encode(r))
+            case .registryEvent(let r): canonical = Array(try RecordDecoder.encode(r))
+            }
+        } catch {
+            throw StoreError.invalidRequest("record cannot be encoded: \(error)")
+        }
+        switch record {
+        case .visit(let visit):
+            try db.execute("""
+                INSERT INTO visit (source_key_index, source_record_id, person_id, facility_code, visit_type, details_enc) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
+                  facility_code = excluded.facility_code, visit_type = excluded.visit_type, details_enc = excluded.details_enc
+                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(visit.facilityCode), .text(visit.visitType),
+                      .blob(try cipher.seal(canonical, context: "visit.details_enc"))])
+        case .vaccination(let dose):
+            try db.execute("""
+                INSERT INTO vaccination (source_key_index, source_record_id, person_id, site_code, vaccine_code, dose_number, details_enc) VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
+                  site_code = excluded.site_code, vaccine_code = excluded.vaccine_code, dose_number = excluded.dose_number, details_enc = excluded.details_enc
+                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(dose.siteCode), .text(dose.vaccineCode),
+                      .int(Int64(dose.doseNumber)), .blob(try cipher.seal(canonical, context: "vaccination.details_enc"))])
+        case .insuranceCard(let change):
+            try db.execute("INSERT INTO insurance_card (source_record_id, person_id, bhxh_index, change_kind, details_enc) VALUES (?, ?, ?, ?, ?)",
+                           [.int(sourceRecordID), personValue, .blob(cipher.blindIndex("id:bhxhNumber", change.kafkaKey)),
+                            .text(change.kind.rawValue), .blob(try cipher.seal(canonical, context: "insurance_card.details_enc"))])
+        case .registryEvent(let event):
+            try db.execute("""
+                INSERT INTO registry_event (source_key_index, source_record_id, person_id, station_code, event_kind, details_enc) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
+                  station_code = excluded.station_code, event_kind = excluded.event_kind, details_enc = excluded.details_enc
+                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(event.stationCode), .text(event.kind.rawValue),
+                      .blob(try cipher.seal(canonical, context: "registry_event.details_enc"))])
+        }
+    }
+
+    /// Next offsets of `group` on `partitions`.
+    func offsets(group: String, partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for tp in partitions {
+            if let row = try db.queryOne("SELECT next_offset FROM consumer_offset WHERE group_id = ? AND topic = ? AND kafka_partition = ?",
+                                         [.text(group), .text(tp.topic), .int(Int64(tp.partition))]) {
+                result[tp] = try row.int(0)
+            }
+        }
+        return result
+    }
+
+    /// Every stored version of a source key, oldest first.
+    func sourceVersions(topic: String, key: String) throws -> [SourceVersion] {
+        let keyIndex = cipher.blindIndex("source-key", topic + "\u{0}" + key)
+        return try db.query("""
+            SELECT id, version, superseded_by, original_enc, topic, kafka_partition, kafka_offset, sender, person_id
+            FROM source_record WHERE source_key_index = ? ORDER BY version
+            """, [.blob(keyIndex)]).map { row in
+            SourceVersion(id: try row.int(0), version: Int(try row.int(1)), supersededBy: row[2].int,
+                          original: try cipher.open(try row.blob(3), context: "source_record.original_enc"),
+                          coordinates: KafkaCoordinates(topic: try row.text(4), partition: Int32(try row.int(5)), offset: try row.int(6)),
+                          sender: try row.text(7), person: row[8].int.map { PersonID($0) })
+        }
+    }
+}
+
+/// Lower-case hex of bytes.
+func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+    return String(decoding: out, as: UTF8.self)
+}
+
+extension FieldCipher {
+    /// Blind index of raw bytes (content MACs).
+    func blindIndex(bytes domain: String, _ value: [UInt8]) -> [UInt8] {
+        Array(hmac(key: keys.blindIndexKey, Array(domain.utf8) + [0] + value).prefix(16))
+    }
+}
