@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
         .target(name: "RecordStore", dependencies: ["HealthModel", "CSQLite", "CPostgres", "COpenSSL"]),
         .target(name: "Services", dependencies: ["Kafka", "HealthModel", "RecordStore", "CKafkaBaseline"]),
-        .executableTarget(name: "hssk", dependencies: ["Services", "Kafka"]),
+        .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "RecordStore"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),

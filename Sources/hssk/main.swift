@@ -1,7 +1,7 @@
 import Foundation
 
 // The hssk command-line tool: parses arguments and calls Services; nothing more lives here.
-let commands: [Command] = [brokerCommand, benchCommand]
+let commands: [Command] = [brokerCommand, benchCommand, backupCommand, restoreCommand, verifyCommand, keysCommand]
 
 let root = Command(
     name: "hssk", summary: "hssk: the Kafka integration broker of the electronic health record (Hồ sơ sức khỏe điện tử).",

@@ -16,6 +16,7 @@ final class SQLiteConnection: SQLConnection {
     /// Opens (creating if needed) the database file at `path`.
     init(path: String, busyTimeoutMs: Int32 = 15_000) throws(StoreError) {
         self.path = path
+        let isNew = !FileManager.default.fileExists(atPath: path)
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -25,6 +26,8 @@ final class SQLiteConnection: SQLConnection {
             throw StoreError.backend("cannot open SQLite database '\(path)': \(message)")
         }
         handle = db
+        // Ciphertexts only, but still nobody else's business: a new store file is owner-only.
+        if isNew { _ = chmod(path, 0o600) }
         sqlite3_busy_timeout(db, busyTimeoutMs)
         // WAL lets readers run beside the writer. synchronous=NORMAL may lose the last commits on
         // power loss but never corrupts; since consumer offsets commit in the same transaction as the
@@ -170,6 +173,10 @@ final class SQLiteConnection: SQLConnection {
         let finish = sqlite3_backup_finish(backup)
         guard rc == SQLITE_DONE, finish == SQLITE_OK else {
             throw StoreError.backend("backup failed: \(String(cString: sqlite3_errmsg(target)))")
+        }
+        // One self-contained file (no -wal/-shm beside it); a store reopened from it turns WAL back on.
+        guard sqlite3_exec(target, "PRAGMA journal_mode=DELETE", nil, nil, nil) == SQLITE_OK else {
+            throw StoreError.backend("backup: cannot leave WAL mode: \(String(cString: sqlite3_errmsg(target)))")
         }
     }
 }
