@@ -32,7 +32,9 @@ final class SQLiteConnection: SQLConnection {
         // WAL lets readers run beside the writer. synchronous=NORMAL may lose the last commits on
         // power loss but never corrupts; since consumer offsets commit in the same transaction as the
         // records, a lost commit is simply replayed from Kafka: exactly-once still holds.
-        try executeScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        // Blind indexes are random keys, so index inserts touch pages all over the B-trees: a 64 MB
+        // page cache (instead of 2 MB) keeps them in memory instead of re-reading pages per insert.
+        try executeScript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")
     }
 
     deinit { close() }

@@ -67,8 +67,9 @@ enum Migrations {
             "CREATE UNIQUE INDEX source_record_current ON source_record(source_key_index) WHERE superseded_by IS NULL",
             "CREATE INDEX source_record_person ON source_record(person_id)",
             "CREATE INDEX source_record_position ON source_record(topic, kafka_partition, kafka_offset)",
-            // Derived tables hold the current version per source key (history stays in source_record),
-            // except insurance_card, which is a history of card changes.
+            // Derived tables index the current version per source key (history stays in source_record),
+            // except insurance_card, which is a history of card changes. They hold codes and links only:
+            // the record's content is read from source_record.original_enc, never stored twice.
             """
             CREATE TABLE visit (
               id {pk},
@@ -76,8 +77,7 @@ enum Migrations {
               source_record_id {int} NOT NULL REFERENCES source_record(id),
               person_id {int} REFERENCES person(id),
               facility_code TEXT NOT NULL,
-              visit_type TEXT NOT NULL,
-              details_enc {blob} NOT NULL)
+              visit_type TEXT NOT NULL)
             """,
             "CREATE INDEX visit_person ON visit(person_id)",
             """
@@ -88,8 +88,7 @@ enum Migrations {
               person_id {int} REFERENCES person(id),
               site_code TEXT NOT NULL,
               vaccine_code TEXT NOT NULL,
-              dose_number {int} NOT NULL,
-              details_enc {blob} NOT NULL)
+              dose_number {int} NOT NULL)
             """,
             "CREATE INDEX vaccination_person ON vaccination(person_id)",
             """
@@ -98,8 +97,7 @@ enum Migrations {
               source_record_id {int} NOT NULL REFERENCES source_record(id),
               person_id {int} REFERENCES person(id),
               bhxh_index {blob} NOT NULL,
-              change_kind TEXT NOT NULL,
-              details_enc {blob} NOT NULL)
+              change_kind TEXT NOT NULL)
             """,
             "CREATE INDEX insurance_card_bhxh ON insurance_card(bhxh_index)",
             "CREATE INDEX insurance_card_person ON insurance_card(person_id)",
@@ -110,8 +108,7 @@ enum Migrations {
               source_record_id {int} NOT NULL REFERENCES source_record(id),
               person_id {int} REFERENCES person(id),
               station_code TEXT NOT NULL,
-              event_kind TEXT NOT NULL,
-              details_enc {blob} NOT NULL)
+              event_kind TEXT NOT NULL)
             """,
             "CREATE INDEX registry_event_person ON registry_event(person_id)",
             """
@@ -197,8 +194,6 @@ enum Migrations {
     static let encryptedColumns: [(table: String, key: String, column: String)] = [
         ("person", "id", "demographics_enc"), ("identifier", "id", "value_enc"),
         ("source_record", "id", "source_key_enc"), ("source_record", "id", "original_enc"),
-        ("visit", "id", "details_enc"), ("vaccination", "id", "details_enc"),
-        ("insurance_card", "id", "details_enc"), ("registry_event", "id", "details_enc"),
         ("review_task", "id", "evidence_enc"), ("outbox", "id", "payload_enc"),
         ("account", "id", "signing_key_enc"),
     ]

@@ -68,11 +68,14 @@ public struct IncomingRecord: Sendable {
     public var receivedAt: Date
     /// The person the linker attached it to, if any.
     public var person: PersonRef?
+    /// The record's source key (`record.kafkaKey`, computed once: it parses codes and is not free).
+    public var sourceKey: String
 
     /// Creates an incoming record.
     public init(record: SourceRecord, original: [UInt8], coordinates: KafkaCoordinates, sender: String,
                 receivedAt: Date = Date(), person: PersonRef? = nil) {
         self.record = record
+        self.sourceKey = record.kafkaKey
         self.original = original
         self.coordinates = coordinates
         self.sender = sender

@@ -19,7 +19,17 @@ final class StoreEngine {
 
     /// A timestamp for rows: ISO 8601 UTC with milliseconds.
     static func timestamp(_ date: Date = Date()) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        // gmtime_r + integer formatting: Foundation's ISO 8601 formatter costs microseconds per row.
+        let interval = date.timeIntervalSince1970
+        var seconds = time_t(interval.rounded(.down))
+        let millis = Int((interval - Double(seconds)) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
     }
 
     /// Compares the key ring with the check values stored at first use of each key, so that a wrong
@@ -101,9 +111,11 @@ final class StoreEngine {
             }
             var outcomes: [RecordOutcome] = []
             outcomes.reserveCapacity(batch.records.count)
-            for incoming in batch.records {
+            let keyIndexes = batch.records.map { sourceKeyIndex(topic: $0.coordinates.topic, key: $0.sourceKey) }
+            var known = try knownSources(keyIndexes)
+            for (incoming, keyIndex) in zip(batch.records, keyIndexes) {
                 let person = try incoming.person.map(resolve)
-                outcomes.append(try store(incoming, person: person, actor: batch.actor, at: now))
+                outcomes.append(try store(incoming, keyIndex: keyIndex, person: person, known: &known, actor: batch.actor, at: now))
             }
             for message in batch.outbox {
                 let key: String
@@ -131,82 +143,91 @@ final class StoreEngine {
         }
     }
 
-    /// Stores one source record: duplicate, first version, or a superseding version.
-    private func store(_ incoming: IncomingRecord, person: PersonID?, actor: String, at now: String) throws -> RecordOutcome {
-        let topic = incoming.coordinates.topic
-        let key = incoming.record.kafkaKey
-        let keyIndex = cipher.blindIndex("source-key", topic + "\u{0}" + key)
-        let contentIndex = cipher.blindIndex(bytes: "source-content", incoming.original)
-        if let same = try db.queryOne("SELECT id FROM source_record WHERE source_key_index = ? AND content_index = ?",
-                                      [.blob(keyIndex), .blob(contentIndex)]) {
-            return .duplicate(id: try same.int(0))
+    /// What the database already holds for a batch's source keys, looked up once per batch.
+    struct KnownSources {
+        /// (key index ‖ content index) → row id, every version.
+        var exact: [[UInt8]: Int64] = [:]
+        /// key index → (row id, version) of the current version.
+        var current: [[UInt8]: (id: Int64, version: Int64)] = [:]
+    }
+
+    /// Loads the stored versions of `keyIndexes` in a few queries (fixed chunk size, so one prepared statement).
+    func knownSources(_ keyIndexes: [[UInt8]]) throws -> KnownSources {
+        var known = KnownSources()
+        let unique = Array(Set(keyIndexes))
+        let chunk = 100
+        let sql = "SELECT source_key_index, content_index, id, version, superseded_by FROM source_record WHERE source_key_index IN ("
+            + Array(repeating: "?", count: chunk).joined(separator: ", ") + ")"
+        for start in stride(from: 0, to: unique.count, by: chunk) {
+            var params = unique[start..<min(start + chunk, unique.count)].map { SQLValue.blob($0) }
+            params += Array(repeating: params[0], count: chunk - params.count)
+            for row in try db.query(sql, params) {
+                let key = try row.blob(0)
+                known.exact[key + (try row.blob(1))] = try row.int(2)
+                if row[4].isNull { known.current[key] = (try row.int(2), try row.int(3)) }
+            }
         }
-        let current = try db.queryOne("SELECT id, version FROM source_record WHERE source_key_index = ? AND superseded_by IS NULL", [.blob(keyIndex)])
-        let currentID = try current?.int(0)
-        if let currentID {
+        return known
+    }
+
+    /// Stores one source record: duplicate, first version, or a superseding version.
+    func store(_ incoming: IncomingRecord, keyIndex: [UInt8], person: PersonID?, known: inout KnownSources,
+               actor: String, at now: String) throws -> RecordOutcome {
+        let topic = incoming.coordinates.topic
+        let contentIndex = cipher.blindIndex(bytes: "source-content", incoming.original)
+        if let same = known.exact[keyIndex + contentIndex] { return .duplicate(id: same) }
+        let current = known.current[keyIndex]
+        if let current {
             // The unique "one current version per key" index is checked per statement, so the old row
             // points at itself for a moment and at the new row once that exists.
-            try db.execute("UPDATE source_record SET superseded_by = id WHERE id = ?", [.int(currentID)])
+            try db.execute("UPDATE source_record SET superseded_by = id WHERE id = ?", [.int(current.id)])
         }
-        let version = (try current?.int(1) ?? 0) + 1
+        let version = (current?.version ?? 0) + 1
         let id = try db.insertReturningID("""
             INSERT INTO source_record (kind, topic, kafka_partition, kafka_offset, sender, received_at, source_key_index,
               source_key_enc, content_index, original_enc, version, superseded_by, person_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
             """, [.text(incoming.record.kind.rawValue), .text(topic), .int(Int64(incoming.coordinates.partition)),
                   .int(incoming.coordinates.offset), .text(incoming.sender), .text(Self.timestamp(incoming.receivedAt)),
-                  .blob(keyIndex), .blob(try cipher.seal(key, context: "source_record.source_key_enc")), .blob(contentIndex),
+                  .blob(keyIndex), .blob(try cipher.seal(incoming.sourceKey, context: "source_record.source_key_enc")), .blob(contentIndex),
                   .blob(try cipher.seal(incoming.original, context: "source_record.original_enc")), .int(version),
                   person.map { .int($0.rawValue) } ?? .null])
-        if let currentID {
-            try db.execute("UPDATE source_record SET superseded_by = ? WHERE id = ?", [.int(id), .int(currentID)])
-            try appendAudit(actor: actor, action: "supersede", subject: "source_record:\(currentID)",
+        known.exact[keyIndex + contentIndex] = id
+        known.current[keyIndex] = (id, version)
+        if let current {
+            try db.execute("UPDATE source_record SET superseded_by = ? WHERE id = ?", [.int(id), .int(current.id)])
+            try appendAudit(actor: actor, action: "supersede", subject: "source_record:\(current.id)",
                             detail: "by=\(id) version=\(version) topic=\(topic) offset=\(incoming.coordinates.partition):\(incoming.coordinates.offset)", at: now)
         }
         try storeDerived(incoming.record, sourceRecordID: id, keyIndex: keyIndex, person: person)
-        return currentID.map { .superseded(id: id, previous: $0) } ?? .stored(id: id)
+        return current.map { .superseded(id: id, previous: $0.id) } ?? .stored(id: id)
     }
 
-    /// Updates the derived table of the record's kind.
+    /// Updates the derived table of the record's kind (codes and links; content stays in source_record).
     private func storeDerived(_ record: SourceRecord, sourceRecordID: Int64, keyIndex: [UInt8], person: PersonID?) throws {
         let personValue: SQLValue = person.map { .int($0.rawValue) } ?? .null
-        let canonical: [UInt8]
-        do {
-            switch record {
-            case .visit(let r): canonical = Array(try RecordDecoder.encode(r))
-            case .vaccination(let r): canonical = Array(try RecordDecoder.encode(r))
-            case .insuranceCard(let r): canonical = Array(try RecordDecoder.encode(r))
-            case .registryEvent(let r): canonical = Array(try RecordDecoder.encode(r))
-            }
-        } catch {
-            throw StoreError.invalidRequest("record cannot be encoded: \(error)")
-        }
         switch record {
         case .visit(let visit):
             try db.execute("""
-                INSERT INTO visit (source_key_index, source_record_id, person_id, facility_code, visit_type, details_enc) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO visit (source_key_index, source_record_id, person_id, facility_code, visit_type) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-                  facility_code = excluded.facility_code, visit_type = excluded.visit_type, details_enc = excluded.details_enc
-                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(visit.facilityCode), .text(visit.visitType),
-                      .blob(try cipher.seal(canonical, context: "visit.details_enc"))])
+                  facility_code = excluded.facility_code, visit_type = excluded.visit_type
+                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(visit.facilityCode), .text(visit.visitType)])
         case .vaccination(let dose):
             try db.execute("""
-                INSERT INTO vaccination (source_key_index, source_record_id, person_id, site_code, vaccine_code, dose_number, details_enc) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO vaccination (source_key_index, source_record_id, person_id, site_code, vaccine_code, dose_number) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-                  site_code = excluded.site_code, vaccine_code = excluded.vaccine_code, dose_number = excluded.dose_number, details_enc = excluded.details_enc
-                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(dose.siteCode), .text(dose.vaccineCode),
-                      .int(Int64(dose.doseNumber)), .blob(try cipher.seal(canonical, context: "vaccination.details_enc"))])
+                  site_code = excluded.site_code, vaccine_code = excluded.vaccine_code, dose_number = excluded.dose_number
+                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(dose.siteCode), .text(dose.vaccineCode), .int(Int64(dose.doseNumber))])
         case .insuranceCard(let change):
-            try db.execute("INSERT INTO insurance_card (source_record_id, person_id, bhxh_index, change_kind, details_enc) VALUES (?, ?, ?, ?, ?)",
-                           [.int(sourceRecordID), personValue, .blob(cipher.blindIndex("id:bhxhNumber", change.kafkaKey)),
-                            .text(change.kind.rawValue), .blob(try cipher.seal(canonical, context: "insurance_card.details_enc"))])
+            try db.execute("INSERT INTO insurance_card (source_record_id, person_id, bhxh_index, change_kind) VALUES (?, ?, ?, ?)",
+                           [.int(sourceRecordID), personValue, .blob(cipher.blindIndex("id:bhxhNumber", change.kafkaKey)), .text(change.kind.rawValue)])
         case .registryEvent(let event):
             try db.execute("""
-                INSERT INTO registry_event (source_key_index, source_record_id, person_id, station_code, event_kind, details_enc) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO registry_event (source_key_index, source_record_id, person_id, station_code, event_kind) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-                  station_code = excluded.station_code, event_kind = excluded.event_kind, details_enc = excluded.details_enc
-                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(event.stationCode), .text(event.kind.rawValue),
-                      .blob(try cipher.seal(canonical, context: "registry_event.details_enc"))])
+                  station_code = excluded.station_code, event_kind = excluded.event_kind
+                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(event.stationCode), .text(event.kind.rawValue)])
         }
     }
 
@@ -222,9 +243,14 @@ final class StoreEngine {
         return result
     }
 
+    /// Blind index of a topic's source key (same key ⇒ same record).
+    func sourceKeyIndex(topic: String, key: String) -> [UInt8] {
+        cipher.blindIndex("source-key", topic + "\u{0}" + key)
+    }
+
     /// Every stored version of a source key, oldest first.
     func sourceVersions(topic: String, key: String) throws -> [SourceVersion] {
-        let keyIndex = cipher.blindIndex("source-key", topic + "\u{0}" + key)
+        let keyIndex = sourceKeyIndex(topic: topic, key: key)
         return try db.query("""
             SELECT id, version, superseded_by, original_enc, topic, kafka_partition, kafka_offset, sender, person_id
             FROM source_record WHERE source_key_index = ? ORDER BY version
