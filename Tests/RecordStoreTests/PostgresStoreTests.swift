@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+@testable import RecordStore
 
 /// The shared store suite on a real PostgreSQL server (`scripts/with-postgres swift test`).
 ///
@@ -27,4 +28,30 @@ final class PostgresStoreTests: XCTestCase {
     func testBackupRestoreIdenticalContents() async throws { try await run { try await $0.backupRestoreIdenticalContents() } }
     func testConcurrentWriters() async throws { try await run { try await $0.concurrentWriters() } }
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
+    func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }
+
+    /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
+    func testLostConnectionIsTransientAndRecovers() async throws {
+        try await run { contract in
+            let location = try await contract.fixture.freshLocation()
+            let store = try await RecordStores.open(location, keys: Fixtures.keys)
+            _ = try await store.apply(StoreBatch(records: [try Fixtures.incoming(Fixtures.visit("LK-C1"), offset: 0)], offsets: [Fixtures.offset(1)]))
+            let admin = try contract.fixture.rawConnection(location)
+            try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", [])
+            admin.close()
+            try await Task.sleep(for: .milliseconds(200)) // let the server close the session
+            let batch = StoreBatch(records: [try Fixtures.incoming(Fixtures.visit("LK-C2"), offset: 1)], offsets: [Fixtures.offset(2)])
+            do {
+                _ = try await store.apply(batch)
+                XCTFail("apply succeeded on a terminated connection")
+            } catch let error as StoreError {
+                XCTAssertTrue(error.isTransient, "\(error)")
+            }
+            let retried = try await store.apply(batch)
+            XCTAssertEqual(retried.records.count, 1)
+            let offsets = try await store.offsets(group: "hssk-ingest", partitions: [TopicPartition("hssk.visits.v1", 0)])
+            XCTAssertEqual(offsets[TopicPartition("hssk.visits.v1", 0)], 2)
+            await store.close()
+        }
+    }
 }

@@ -17,4 +17,5 @@ final class SQLiteStoreTests: XCTestCase {
     func testBackupRestoreIdenticalContents() async throws { try await contract.backupRestoreIdenticalContents() }
     func testConcurrentWriters() async throws { try await contract.concurrentWriters() }
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
+    func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }
 }

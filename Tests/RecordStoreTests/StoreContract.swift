@@ -366,6 +366,26 @@ struct StoreContract {
         await second.close()
     }
 
+    func lockedStoreIsTransient() async throws {
+        let location = try await fixture.freshLocation()
+        let store = try await RecordStores.open(location, keys: Fixtures.keys, lockTimeout: .milliseconds(200))
+        let holder = try fixture.rawConnection(location)
+        try holder.beginWrite()
+        let batch = StoreBatch(records: [try Fixtures.incoming(Fixtures.visit("LK-L"), offset: 0)], offsets: [Fixtures.offset(1)])
+        do {
+            _ = try await store.apply(batch)
+            XCTFail("apply went through while another writer held the lock")
+        } catch let error as StoreError {
+            XCTAssertTrue(error.isTransient, "\(error)")
+            guard case .busy = error else { return XCTFail("expected .busy, got \(error)") }
+        }
+        holder.rollback()
+        holder.close()
+        let retried = try await store.apply(batch)
+        XCTAssertEqual(retried.duplicates, 0, "the failed attempt left nothing behind")
+        await store.close()
+    }
+
     func refusesNewerSchema() async throws {
         let (store, location, _) = try await seeded()
         await store.close()

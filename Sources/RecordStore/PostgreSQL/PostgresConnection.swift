@@ -12,10 +12,13 @@ final class PostgresConnection: SQLConnection {
     private var connection: OpaquePointer?
     private var prepared: [String: String] = [:]
     let url: String
+    /// How long a writer waits for another's lock before `.busy` (PostgreSQL `lock_timeout`).
+    let lockTimeoutMs: Int
 
     /// Connects to `url` (`postgres://user@host:port/db`).
-    init(url: String) throws(StoreError) {
+    init(url: String, lockTimeoutMs: Int = 15_000) throws(StoreError) {
         self.url = url
+        self.lockTimeoutMs = lockTimeoutMs
         guard let connection = PQconnectdb(url) else { throw StoreError.connectionLost("libpq out of memory") }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -25,7 +28,14 @@ final class PostgresConnection: SQLConnection {
         self.connection = connection
         // NOTICEs ("relation already exists, skipping") would otherwise go to stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
-        try executeScript("SET client_min_messages = warning; SET TIME ZONE 'UTC'")
+        try configureSession(connection)
+    }
+
+    /// Session settings; run again after a reconnect, which starts a new session.
+    private func configureSession(_ connection: OpaquePointer) throws(StoreError) {
+        let result = PQexec(connection, "SET client_min_messages = warning; SET TIME ZONE 'UTC'; SET lock_timeout = \(max(1, lockTimeoutMs))")
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw failure(result, "session settings") }
+        PQclear(result)
     }
 
     deinit { close() }
@@ -46,6 +56,7 @@ final class PostgresConnection: SQLConnection {
             guard PQstatus(connection) == CONNECTION_OK else {
                 throw StoreError.connectionLost(String(cString: PQerrorMessage(connection)))
             }
+            try configureSession(connection)
         }
         return connection
     }

@@ -12,9 +12,11 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         super.init(backendName: "sqlite", thread: thread, box: box)
     }
 
-    /// Opens (creating and migrating if needed) the store at `path`.
-    public static func open(path: String, keys: KeyRing) async throws -> SQLiteStore {
-        let (thread, box) = try await start(name: "sqlite", connect: { try SQLiteConnection(path: path) }, keys: keys)
+    /// Opens (creating and migrating if needed) the store at `path`; a writer waiting longer than
+    /// `lockTimeout` for another gets `.busy` (transient).
+    public static func open(path: String, keys: KeyRing, lockTimeout: Duration = .seconds(15)) async throws -> SQLiteStore {
+        let ms = Int32(clamping: lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let (thread, box) = try await start(name: "sqlite", connect: { try SQLiteConnection(path: path, busyTimeoutMs: ms) }, keys: keys)
         return SQLiteStore(path: path, thread: thread, box: box)
     }
 

@@ -7,12 +7,13 @@ public enum RecordStores {
         location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
     }
 
-    /// Opens (creating and migrating if needed) the store at `location` with `keys`.
-    public static func open(_ location: String, keys: KeyRing) async throws -> any HealthRecordStore {
-        if isPostgres(location) { return try await PostgresStore.open(url: location, keys: keys) }
+    /// Opens (creating and migrating if needed) the store at `location` with `keys`; a writer that
+    /// waits longer than `lockTimeout` for another gets `.busy` (transient: retry).
+    public static func open(_ location: String, keys: KeyRing, lockTimeout: Duration = .seconds(15)) async throws -> any HealthRecordStore {
+        if isPostgres(location) { return try await PostgresStore.open(url: location, keys: keys, lockTimeout: lockTimeout) }
         let path = location.hasPrefix("sqlite:") ? String(location.dropFirst("sqlite:".count)) : location
         guard !path.isEmpty else { throw StoreError.invalidRequest("empty store location") }
-        return try await SQLiteStore.open(path: path, keys: keys)
+        return try await SQLiteStore.open(path: path, keys: keys, lockTimeout: lockTimeout)
     }
 
     /// Restores a backup made by `backup(to:)` into `location`, replacing its contents; no store may
