@@ -28,6 +28,16 @@ final class CryptoTests: XCTestCase {
             XCTAssertThrowsError(try cipher.open(altered, context: "identifier.value_enc"))
         }
         XCTAssertThrowsError(try cipher.open(Array(sealed.prefix(20)), context: "identifier.value_enc"))
+        // The reused decryption context still works after failures.
+        XCTAssertEqual(try cipher.open(sealed, context: "identifier.value_enc"), Array("001058012345".utf8))
+    }
+
+    func testHMACMatchesRFC4231() {
+        // RFC 4231 test case 2, twice (the second run reuses the keyed context).
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        for _ in 0..<2 {
+            XCTAssertEqual(hex(cipher.hmac(key: Array("Jefe".utf8), Array("what do ya want for nothing?".utf8))), expected)
+        }
     }
 
     func testBlindIndexesAreKeyedAndDomainSeparated() throws {

@@ -10,8 +10,10 @@ import Foundation
 /// The additional authenticated data is the header (`0x01 | n | key id`) followed by the field's
 /// context (`"table.column"`), so a ciphertext cannot be moved to another column or relabelled
 /// with another key id without failing authentication.
-struct FieldCipher: Sendable {
+struct FieldCipher {
     let keys: KeyRing
+    /// Reusable OpenSSL contexts (the cipher lives on one store thread).
+    let contexts = CryptoContexts()
     static let version: UInt8 = 1
     static let nonceLength = 12
     static let tagLength = 16
@@ -24,12 +26,11 @@ struct FieldCipher: Sendable {
         header += Array(keyID.utf8)
         let nonce = try randomBytes(Self.nonceLength)
         let aad = header + Array(context.utf8)
-        guard let ctx = EVP_CIPHER_CTX_new() else { throw StoreError.backend("EVP_CIPHER_CTX_new failed") }
-        defer { EVP_CIPHER_CTX_free(ctx) }
+        let ctx = try contexts.cipherContext(keyID: keyID, key: key, encrypt: true)
         var out = [UInt8](repeating: 0, count: plaintext.count + 16)
         var length: Int32 = 0, total = 0
         var tag = [UInt8](repeating: 0, count: Self.tagLength)
-        var ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1
+        var ok = EVP_EncryptInit_ex2(ctx, nil, nil, nonce, nil) == 1
         ok = ok && EVP_EncryptUpdate(ctx, nil, &length, aad, Int32(aad.count)) == 1
         if ok && !plaintext.isEmpty {
             ok = out.withUnsafeMutableBufferPointer { EVP_EncryptUpdate(ctx, $0.baseAddress, &length, plaintext, Int32(plaintext.count)) } == 1
@@ -62,11 +63,10 @@ struct FieldCipher: Sendable {
         let nonce = Array(ciphertext[headerLength..<(headerLength + Self.nonceLength)])
         let body = Array(ciphertext[(headerLength + Self.nonceLength)..<(ciphertext.count - Self.tagLength)])
         var tag = Array(ciphertext[(ciphertext.count - Self.tagLength)...])
-        guard let ctx = EVP_CIPHER_CTX_new() else { throw StoreError.backend("EVP_CIPHER_CTX_new failed") }
-        defer { EVP_CIPHER_CTX_free(ctx) }
+        let ctx = try contexts.cipherContext(keyID: keyID, key: key, encrypt: false)
         var out = [UInt8](repeating: 0, count: body.count + 16)
         var length: Int32 = 0, total = 0
-        var ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nil, key, nonce) == 1
+        var ok = EVP_DecryptInit_ex2(ctx, nil, nil, nonce, nil) == 1
         ok = ok && EVP_DecryptUpdate(ctx, nil, &length, aad, Int32(aad.count)) == 1
         if ok && !body.isEmpty {
             ok = out.withUnsafeMutableBufferPointer { EVP_DecryptUpdate(ctx, $0.baseAddress, &length, body, Int32(body.count)) } == 1
@@ -98,6 +98,7 @@ struct FieldCipher: Sendable {
 
     /// Full HMAC-SHA256.
     func hmac(key: [UInt8], _ data: [UInt8]) -> [UInt8] {
+        if let fast = contexts.hmacSHA256(key: key, data) { return fast }
         var out = [UInt8](repeating: 0, count: 32)
         var length: UInt32 = 32
         _ = HMAC(EVP_sha256(), key, Int32(key.count), data, data.count, &out, &length)
