@@ -116,6 +116,26 @@ struct StoreContract {
         defer { raw.close() }
         let audited = try raw.query("SELECT subject FROM audit_log WHERE action = 'supersede'", [])
         XCTAssertEqual(audited.map { $0[0].text }, ["source_record:\(id1)"])
+        // Within one batch: a third and fourth version of the key, the third repeated, a new key twice.
+        var v3 = v2, v4 = v2
+        v3.dischargeDiagnosis = "v3"
+        v4.dischargeDiagnosis = "v4"
+        let other = Fixtures.visit("LK-10")
+        let r4 = try await store.apply(StoreBatch(records: [try Fixtures.incoming(v3, offset: 2), try Fixtures.incoming(other, offset: 3),
+                                                            try Fixtures.incoming(v3, offset: 4), try Fixtures.incoming(v4, offset: 5),
+                                                            try Fixtures.incoming(other, offset: 6)],
+                                                  offsets: [Fixtures.offset(7)]))
+        guard case .superseded(let id3, let p3) = r4.records[0], case .stored(let idOther) = r4.records[1],
+              case .superseded(let id4, let p4) = r4.records[3] else { return XCTFail("\(r4.records)") }
+        XCTAssertEqual(p3, id2)
+        XCTAssertEqual(p4, id3)
+        XCTAssertEqual(r4.records[2], .duplicate(id: id3))
+        XCTAssertEqual(r4.records[4], .duplicate(id: idOther))
+        let all = try await store.sourceVersions(topic: "hssk.visits.v1", key: v1.kafkaKey)
+        XCTAssertEqual(all.map(\.version), [1, 2, 3, 4])
+        XCTAssertEqual(all.map(\.supersededBy), [id2, id3, id4, nil])
+        let current = try raw.query("SELECT v.source_record_id FROM visit v JOIN source_record s ON s.id = v.source_record_id WHERE s.version = 4", [])
+        XCTAssertEqual(current.map { $0[0].int }, [id4], "the derived row follows the newest version")
         let report = try await store.verify()
         XCTAssertEqual(report.problems, [])
         await store.close()

@@ -60,7 +60,7 @@ enum Migrations {
               content_index {blob} NOT NULL,
               original_enc {blob} NOT NULL,
               version {int} NOT NULL,
-              superseded_by {int} REFERENCES source_record(id),
+              superseded_by {int} REFERENCES source_record(id) DEFERRABLE INITIALLY DEFERRED,
               person_id {int} REFERENCES person(id))
             """,
             "CREATE UNIQUE INDEX source_record_content ON source_record(source_key_index, content_index)",

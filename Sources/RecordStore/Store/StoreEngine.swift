@@ -109,14 +109,8 @@ final class StoreEngine {
                     _ = try insertReview(kind: draft.kind, persons: try draft.persons.map(resolve), evidence: draft.evidence, at: now)
                 }
             }
-            var outcomes: [RecordOutcome] = []
-            outcomes.reserveCapacity(batch.records.count)
-            let keyIndexes = batch.records.map { sourceKeyIndex(topic: $0.coordinates.topic, key: $0.sourceKey) }
-            var known = try knownSources(keyIndexes)
-            for (incoming, keyIndex) in zip(batch.records, keyIndexes) {
-                let person = try incoming.person.map(resolve)
-                outcomes.append(try store(incoming, keyIndex: keyIndex, person: person, known: &known, actor: batch.actor, at: now))
-            }
+            let persons = try batch.records.map { try $0.person.map(resolve) }
+            let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
             for message in batch.outbox {
                 let key: String
                 switch message.key {
@@ -140,94 +134,6 @@ final class StoreEngine {
                             detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
                             at: now)
             return result
-        }
-    }
-
-    /// What the database already holds for a batch's source keys, looked up once per batch.
-    struct KnownSources {
-        /// (key index ‖ content index) → row id, every version.
-        var exact: [[UInt8]: Int64] = [:]
-        /// key index → (row id, version) of the current version.
-        var current: [[UInt8]: (id: Int64, version: Int64)] = [:]
-    }
-
-    /// Loads the stored versions of `keyIndexes` in a few queries (fixed chunk size, so one prepared statement).
-    func knownSources(_ keyIndexes: [[UInt8]]) throws -> KnownSources {
-        var known = KnownSources()
-        let unique = Array(Set(keyIndexes))
-        let chunk = 100
-        let sql = "SELECT source_key_index, content_index, id, version, superseded_by FROM source_record WHERE source_key_index IN ("
-            + Array(repeating: "?", count: chunk).joined(separator: ", ") + ")"
-        for start in stride(from: 0, to: unique.count, by: chunk) {
-            var params = unique[start..<min(start + chunk, unique.count)].map { SQLValue.blob($0) }
-            params += Array(repeating: params[0], count: chunk - params.count)
-            for row in try db.query(sql, params) {
-                let key = try row.blob(0)
-                known.exact[key + (try row.blob(1))] = try row.int(2)
-                if row[4].isNull { known.current[key] = (try row.int(2), try row.int(3)) }
-            }
-        }
-        return known
-    }
-
-    /// Stores one source record: duplicate, first version, or a superseding version.
-    func store(_ incoming: IncomingRecord, keyIndex: [UInt8], person: PersonID?, known: inout KnownSources,
-               actor: String, at now: String) throws -> RecordOutcome {
-        let topic = incoming.coordinates.topic
-        let contentIndex = cipher.blindIndex(bytes: "source-content", incoming.original)
-        if let same = known.exact[keyIndex + contentIndex] { return .duplicate(id: same) }
-        let current = known.current[keyIndex]
-        if let current {
-            // The unique "one current version per key" index is checked per statement, so the old row
-            // points at itself for a moment and at the new row once that exists.
-            try db.execute("UPDATE source_record SET superseded_by = id WHERE id = ?", [.int(current.id)])
-        }
-        let version = (current?.version ?? 0) + 1
-        let id = try db.insertReturningID("""
-            INSERT INTO source_record (kind, topic, kafka_partition, kafka_offset, sender, received_at, source_key_index,
-              source_key_enc, content_index, original_enc, version, superseded_by, person_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)
-            """, [.text(incoming.record.kind.rawValue), .text(topic), .int(Int64(incoming.coordinates.partition)),
-                  .int(incoming.coordinates.offset), .text(incoming.sender), .text(Self.timestamp(incoming.receivedAt)),
-                  .blob(keyIndex), .blob(try cipher.seal(incoming.sourceKey, context: "source_record.source_key_enc")), .blob(contentIndex),
-                  .blob(try cipher.seal(incoming.original, context: "source_record.original_enc")), .int(version),
-                  person.map { .int($0.rawValue) } ?? .null])
-        known.exact[keyIndex + contentIndex] = id
-        known.current[keyIndex] = (id, version)
-        if let current {
-            try db.execute("UPDATE source_record SET superseded_by = ? WHERE id = ?", [.int(id), .int(current.id)])
-            try appendAudit(actor: actor, action: "supersede", subject: "source_record:\(current.id)",
-                            detail: "by=\(id) version=\(version) topic=\(topic) offset=\(incoming.coordinates.partition):\(incoming.coordinates.offset)", at: now)
-        }
-        try storeDerived(incoming.record, sourceRecordID: id, keyIndex: keyIndex, person: person)
-        return current.map { .superseded(id: id, previous: $0.id) } ?? .stored(id: id)
-    }
-
-    /// Updates the derived table of the record's kind (codes and links; content stays in source_record).
-    private func storeDerived(_ record: SourceRecord, sourceRecordID: Int64, keyIndex: [UInt8], person: PersonID?) throws {
-        let personValue: SQLValue = person.map { .int($0.rawValue) } ?? .null
-        switch record {
-        case .visit(let visit):
-            try db.execute("""
-                INSERT INTO visit (source_key_index, source_record_id, person_id, facility_code, visit_type) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-                  facility_code = excluded.facility_code, visit_type = excluded.visit_type
-                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(visit.facilityCode), .text(visit.visitType)])
-        case .vaccination(let dose):
-            try db.execute("""
-                INSERT INTO vaccination (source_key_index, source_record_id, person_id, site_code, vaccine_code, dose_number) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-                  site_code = excluded.site_code, vaccine_code = excluded.vaccine_code, dose_number = excluded.dose_number
-                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(dose.siteCode), .text(dose.vaccineCode), .int(Int64(dose.doseNumber))])
-        case .insuranceCard(let change):
-            try db.execute("INSERT INTO insurance_card (source_record_id, person_id, bhxh_index, change_kind) VALUES (?, ?, ?, ?)",
-                           [.int(sourceRecordID), personValue, .blob(cipher.blindIndex("id:bhxhNumber", change.kafkaKey)), .text(change.kind.rawValue)])
-        case .registryEvent(let event):
-            try db.execute("""
-                INSERT INTO registry_event (source_key_index, source_record_id, person_id, station_code, event_kind) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-                  station_code = excluded.station_code, event_kind = excluded.event_kind
-                """, [.blob(keyIndex), .int(sourceRecordID), personValue, .text(event.stationCode), .text(event.kind.rawValue)])
         }
     }
 
