@@ -172,6 +172,25 @@ struct StoreContract {
         XCTAssertEqual(Set(byPhone.map(\.person)), [person, other])
         let blocked = try await store.findPersons(blockingKey: "nguyen|an|1958")
         XCTAssertEqual(blocked, [person])
+        // Inside one batch: a new person's first number is closed by a second one; a third person
+        // claiming that second number fails the whole batch.
+        let inBatch = try await store.apply(StoreBatch(identity: [
+            .newPerson(local: 1, Demographics(fullName: "Lê Văn C")),
+            .addIdentifier(.new(local: 1), IdentifierEntry(.personalId, "001090000001", validFrom: "2020-01-01", source: "a")),
+            .addIdentifier(.new(local: 1), IdentifierEntry(.personalId, "001090000002", validFrom: "2025-07-01", source: "b")),
+            .addIdentifier(.new(local: 1), IdentifierEntry(.personalId, "001090000002", source: "again"))]))
+        let c = inBatch.newPersons[1]!
+        let old = try await store.findPersons(.personalId, "001090000001", includeHistoric: true)
+        XCTAssertEqual(old.map(\.active), [false])
+        XCTAssertEqual(old.first?.validTo, "2025-07-01")
+        let current = try await store.findPersons(.personalId, "001090000002", includeHistoric: true)
+        XCTAssertEqual(current.map(\.person), [c])
+        XCTAssertEqual(current.map(\.active), [true])
+        await assertStoreError({ try await store.apply(StoreBatch(identity: [
+            .newPerson(local: 1, Demographics(fullName: "Someone Else")),
+            .addIdentifier(.new(local: 1), IdentifierEntry(.personalId, "001090000001", source: "c"))])) }) {
+            if case .constraint = $0 { return true } else { return false }
+        }
         await store.close()
     }
 

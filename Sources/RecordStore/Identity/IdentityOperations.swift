@@ -10,59 +10,26 @@ private let personColumns: [(table: String, column: String)] = [
 extension StoreEngine {
     // MARK: - Persons and identifiers
 
-    func insertPerson(_ demographics: Demographics, at now: String) throws -> PersonID {
-        let id = try db.insertReturningID("INSERT INTO person (status, demographics_enc, created_at, updated_at) VALUES ('active', ?, ?, ?)",
-                                          [.blob(try sealDemographics(demographics)), .text(now), .text(now)])
-        return PersonID(id)
-    }
-
     func updateDemographics(_ person: PersonID, _ demographics: Demographics, at now: String) throws {
         let changed = try db.execute("UPDATE person SET demographics_enc = ?, updated_at = ? WHERE id = ?",
                                      [.blob(try sealDemographics(demographics)), .text(now), .int(person.rawValue)])
         guard changed == 1 else { throw StoreError.invalidRequest("no person \(person)") }
     }
 
-    private func sealDemographics(_ demographics: Demographics) throws -> [UInt8] {
+    func sealDemographics(_ demographics: Demographics) throws -> [UInt8] {
         let json: Data
-        do { json = try JSONEncoder().encode(demographics) } catch { throw StoreError.invalidRequest("demographics: \(error)") }
+        do { json = try jsonEncoder.encode(demographics) } catch { throw StoreError.invalidRequest("demographics: \(error)") }
         return try cipher.seal(Array(json), context: "person.demographics_enc")
     }
 
     func identifierIndex(_ type: IdentifierType, _ value: String) -> [UInt8] {
-        cipher.blindIndex("id:" + type.rawValue, value.trimmingCharacters(in: .whitespaces))
+        cipher.blindIndex("id:" + type.rawValue, trimmedIdentifier(value))
     }
 
     /// Adds an identifier; idempotent for an identical active one. A new personal ID closes the
     /// person's active one (valid_to = the new one's valid_from), which stays searchable.
     func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, at now: String) throws {
-        let value = entry.value.trimmingCharacters(in: .whitespaces)
-        guard !value.isEmpty else { throw StoreError.invalidRequest("empty \(entry.type.rawValue)") }
-        guard try db.queryOne("SELECT status FROM person WHERE id = ?", [.int(person.rawValue)])?.text(0) == "active" else {
-            throw StoreError.invalidRequest("no active person \(person)")
-        }
-        let index = identifierIndex(entry.type, value)
-        let holders = try db.query("SELECT person_id, valid_to FROM identifier WHERE type = ? AND value_index = ?",
-                                   [.text(entry.type.rawValue), .blob(index)])
-        if holders.contains(where: { $0[0].int == person.rawValue && $0[1].isNull }) { return }
-        if entry.type == .personalId, let other = holders.first(where: { $0[0].int != person.rawValue }) {
-            // A personal ID, even a cancelled one, is never given to anyone else (reference §2).
-            throw StoreError.constraint("this personal ID already belongs to person p\(other[0].int ?? 0); send it to review instead")
-        }
-        let validFrom = entry.validFrom ?? now
-        if entry.type == .personalId {
-            try db.execute("UPDATE identifier SET valid_to = ? WHERE person_id = ? AND type = 'personalId' AND valid_to IS NULL",
-                           [.text(validFrom), .int(person.rawValue)])
-        }
-        try db.execute("INSERT INTO identifier (person_id, type, value_index, value_enc, valid_from, valid_to, source) VALUES (?, ?, ?, ?, ?, NULL, ?)",
-                       [.int(person.rawValue), .text(entry.type.rawValue), .blob(index),
-                        .blob(try cipher.seal(value, context: "identifier.value_enc")), .text(validFrom), .text(entry.source)])
-    }
-
-    func addBlockingKeys(_ keys: [String], to person: PersonID) throws {
-        for key in keys {
-            try db.execute("INSERT INTO blocking_key (person_id, key_index) VALUES (?, ?) ON CONFLICT (key_index, person_id) DO NOTHING",
-                           [.int(person.rawValue), .blob(cipher.blindIndex("block", key))])
-        }
+        _ = try applyIdentity([.addIdentifier(.existing(person), entry)], at: now)
     }
 
     func findPersons(_ type: IdentifierType, _ value: String, includeHistoric: Bool) throws -> [IdentifierMatch] {
@@ -202,4 +169,11 @@ extension StoreEngine {
             try appendAudit(actor: actor, action: "resolve-review", subject: "review_task:\(id)", detail: "resolved", at: now)
         }
     }
+}
+
+/// An identifier value without surrounding spaces (plain Swift: Foundation's trimming bridges
+/// through NSString and costs microseconds per call).
+func trimmedIdentifier(_ value: String) -> String {
+    guard let first = value.firstIndex(where: { !$0.isWhitespace }), let last = value.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+    return String(value[first...last])
 }

@@ -35,7 +35,9 @@ enum Migrations {
               source TEXT NOT NULL)
             """,
             "CREATE UNIQUE INDEX identifier_active_personal_id ON identifier(value_index) WHERE type = 'personalId' AND valid_to IS NULL",
-            "CREATE INDEX identifier_value ON identifier(type, value_index)",
+            // Blind indexes are domain-separated by type, so the value alone is selective; batch look-ups
+            // query many values of mixed types at once.
+            "CREATE INDEX identifier_value ON identifier(value_index)",
             "CREATE INDEX identifier_person ON identifier(person_id)",
             """
             CREATE TABLE blocking_key (

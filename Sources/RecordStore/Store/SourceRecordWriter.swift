@@ -45,7 +45,7 @@ extension StoreEngine {
 
     /// `count` fresh ids for `table`: from its sequence on PostgreSQL; after the current maximum on
     /// SQLite (safe: the caller holds the write lock, so no other writer takes ids meanwhile).
-    private func reserveIDs(_ table: String, count: Int) throws -> [Int64] {
+    func reserveIDs(_ table: String, count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
         switch db.dialect {
         case .postgres:

@@ -9,6 +9,8 @@ final class StoreEngine {
     let cipher: FieldCipher
     /// Schema version found before migrating (0 for a new database).
     let foundVersion: Int
+    /// One encoder for the engine's thread (creating one per person costs more than encoding).
+    let jsonEncoder = JSONEncoder()
 
     init(db: SQLConnection, keys: KeyRing) throws {
         self.db = db
@@ -80,33 +82,15 @@ final class StoreEngine {
     func apply(_ batch: StoreBatch) throws -> ApplyResult {
         try db.transaction {
             let now = Self.timestamp()
-            var newPersons: [Int: PersonID] = [:]
+            let newPersons = try applyIdentity(batch.identity, at: now)
             func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
                 switch ref {
                 case .existing(let id): return id
                 case .new(let local):
                     guard let id = newPersons[local] else {
-                        throw StoreError.invalidRequest("PersonRef.new(local: \(local)) used before IdentityChange.newPerson(local: \(local))")
+                        throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
                     }
                     return id
-                }
-            }
-            for change in batch.identity {
-                switch change {
-                case .newPerson(let local, let demographics):
-                    guard newPersons[local] == nil else { throw StoreError.invalidRequest("new person \(local) created twice in one batch") }
-                    newPersons[local] = try insertPerson(demographics, at: now)
-                case .updateDemographics(let ref, let demographics):
-                    try updateDemographics(try resolve(ref), demographics, at: now)
-                case .addIdentifier(let ref, let entry):
-                    try addIdentifier(entry, to: try resolve(ref), at: now)
-                case .addBlockingKeys(let ref, let keys):
-                    try addBlockingKeys(keys, to: try resolve(ref))
-                case .relate(let ref, let kind, let other):
-                    try db.execute("INSERT INTO relation (person_id, kind, related_person_id, created_at) VALUES (?, ?, ?, ?)",
-                                   [.int(try resolve(ref).rawValue), .text(kind.rawValue), .int(try resolve(other).rawValue), .text(now)])
-                case .openReview(let draft):
-                    _ = try insertReview(kind: draft.kind, persons: try draft.persons.map(resolve), evidence: draft.evidence, at: now)
                 }
             }
             let persons = try batch.records.map { try $0.person.map(resolve) }

@@ -26,6 +26,10 @@ public struct StoreBench: Sendable {
         public var sqliteRawPerS: Double = 0
         public var postgresApplyPerS: Double?
         public var postgresRawPerS: Double?
+        /// Apply where every record also creates its person (2 identifiers, 1 blocking key), as a
+        /// first load does; no raw counterpart (information for ingest sizing).
+        public var sqliteApplyWithPersonsPerS: Double = 0
+        public var postgresApplyWithPersonsPerS: Double?
         public var sqliteRatio: Double { sqliteRawPerS > 0 ? sqliteApplyPerS / sqliteRawPerS : 0 }
         public var postgresRatio: Double? {
             guard let a = postgresApplyPerS, let r = postgresRawPerS, r > 0 else { return nil }
@@ -37,6 +41,7 @@ public struct StoreBench: Sendable {
             case batchSize = "batch_size"
             case sqliteApplyPerS = "sqlite_apply_per_s", sqliteRawPerS = "sqlite_raw_per_s", sqliteRatio = "sqlite_ratio"
             case postgresApplyPerS = "postgres_apply_per_s", postgresRawPerS = "postgres_raw_per_s", postgresRatio = "postgres_ratio"
+            case sqliteApplyWithPersonsPerS = "sqlite_apply_with_persons_per_s", postgresApplyWithPersonsPerS = "postgres_apply_with_persons_per_s"
         }
 
         init(records: Int, batchSize: Int, rounds: Int) {
@@ -56,6 +61,8 @@ public struct StoreBench: Sendable {
             try c.encodeIfPresent(postgresApplyPerS?.rounded(), forKey: .postgresApplyPerS)
             try c.encodeIfPresent(postgresRawPerS?.rounded(), forKey: .postgresRawPerS)
             try c.encodeIfPresent(postgresRatio.map { ($0 * 1000).rounded() / 1000 }, forKey: .postgresRatio)
+            try c.encode(sqliteApplyWithPersonsPerS.rounded(), forKey: .sqliteApplyWithPersonsPerS)
+            try c.encodeIfPresent(postgresApplyWithPersonsPerS?.rounded(), forKey: .postgresApplyWithPersonsPerS)
         }
 
         public init(from decoder: any Decoder) throws {
@@ -67,6 +74,8 @@ public struct StoreBench: Sendable {
             sqliteRawPerS = try c.decode(Double.self, forKey: .sqliteRawPerS)
             postgresApplyPerS = try c.decodeIfPresent(Double.self, forKey: .postgresApplyPerS)
             postgresRawPerS = try c.decodeIfPresent(Double.self, forKey: .postgresRawPerS)
+            sqliteApplyWithPersonsPerS = try c.decodeIfPresent(Double.self, forKey: .sqliteApplyWithPersonsPerS) ?? 0
+            postgresApplyWithPersonsPerS = try c.decodeIfPresent(Double.self, forKey: .postgresApplyWithPersonsPerS)
         }
     }
 
@@ -89,6 +98,11 @@ public struct StoreBench: Sendable {
             await store.close()
             result.sqliteApplyPerS = max(result.sqliteApplyPerS, applyRate)
             progress(String(format: "round %d: sqlite apply        %10.0f records/s", round, applyRate))
+            let personStore = try await SQLiteStore.open(path: "\(directory)/persons-\(round).sqlite", keys: keys)
+            let personRate = try await measureApply(personStore, incoming, withPersons: true)
+            await personStore.close()
+            result.sqliteApplyWithPersonsPerS = max(result.sqliteApplyWithPersonsPerS, personRate)
+            progress(String(format: "round %d: sqlite apply+person %10.0f records/s", round, personRate))
 
             if let url = postgresURL {
                 let scratch = try await onOwnThread { try RawInsertBaseline.createScratchDatabase(near: url) }
@@ -101,6 +115,17 @@ public struct StoreBench: Sendable {
                     await pgStore.close()
                     result.postgresApplyPerS = max(result.postgresApplyPerS ?? 0, pgApply)
                     progress(String(format: "round %d: postgres apply      %10.0f records/s", round, pgApply))
+                    // Same database, other keys: the records are new to it only through their topic.
+                    let personStore = try await PostgresStore.open(url: scratch, keys: keys)
+                    let moved = incoming.map { r -> IncomingRecord in
+                        var copy = r
+                        copy.coordinates.topic = "hssk.visits.persons"
+                        return copy
+                    }
+                    let pgPersons = try await measureApply(personStore, moved, withPersons: true)
+                    await personStore.close()
+                    result.postgresApplyWithPersonsPerS = max(result.postgresApplyWithPersonsPerS ?? 0, pgPersons)
+                    progress(String(format: "round %d: postgres apply+person %8.0f records/s", round, pgPersons))
                 } catch {
                     _ = try? await onOwnThread { try RawInsertBaseline.dropScratchDatabase(scratch, near: url) }
                     throw error
@@ -112,13 +137,31 @@ public struct StoreBench: Sendable {
     }
 
     /// Applies every record in batches with the consumer offsets, as ingest does; records/s.
-    private func measureApply(_ store: any HealthRecordStore, _ incoming: [IncomingRecord]) async throws -> Double {
-        let start = ContinuousClock.now
+    private func measureApply(_ store: any HealthRecordStore, _ incoming: [IncomingRecord], withPersons: Bool = false) async throws -> Double {
+        // Batches are built before the clock starts: only `apply` is measured.
+        var batches: [StoreBatch] = []
         for batchStart in stride(from: 0, to: incoming.count, by: batchSize) {
-            let records = Array(incoming[batchStart..<min(batchStart + batchSize, incoming.count)])
+            var records = Array(incoming[batchStart..<min(batchStart + batchSize, incoming.count)])
+            var identity: [IdentityChange] = []
+            if withPersons {
+                // What the linker sends for a record of an unknown person.
+                for i in records.indices {
+                    guard case .visit(let visit) = records[i].record else { continue }
+                    let p = visit.patient
+                    identity.append(.newPerson(local: i, Demographics(fullName: p.fullName, birthDate: p.birthDate, sex: p.sex, phone: p.phone)))
+                    identity.append(.addIdentifier(.new(local: i), IdentifierEntry(.personalId, p.personalId ?? "", source: records[i].sourceKey)))
+                    identity.append(.addIdentifier(.new(local: i), IdentifierEntry(.facilityPatientId, "01001:" + visit.patientId, source: records[i].sourceKey)))
+                    identity.append(.addBlockingKeys(.new(local: i), [VietnameseText.fold(p.fullName) + "|" + p.birthDate.prefix(4)]))
+                    records[i].person = .new(local: i)
+                }
+            }
             let last = records[records.count - 1].coordinates
             let offsets = [ConsumerOffset(group: "bench", partition: TopicPartition(last.topic, last.partition), nextOffset: last.offset + 1)]
-            let result = try await store.apply(StoreBatch(records: records, offsets: offsets, actor: "bench"))
+            batches.append(StoreBatch(records: records, identity: identity, offsets: offsets, actor: "bench"))
+        }
+        let start = ContinuousClock.now
+        for batch in batches {
+            let result = try await store.apply(batch)
             guard result.duplicates == 0 else { throw StoreError.backend("bench records were duplicates") }
         }
         let elapsed = ContinuousClock.now - start
@@ -137,7 +180,7 @@ public struct StoreBench: Sendable {
         for i in 0..<count {
             let person = PersonDetails(fullName: "\(family[i % family.count]) Văn \(given[(i / 10) % given.count])",
                                        birthDate: "19\(50 + i % 50)-0\(1 + i % 9)-1\(i % 10)", sex: 1 + i % 2,
-                                       personalId: String(format: "001%01d%02d%06d", i % 2, 50 + i % 50, i % 1_000_000),
+                                       personalId: String(format: "001%01d%02d%06d", i % 2, 50 + i % 50, i),
                                        phone: String(format: "09%08d", i % 100_000_000))
             var visit = VisitRecord(facilityCode: "01001", episodeKey: "LK-\(i)", patientId: "BN\(i)", patient: person, visitType: "01",
                                     admissionTime: "2026-01-02T08:15", diagnoses: [Diagnosis(code: "J18.9", text: "Viêm phổi")])

@@ -39,7 +39,9 @@ let benchCommand = Command(
             if let apply = store.postgresApplyPerS, let raw = store.postgresRawPerS, let ratio = store.postgresRatio {
                 print(String(format: "| store | postgres records/s | %.0f | %.0f | %.2f | ≥ 0.50 |", apply, raw, ratio))
             }
-            print("\n\(store.records) visits in batches of \(store.batchSize), best of \(store.rounds) round(s).\n")
+            print(String(format: "\napply with a new person per record (2 identifiers, 1 blocking key): sqlite %.0f records/s", store.sqliteApplyWithPersonsPerS)
+                  + (store.postgresApplyWithPersonsPerS.map { String(format: ", postgres %.0f records/s", $0) } ?? ""))
+            print("\(store.records) visits in batches of \(store.batchSize), best of \(store.rounds) round(s).\n")
         }
         if parts.contains("kafka") || parts.contains("all") {
         var bench = KafkaBench()
