@@ -230,6 +230,14 @@ public struct ConsumerOffset: Sendable, Hashable, Codable {
 /// Ingest fills it after linking: records (with `person` set), the identity changes that linking
 /// decided (new persons referenced by `PersonRef.new(local:)`), outbox messages, and the next
 /// offsets of every partition the batch read (also for partitions whose records all went to the DLQ).
+///
+/// Order of application: new persons first, then the other identity changes in order, then records,
+/// outbox, offsets, and one audit row for the batch. Any error rolls everything back.
+///
+/// Replays: a record with the same topic, source key and original bytes is reported `.duplicate` and
+/// changes nothing; `addIdentifier` and `addBlockingKeys` are idempotent too. `newPerson` is not:
+/// a batch is replayed only when it never committed (its offsets would have moved on), and a linker
+/// that looks the record's identifiers up first finds the person a committed batch created.
 public struct StoreBatch: Sendable {
     /// Records to store, in consumption order.
     public var records: [IncomingRecord] = []
