@@ -27,6 +27,7 @@ final class PostgresStoreTests: XCTestCase {
     func testKeyRotation() async throws { try await run { try await $0.keyRotation() } }
     func testBackupRestoreIdenticalContents() async throws { try await run { try await $0.backupRestoreIdenticalContents() } }
     func testConcurrentWriters() async throws { try await run { try await $0.concurrentWriters() } }
+    func testMustExistRefusesAnEmptyLocation() async throws { try await run { try await $0.mustExistRefusesAnEmptyLocation() } }
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }
 

@@ -16,6 +16,7 @@ final class SQLiteStoreTests: XCTestCase {
     func testKeyRotation() async throws { try await contract.keyRotation() }
     func testBackupRestoreIdenticalContents() async throws { try await contract.backupRestoreIdenticalContents() }
     func testConcurrentWriters() async throws { try await contract.concurrentWriters() }
+    func testMustExistRefusesAnEmptyLocation() async throws { try await contract.mustExistRefusesAnEmptyLocation() }
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }
 }

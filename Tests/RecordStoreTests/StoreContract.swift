@@ -425,6 +425,17 @@ struct StoreContract {
         await store.close()
     }
 
+    func mustExistRefusesAnEmptyLocation() async throws {
+        let location = try await fixture.freshLocation()
+        await assertStoreError({ try await RecordStores.open(location, keys: Fixtures.keys, mustExist: true) }) {
+            if case .invalidRequest(let m) = $0 { return m.contains("--store") } else { return false }
+        }
+        let created = try await RecordStores.open(location, keys: Fixtures.keys)
+        await created.close()
+        let reopened = try await RecordStores.open(location, keys: Fixtures.keys, mustExist: true)
+        await reopened.close()
+    }
+
     func refusesNewerSchema() async throws {
         let (store, location, _) = try await seeded()
         await store.close()

@@ -11,11 +11,11 @@ public final class PostgresStore: SQLStore, @unchecked Sendable {
         super.init(backendName: "postgres", thread: thread, box: box)
     }
 
-    /// Connects to `url` (`postgres://…`) and migrates the schema if needed; a writer waiting longer
-    /// than `lockTimeout` for another gets `.busy` (transient).
-    public static func open(url: String, keys: KeyRing, lockTimeout: Duration = .seconds(15)) async throws -> PostgresStore {
+    /// Connects to `url` (`postgres://…`) and migrates the schema if needed (an empty database is
+    /// refused when `mustExist`); a writer waiting longer than `lockTimeout` for another gets `.busy`.
+    public static func open(url: String, keys: KeyRing, lockTimeout: Duration = .seconds(15), mustExist: Bool = false) async throws -> PostgresStore {
         let ms = Int(lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
-        let (thread, box) = try await start(name: "postgres", connect: { try PostgresConnection(url: url, lockTimeoutMs: ms) }, keys: keys)
+        let (thread, box) = try await start(name: "postgres", connect: { try PostgresConnection(url: url, lockTimeoutMs: ms) }, keys: keys, mustExist: mustExist)
         return PostgresStore(url: url, thread: thread, box: box)
     }
 

@@ -12,11 +12,14 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         super.init(backendName: "sqlite", thread: thread, box: box)
     }
 
-    /// Opens (creating and migrating if needed) the store at `path`; a writer waiting longer than
-    /// `lockTimeout` for another gets `.busy` (transient).
-    public static func open(path: String, keys: KeyRing, lockTimeout: Duration = .seconds(15)) async throws -> SQLiteStore {
+    /// Opens (creating and migrating if needed, unless `mustExist`) the store at `path`; a writer
+    /// waiting longer than `lockTimeout` for another gets `.busy` (transient).
+    public static func open(path: String, keys: KeyRing, lockTimeout: Duration = .seconds(15), mustExist: Bool = false) async throws -> SQLiteStore {
+        if mustExist, !FileManager.default.fileExists(atPath: path) {
+            throw StoreError.invalidRequest("there is no store file '\(path)'; check --store")
+        }
         let ms = Int32(clamping: lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
-        let (thread, box) = try await start(name: "sqlite", connect: { try SQLiteConnection(path: path, busyTimeoutMs: ms) }, keys: keys)
+        let (thread, box) = try await start(name: "sqlite", connect: { try SQLiteConnection(path: path, busyTimeoutMs: ms) }, keys: keys, mustExist: mustExist)
         return SQLiteStore(path: path, thread: thread, box: box)
     }
 

@@ -226,6 +226,14 @@ enum Migrations {
         }
     }
 
+    /// True when the database already holds an hssk schema.
+    static func hasSchema(_ db: SQLConnection) throws(StoreError) -> Bool {
+        let sql = db.dialect == .sqlite
+            ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_meta'"
+            : "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = 'schema_meta' AND schemaname = current_schema()"
+        return try db.queryOne(sql, [])?.int(0) ?? 0 > 0
+    }
+
     /// The schema version recorded in the database (0 for an empty one).
     static func version(_ db: SQLConnection) throws(StoreError) -> Int {
         guard let row = try db.queryOne("SELECT value FROM schema_meta WHERE name = 'schema_version'", []) else { return 0 }

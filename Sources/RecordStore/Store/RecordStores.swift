@@ -7,13 +7,15 @@ public enum RecordStores {
         location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
     }
 
-    /// Opens (creating and migrating if needed) the store at `location` with `keys`; a writer that
-    /// waits longer than `lockTimeout` for another gets `.busy` (transient: retry).
-    public static func open(_ location: String, keys: KeyRing, lockTimeout: Duration = .seconds(15)) async throws -> any HealthRecordStore {
-        if isPostgres(location) { return try await PostgresStore.open(url: location, keys: keys, lockTimeout: lockTimeout) }
+    /// Opens the store at `location` with `keys`, creating it unless `mustExist` (operator commands
+    /// set it, so a mistyped path is an error rather than a new empty store); a writer that waits
+    /// longer than `lockTimeout` for another gets `.busy` (transient: retry).
+    public static func open(_ location: String, keys: KeyRing, lockTimeout: Duration = .seconds(15),
+                            mustExist: Bool = false) async throws -> any HealthRecordStore {
+        if isPostgres(location) { return try await PostgresStore.open(url: location, keys: keys, lockTimeout: lockTimeout, mustExist: mustExist) }
         let path = location.hasPrefix("sqlite:") ? String(location.dropFirst("sqlite:".count)) : location
         guard !path.isEmpty else { throw StoreError.invalidRequest("empty store location") }
-        return try await SQLiteStore.open(path: path, keys: keys, lockTimeout: lockTimeout)
+        return try await SQLiteStore.open(path: path, keys: keys, lockTimeout: lockTimeout, mustExist: mustExist)
     }
 
     /// Restores a backup made by `backup(to:)` into `location`, replacing its contents; no store may

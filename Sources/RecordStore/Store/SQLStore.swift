@@ -26,13 +26,13 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
 
     /// Opens a connection and its engine on a new store thread.
     static func start(name: String, connect: @escaping @Sendable () throws -> SQLConnection,
-                      keys: KeyRing) async throws -> (StoreThread, EngineBox) {
+                      keys: KeyRing, mustExist: Bool) async throws -> (StoreThread, EngineBox) {
         let thread = StoreThread(name: "hssk-store-\(name)")
         do {
             let box = try await thread.run { () -> EngineBox in
                 let connection = try connect()
                 do {
-                    return EngineBox(try StoreEngine(db: connection, keys: keys))
+                    return EngineBox(try StoreEngine(db: connection, keys: keys, mustExist: mustExist))
                 } catch {
                     connection.close()
                     throw error

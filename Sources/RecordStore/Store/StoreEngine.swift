@@ -12,9 +12,12 @@ final class StoreEngine {
     /// One encoder for the engine's thread (creating one per person costs more than encoding).
     let jsonEncoder = JSONEncoder()
 
-    init(db: SQLConnection, keys: KeyRing) throws {
+    init(db: SQLConnection, keys: KeyRing, mustExist: Bool = false) throws {
         self.db = db
         self.cipher = FieldCipher(keys: keys)
+        if mustExist, try !Migrations.hasSchema(db) {
+            throw StoreError.invalidRequest("there is no hssk store here (no schema); check --store")
+        }
         foundVersion = try Migrations.run(on: db)
         try checkKeys()
     }

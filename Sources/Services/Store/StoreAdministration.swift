@@ -5,7 +5,7 @@ import RecordStore
 public enum StoreAdministration {
     /// Writes a backup of the store at `location` into `directory`; returns the file written.
     public static func backup(store location: String, keys: KeyRing, to directory: String) async throws -> String {
-        let store = try await RecordStores.open(location, keys: keys)
+        let store = try await RecordStores.open(location, keys: keys, mustExist: true)
         do {
             let file = try await store.backup(to: directory)
             await store.close()
@@ -30,7 +30,7 @@ public enum StoreAdministration {
 
     /// Runs every check of `HealthRecordStore.verify`.
     public static func verify(store location: String, keys: KeyRing) async throws -> VerifyReport {
-        let store = try await RecordStores.open(location, keys: keys)
+        let store = try await RecordStores.open(location, keys: keys, mustExist: true)
         do {
             let report = try await store.verify()
             await store.close()
@@ -64,7 +64,7 @@ public enum StoreAdministration {
             try keys.write(to: keyFile)
             progress("new active key '\(id)' written to \(keyFile)")
         }
-        let store = try await RecordStores.open(location, keys: keys)
+        let store = try await RecordStores.open(location, keys: keys, mustExist: true)
         do {
             let report = try await store.reencrypt(batchSize: batchSize)
             await store.close()
