@@ -40,7 +40,13 @@ struct FieldCipher {
         total += Int(length)
         ok = ok && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagLength), &tag) == 1
         guard ok else { throw StoreError.backend("AES-256-GCM encryption failed") }
-        return header + nonce + out[0..<total] + tag
+        var sealed = [UInt8]()
+        sealed.reserveCapacity(header.count + nonce.count + total + tag.count)
+        sealed += header
+        sealed += nonce
+        sealed += out[0..<total]
+        sealed += tag
+        return sealed
     }
 
     /// The key id a ciphertext was written with.

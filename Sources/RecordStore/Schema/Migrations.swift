@@ -65,18 +65,21 @@ enum Migrations {
               superseded_by {int} REFERENCES source_record(id) DEFERRABLE INITIALLY DEFERRED,
               person_id {int} REFERENCES person(id))
             """,
+            // Blind indexes are random: every such index dirties pages all over its B-tree on each
+            // commit, so there is one per record. It finds every version of a key and makes an exact
+            // duplicate impossible; "one current version per key" is kept by the (serialised)
+            // writers and checked by verify().
             "CREATE UNIQUE INDEX source_record_content ON source_record(source_key_index, content_index)",
-            "CREATE UNIQUE INDEX source_record_current ON source_record(source_key_index) WHERE superseded_by IS NULL",
             "CREATE INDEX source_record_person ON source_record(person_id)",
             "CREATE INDEX source_record_position ON source_record(topic, kafka_partition, kafka_offset)",
-            // Derived tables index the current version per source key (history stays in source_record),
-            // except insurance_card, which is a history of card changes. They hold codes and links only:
-            // the record's content is read from source_record.original_enc, never stored twice.
+            // Derived tables have one row per source key pointing at its current version (history stays
+            // in source_record), except insurance_card, which is a history of card changes. They hold
+            // codes and links only: the content is read from source_record.original_enc, never stored
+            // twice. A new version moves the row (found by the old version's id: no random index).
             """
             CREATE TABLE visit (
               id {pk},
-              source_key_index {blob} NOT NULL UNIQUE,
-              source_record_id {int} NOT NULL REFERENCES source_record(id),
+              source_record_id {int} NOT NULL UNIQUE REFERENCES source_record(id),
               person_id {int} REFERENCES person(id),
               facility_code TEXT NOT NULL,
               visit_type TEXT NOT NULL)
@@ -85,8 +88,7 @@ enum Migrations {
             """
             CREATE TABLE vaccination (
               id {pk},
-              source_key_index {blob} NOT NULL UNIQUE,
-              source_record_id {int} NOT NULL REFERENCES source_record(id),
+              source_record_id {int} NOT NULL UNIQUE REFERENCES source_record(id),
               person_id {int} REFERENCES person(id),
               site_code TEXT NOT NULL,
               vaccine_code TEXT NOT NULL,
@@ -101,13 +103,11 @@ enum Migrations {
               bhxh_index {blob} NOT NULL,
               change_kind TEXT NOT NULL)
             """,
-            "CREATE INDEX insurance_card_bhxh ON insurance_card(bhxh_index)",
             "CREATE INDEX insurance_card_person ON insurance_card(person_id)",
             """
             CREATE TABLE registry_event (
               id {pk},
-              source_key_index {blob} NOT NULL UNIQUE,
-              source_record_id {int} NOT NULL REFERENCES source_record(id),
+              source_record_id {int} NOT NULL UNIQUE REFERENCES source_record(id),
               person_id {int} REFERENCES person(id),
               station_code TEXT NOT NULL,
               event_kind TEXT NOT NULL)

@@ -110,8 +110,8 @@ extension StoreEngine {
         for p in planned.indices {
             if let previous = planned[p].previous, previous < 0 { planned[Int(-1 - previous)].supersededBy = planned[p].id }
         }
-        // Stored versions being superseded point at their successor first; the foreign key is
-        // checked at commit, and the "one current version" index never sees two current rows.
+        // Stored versions being superseded point at their successor before it exists: the foreign
+        // key is checked at commit (DEFERRABLE INITIALLY DEFERRED).
         for row in planned {
             if let previous = row.previous, previous >= 0 {
                 try db.execute("UPDATE source_record SET superseded_by = ? WHERE id = ?", [.int(row.id), .int(previous)])
@@ -121,7 +121,7 @@ extension StoreEngine {
         rows.reserveCapacity(planned.count)
         for row in planned {
             let incoming = records[row.index]
-            rows.append([.int(row.id), .text(incoming.record.kind.rawValue), .text(incoming.coordinates.topic),
+            rows.append([.int(row.id), .text(incoming.kind.rawValue), .text(incoming.coordinates.topic),
                          .int(Int64(incoming.coordinates.partition)), .int(incoming.coordinates.offset), .text(incoming.sender),
                          .text(Self.timestamp(incoming.receivedAt)), .blob(row.keyIndex),
                          .blob(try cipher.seal(incoming.sourceKey, context: "source_record.source_key_enc")), .blob(row.contentIndex),
@@ -132,7 +132,14 @@ extension StoreEngine {
             INSERT INTO source_record (id, kind, topic, kafka_partition, kafka_offset, sender, received_at, source_key_index,
               source_key_enc, content_index, original_enc, version, superseded_by, person_id)
             """, columns: 14, rows: rows)
-        try storeDerived(planned.filter { $0.supersededBy == nil }, all: planned, records: records, persons: persons)
+        // The newest row of each key, with the stored version its derived row currently points at.
+        var latest: [(row: PlannedRow, storedPrevious: Int64?)] = []
+        for row in planned where row.supersededBy == nil {
+            var previous = row.previous
+            while let p = previous, p < 0 { previous = planned[Int(-1 - p)].previous }
+            latest.append((row, previous))
+        }
+        try storeDerived(latest, all: planned, records: records, persons: persons)
         for row in planned {
             if let previous = row.previous {
                 let incoming = records[row.index]
@@ -154,38 +161,48 @@ extension StoreEngine {
     /// Derived tables: the newest version per key (`latest`) for visits, vaccinations and registry
     /// events; every version for the insurance card history. Codes and links only; the content stays
     /// in `source_record.original_enc`.
-    private func storeDerived(_ latest: [PlannedRow], all: [PlannedRow], records: [IncomingRecord], persons: [PersonID?]) throws {
+    private func storeDerived(_ latest: [(row: PlannedRow, storedPrevious: Int64?)], all: [PlannedRow], records: [IncomingRecord],
+                              persons: [PersonID?]) throws {
         var visits: [[SQLValue]] = [], doses: [[SQLValue]] = [], events: [[SQLValue]] = [], cards: [[SQLValue]] = []
         func person(_ row: PlannedRow) -> SQLValue { persons[row.index].map { .int($0.rawValue) } ?? .null }
-        for row in latest {
-            switch records[row.index].record {
-            case .visit(let v):
-                visits.append([.blob(row.keyIndex), .int(row.id), person(row), .text(v.facilityCode), .text(v.visitType)])
-            case .vaccination(let d):
-                doses.append([.blob(row.keyIndex), .int(row.id), person(row), .text(d.siteCode), .text(d.vaccineCode), .int(Int64(d.doseNumber))])
-            case .registryEvent(let e):
-                events.append([.blob(row.keyIndex), .int(row.id), person(row), .text(e.stationCode), .text(e.kind.rawValue)])
+        for (row, storedPrevious) in latest {
+            let derived = records[row.index].derived
+            if let storedPrevious {
+                // A new version of a stored key: its derived row moves to the new version.
+                let (table, sets, values): (String, String, [SQLValue])
+                switch derived {
+                case .visit(let facility, let visitType):
+                    (table, sets, values) = ("visit", "facility_code = ?, visit_type = ?", [.text(facility), .text(visitType)])
+                case .vaccination(let site, let vaccine, let dose):
+                    (table, sets, values) = ("vaccination", "site_code = ?, vaccine_code = ?, dose_number = ?", [.text(site), .text(vaccine), .int(Int64(dose))])
+                case .registryEvent(let station, let event):
+                    (table, sets, values) = ("registry_event", "station_code = ?, event_kind = ?", [.text(station), .text(event)])
+                case .insuranceCard:
+                    continue
+                }
+                try db.execute("UPDATE \(table) SET source_record_id = ?, person_id = ?, \(sets) WHERE source_record_id = ?",
+                               [.int(row.id), person(row)] + values + [.int(storedPrevious)])
+                continue
+            }
+            switch derived {
+            case .visit(let facility, let visitType):
+                visits.append([.int(row.id), person(row), .text(facility), .text(visitType)])
+            case .vaccination(let site, let vaccine, let dose):
+                doses.append([.int(row.id), person(row), .text(site), .text(vaccine), .int(Int64(dose))])
+            case .registryEvent(let station, let event):
+                events.append([.int(row.id), person(row), .text(station), .text(event)])
             case .insuranceCard:
                 break
             }
         }
         for row in all {
-            if case .insuranceCard(let c) = records[row.index].record {
-                cards.append([.int(row.id), person(row), .blob(cipher.blindIndex("id:bhxhNumber", records[row.index].sourceKey)), .text(c.kind.rawValue)])
+            if case .insuranceCard(let change) = records[row.index].derived {
+                cards.append([.int(row.id), person(row), .blob(cipher.blindIndex("id:bhxhNumber", records[row.index].sourceKey)), .text(change)])
             }
         }
-        try insertMany("INSERT INTO visit (source_key_index, source_record_id, person_id, facility_code, visit_type)", columns: 5, rows: visits, suffix: """
-             ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-              facility_code = excluded.facility_code, visit_type = excluded.visit_type
-            """)
-        try insertMany("INSERT INTO vaccination (source_key_index, source_record_id, person_id, site_code, vaccine_code, dose_number)", columns: 6, rows: doses, suffix: """
-             ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-              site_code = excluded.site_code, vaccine_code = excluded.vaccine_code, dose_number = excluded.dose_number
-            """)
-        try insertMany("INSERT INTO registry_event (source_key_index, source_record_id, person_id, station_code, event_kind)", columns: 5, rows: events, suffix: """
-             ON CONFLICT (source_key_index) DO UPDATE SET source_record_id = excluded.source_record_id, person_id = excluded.person_id,
-              station_code = excluded.station_code, event_kind = excluded.event_kind
-            """)
+        try insertMany("INSERT INTO visit (source_record_id, person_id, facility_code, visit_type)", columns: 4, rows: visits)
+        try insertMany("INSERT INTO vaccination (source_record_id, person_id, site_code, vaccine_code, dose_number)", columns: 5, rows: doses)
+        try insertMany("INSERT INTO registry_event (source_record_id, person_id, station_code, event_kind)", columns: 4, rows: events)
         try insertMany("INSERT INTO insurance_card (source_record_id, person_id, bhxh_index, change_kind)", columns: 4, rows: cards)
     }
 }

@@ -34,6 +34,11 @@ extension StoreEngine {
             }
         }
         if failures > 20 { problems.append("… \(failures - 20) more ciphertext failures") }
+        let multipleCurrent = try db.queryOne("""
+            SELECT COUNT(*) FROM (SELECT source_key_index FROM source_record WHERE superseded_by IS NULL
+              GROUP BY source_key_index HAVING COUNT(*) > 1) AS keys
+            """, [])?.int(0) ?? 0
+        if multipleCurrent > 0 { problems.append("source_record: \(multipleCurrent) source keys have more than one current version") }
         let offsets = try db.query("SELECT group_id, topic, kafka_partition, next_offset FROM consumer_offset", [])
         var highest: [String: Int64] = [:]
         for row in offsets {
