@@ -28,6 +28,7 @@ final class PostgresStoreTests: XCTestCase {
     func testBackupRestoreIdenticalContents() async throws { try await run { try await $0.backupRestoreIdenticalContents() } }
     func testConcurrentWriters() async throws { try await run { try await $0.concurrentWriters() } }
     func testMustExistRefusesAnEmptyLocation() async throws { try await run { try await $0.mustExistRefusesAnEmptyLocation() } }
+    func testOutboxOrderAndAccounts() async throws { try await run { try await $0.outboxOrderAndAccounts() } }
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }
 

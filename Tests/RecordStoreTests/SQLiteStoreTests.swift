@@ -17,6 +17,7 @@ final class SQLiteStoreTests: XCTestCase {
     func testBackupRestoreIdenticalContents() async throws { try await contract.backupRestoreIdenticalContents() }
     func testConcurrentWriters() async throws { try await contract.concurrentWriters() }
     func testMustExistRefusesAnEmptyLocation() async throws { try await contract.mustExistRefusesAnEmptyLocation() }
+    func testOutboxOrderAndAccounts() async throws { try await contract.outboxOrderAndAccounts() }
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }
 }

@@ -425,6 +425,36 @@ struct StoreContract {
         await store.close()
     }
 
+    func outboxOrderAndAccounts() async throws {
+        let location = try await fixture.freshLocation()
+        let store = try await open(location)
+        let payloads = (0..<150).map { Array("message \($0)".utf8) }
+        let result = try await store.apply(StoreBatch(
+            identity: [.newPerson(local: 1, Demographics(fullName: "A")), .newPerson(local: 2, Demographics(fullName: "B"))],
+            outbox: payloads.enumerated().map { i, payload in
+                OutboxMessage(kind: "citizen-feed", key: .person(.new(local: 1 + i % 2)), payload: payload)
+            } + [OutboxMessage(kind: "insurance-supplement", key: .text("0123456789-ref"), payload: [1])]))
+        let feed = try await store.pendingOutbox(kind: "citizen-feed", limit: 1000)
+        XCTAssertEqual(feed.map(\.payload), payloads, "outbox order is batch order")
+        XCTAssertEqual(feed.first?.key, String(result.newPersons[1]!.rawValue))
+        XCTAssertEqual(feed.dropFirst().first?.key, String(result.newPersons[2]!.rawValue))
+        let insurance = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(insurance.count, 1)
+        try await store.saveAccount(InteropAccount(name: "01032_lt_bnv", facility: "01032", keyReference: "vault:hssk/01032"))
+        try await store.touchAccount(named: "01032_lt_bnv")
+        var account = try await store.account(named: "01032_lt_bnv")
+        XCTAssertNotNil(account?.lastSeen)
+        XCTAssertEqual(account?.locked, false)
+        XCTAssertNil(account?.signingKey)
+        account?.locked = true
+        try await store.saveAccount(account!)
+        let locked = try await store.account(named: "01032_lt_bnv")
+        XCTAssertEqual(locked?.locked, true)
+        let nobody = try await store.account(named: "nobody")
+        XCTAssertNil(nobody)
+        await store.close()
+    }
+
     func mustExistRefusesAnEmptyLocation() async throws {
         let location = try await fixture.freshLocation()
         await assertStoreError({ try await RecordStores.open(location, keys: Fixtures.keys, mustExist: true) }) {

@@ -98,15 +98,18 @@ final class StoreEngine {
             }
             let persons = try batch.records.map { try $0.person.map(resolve) }
             let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
-            for message in batch.outbox {
+            // Outbox ids follow batch order (reserved explicitly: a multi-row insert does not promise
+            // the order of default ids), which is the per-person order consumers rely on.
+            let outboxIDs = try reserveIDs("outbox", count: batch.outbox.count)
+            let outboxRows = try zip(batch.outbox, outboxIDs).map { message, id -> [SQLValue] in
                 let key: String
                 switch message.key {
                 case .person(let ref): key = String(try resolve(ref).rawValue)
                 case .text(let text): key = text
                 }
-                try db.execute("INSERT INTO outbox (kind, msg_key, payload_enc, created_at) VALUES (?, ?, ?, ?)",
-                               [.text(message.kind), .text(key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)])
+                return [.int(id), .text(message.kind), .text(key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)]
             }
+            try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: outboxRows)
             for offset in batch.offsets {
                 guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
                 try db.execute("""
