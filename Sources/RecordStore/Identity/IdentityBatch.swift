@@ -95,16 +95,18 @@ extension StoreEngine {
                     if !created.contains(person) {
                         try db.execute("UPDATE identifier SET valid_to = ? WHERE person_id = ? AND type = 'personalId' AND valid_to IS NULL",
                                        [.text(validFrom), .int(person.rawValue)])
-                        for key in holders.keys where holders[key]!.contains(where: { $0.person == person && $0.type == "personalId" }) {
-                            for h in holders[key]!.indices where holders[key]![h].person == person && holders[key]![h].type == "personalId" {
-                                holders[key]![h].active = false
-                            }
+                        for key in Array(holders.keys) {
+                            guard var list = holders[key], list.contains(where: { $0.person == person && $0.type == "personalId" }) else { continue }
+                            for h in list.indices where list[h].person == person && list[h].type == "personalId" { list[h].active = false }
+                            holders[key] = list
                         }
                     }
                     if let previous = activePlannedPersonalID[person] {
                         planned[previous].validTo = validFrom
-                        if let h = holders[planned[previous].index]?.firstIndex(where: { $0.person == person && $0.active }) {
-                            holders[planned[previous].index]![h].active = false
+                        let key = planned[previous].index
+                        if var list = holders[key], let h = list.firstIndex(where: { $0.person == person && $0.active }) {
+                            list[h].active = false
+                            holders[key] = list
                         }
                     }
                     activePlannedPersonalID[person] = planned.count
