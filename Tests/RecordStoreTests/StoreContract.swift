@@ -236,6 +236,31 @@ struct StoreContract {
         await store.close()
     }
 
+    func relationsAndLaterLinks() async throws {
+        let location = try await fixture.freshLocation()
+        let store = try await open(location)
+        // A newborn's visit arrives before the child is known; the birth registration links it later.
+        let first = try await store.apply(StoreBatch(records: [try Fixtures.incoming(Fixtures.visit("LK-NB", patient: Fixtures.patient("Con bà Hoa", personalID: nil)), offset: 0)],
+                                                     identity: [.newPerson(local: 1, Demographics(fullName: "Đặng Thị Hoa"))],
+                                                     offsets: [Fixtures.offset(1)]))
+        guard case .stored(let recordID) = first.records[0], let mother = first.newPersons[1] else { return XCTFail("\(first)") }
+        let second = try await store.apply(StoreBatch(identity: [
+            .newPerson(local: 1, Demographics(fullName: "Con bà Hoa", birthDate: "2025-08-02", sex: 2)),
+            .relate(.new(local: 1), .mother, .existing(mother)),
+            .linkRecord(sourceRecordID: recordID, .new(local: 1))]))
+        let child = second.newPersons[1]!
+        let relations = try await store.relations(of: mother)
+        XCTAssertEqual(relations, [PersonRelation(person: child, kind: .mother, other: mother)])
+        let stored = try await store.person(child)
+        XCTAssertEqual(stored?.recordCount, 1)
+        let versions = try await store.sourceVersions(topic: "hssk.visits.v1", key: "01001:LK-NB")
+        XCTAssertEqual(versions.first?.person, child)
+        await assertStoreError({ try await store.apply(StoreBatch(identity: [.linkRecord(sourceRecordID: 9_999, .existing(child))])) }) {
+            if case .invalidRequest = $0 { return true } else { return false }
+        }
+        await store.close()
+    }
+
     func reviewTasks() async throws {
         let (store, _, person) = try await seeded()
         let fromBatch = try await store.apply(StoreBatch(identity: [

@@ -129,6 +129,14 @@ extension StoreEngine {
                                [.int(try resolve(ref).rawValue), .text(kind.rawValue), .int(try resolve(other).rawValue), .text(now)])
             case .openReview(let draft):
                 _ = try insertReview(kind: draft.kind, persons: try draft.persons.map(resolve), evidence: draft.evidence, at: now)
+            case .linkRecord(let sourceRecordID, let ref):
+                let person = try resolve(ref)
+                guard try db.execute("UPDATE source_record SET person_id = ? WHERE id = ?", [.int(person.rawValue), .int(sourceRecordID)]) == 1 else {
+                    throw StoreError.invalidRequest("no source record \(sourceRecordID)")
+                }
+                for table in ["visit", "vaccination", "insurance_card", "registry_event"] {
+                    try db.execute("UPDATE \(table) SET person_id = ? WHERE source_record_id = ?", [.int(person.rawValue), .int(sourceRecordID)])
+                }
             }
         }
         let identifierRows = try planned.map { p -> [SQLValue] in

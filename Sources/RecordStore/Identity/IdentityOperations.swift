@@ -144,6 +144,14 @@ extension StoreEngine {
         }
     }
 
+    func relations(of person: PersonID) throws -> [PersonRelation] {
+        try db.query("SELECT person_id, kind, related_person_id FROM relation WHERE person_id = ? OR related_person_id = ? ORDER BY id",
+                     [.int(person.rawValue), .int(person.rawValue)]).compactMap { row in
+            guard let kind = RelationKind(rawValue: try row.text(1)) else { return nil }
+            return PersonRelation(person: PersonID(try row.int(0)), kind: kind, other: PersonID(try row.int(2)))
+        }
+    }
+
     // MARK: - Review tasks
 
     func insertReview(kind: String, persons: [PersonID], evidence: String, at now: String) throws -> Int64 {

@@ -26,6 +26,8 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64
     /// Undoes a merge: exactly what it moved goes back and the merged person is active again.
     func undoMerge(_ mergeID: Int64, actor: String) async throws
+    /// Relations recorded for a person, in both directions (`kind` is as recorded: `person` has `kind` `other`).
+    func relations(of person: PersonID) async throws -> [PersonRelation]
     /// Merge log entries involving a person (as survivor or merged).
     func merges(involving person: PersonID) async throws -> [MergeLogEntry]
 
@@ -120,6 +122,16 @@ public struct SourceVersion: Sendable, Hashable {
     public var sender: String
     /// The person it is linked to.
     public var person: PersonID?
+}
+
+/// A relation between two persons: `person` has `kind` `other` (a child's mother: person = child).
+public struct PersonRelation: Sendable, Hashable {
+    /// The person the relation was recorded for.
+    public var person: PersonID
+    /// Kind of relation.
+    public var kind: RelationKind
+    /// The related person.
+    public var other: PersonID
 }
 
 /// A merge log entry.

@@ -78,6 +78,7 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     }
     public func undoMerge(_ mergeID: Int64, actor: String) async throws { try await onThread { try $0.undoMerge(mergeID, actor: actor) } }
     public func merges(involving person: PersonID) async throws -> [MergeLogEntry] { try await onThread { try $0.merges(involving: person) } }
+    public func relations(of person: PersonID) async throws -> [PersonRelation] { try await onThread { try $0.relations(of: person) } }
     public func openReview(_ draft: ReviewTaskDraft, actor: String) async throws -> Int64 {
         try await onThread { engine in
             try engine.db.transaction {

@@ -216,6 +216,8 @@ public enum IdentityChange: Sendable, Hashable {
     case addBlockingKeys(PersonRef, [String])
     /// Records a relation: `person` has `kind` `other` (e.g. child's mother).
     case relate(PersonRef, RelationKind, PersonRef)
+    /// Links an already stored source record (and its derived row) to a person, e.g. after review.
+    case linkRecord(sourceRecordID: Int64, PersonRef)
     /// Opens a review task.
     case openReview(ReviewTaskDraft)
 }
