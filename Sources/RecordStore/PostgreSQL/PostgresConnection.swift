@@ -188,8 +188,12 @@ final class PostgresConnection: SQLConnection {
 
     /// A transaction-scoped advisory lock serialises hssk writers, as `BEGIN IMMEDIATE` does in
     /// SQLite: the audit chain needs one writer at a time, and it rules out lock-order deadlocks.
+    ///
+    /// Sequential scans are switched off for the transaction: its look-ups are by blind index, and a
+    /// young table without statistics makes the planner guess that `IN (…100 keys…)` matches half
+    /// the table and scan it all, which made every batch slower as the store grew.
     func beginWrite() throws(StoreError) {
-        try executeScript("BEGIN")
+        try executeScript("BEGIN; SET LOCAL enable_seqscan = off")
         do {
             try execute("SELECT pg_advisory_xact_lock(4853384)", [])
         } catch {
