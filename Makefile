@@ -19,8 +19,9 @@ demo: build
 
 test: build-debug
 	python3 scripts/check-topic-examples.py
-	$(SWIFT) test --skip-build
-	.build/debug/hssk bench kafka --quick --records 20000 --json .build/bench-smoke.json
+	# One throwaway PostgreSQL server (non-root, free loopback port) for the suite and the bench smoke run.
+	scripts/with-postgres sh -c '$(SWIFT) test --skip-build && \
+	  .build/debug/hssk bench all --quick --records 20000 --postgres "$$HSSK_TEST_POSTGRES_URL" --json .build/bench-smoke.json'
 
 bench: build
 	.build/release/hssk bench --json .build/bench.json

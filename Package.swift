@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "hssk", targets: ["hssk"]),
         .library(name: "Kafka", targets: ["Kafka"]),
         .library(name: "HealthModel", targets: ["HealthModel"]),
+        .library(name: "RecordStore", targets: ["RecordStore"]),
     ],
     targets: [
         // System libraries (module.modulemap + shim.h, found through pkg-config).
@@ -28,14 +29,17 @@ let package = Package(
         .target(name: "SyntheticPopulation", dependencies: ["HealthModel"]),
         // The person index: comparators, Fellegi–Sunter scoring, incremental linking, evaluation.
         .target(name: "Linkage", dependencies: ["HealthModel"]),
-        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "SyntheticPopulation", "CKafkaBaseline"]),
-        .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage"]),
+        // The health-record store: SQLite and PostgreSQL backends, encryption, audit, backup.
+        .target(name: "RecordStore", dependencies: ["HealthModel", "CSQLite", "CPostgres", "COpenSSL"]),
+        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "RecordStore", "SyntheticPopulation", "CKafkaBaseline"]),
+        .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage", "RecordStore"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
         .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel", "SyntheticPopulation"]),
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
+        .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.
         .testTarget(name: "hsskTests", dependencies: ["hssk"]),
     ],

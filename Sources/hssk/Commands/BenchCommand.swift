@@ -3,40 +3,72 @@ import Services
 
 let benchCommand = Command(
     name: "bench", summary: "Measure hssk against its targets (DESIGN.md §10); ratios come from one run.",
-    usage: "bench [kafka] [--quick] [--records N] [--json FILE]",
+    usage: "bench [kafka|store|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
     details: """
     Parts: kafka — produce and consume ~500-byte records through hssk's Swift API and through a minimal
     raw-C librdkafka loop on the same embedded cluster; the target is a ratio ≥ 0.8 for both.
+    store — batched encrypted apply (records + offsets) per backend next to a raw C-API insert loop of the
+    same rows; PostgreSQL runs when --postgres or HSSK_BENCH_POSTGRES_URL is given (a scratch database).
     """,
     options: [
         Option(name: "quick", value: nil, help: "A short run (smoke test; under 2 minutes on 2 cores)."),
         Option(name: "records", value: "N", help: "Records per measurement.", defaultValue: "500000 (quick: 50000)"),
         Option(name: "rounds", value: "N", help: "Runs of each side; the best counts.", defaultValue: "3 (quick: 1)"),
         Option(name: "json", value: "FILE", help: "Also write the results as JSON."),
+        Option(name: "postgres", value: "URL", help: "PostgreSQL server for the store part (or HSSK_BENCH_POSTGRES_URL)."),
     ],
     run: { arguments in
         let parts = arguments.positional.isEmpty ? ["kafka"] : arguments.positional
-        for part in parts where !["kafka", "all"].contains(part) {
-            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, all)")
+        for part in parts where !["kafka", "store", "all"].contains(part) {
+            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, all)")
         }
         let quick = arguments.flag("quick")
-        var bench = KafkaBench()
-        bench.records = try arguments.int("records", default: quick ? 50_000 : 500_000, in: 1...50_000_000)
-        bench.rounds = try arguments.int("rounds", default: quick ? 1 : 3, in: 1...20)
-        let kafka = try await bench.run { printError($0) }
+        var report = BenchReport()
+        if parts.contains("store") || parts.contains("all") {
+            var bench = StoreBench()
+            bench.records = try arguments.int("records", default: quick ? 10_000 : 50_000, in: 1...50_000_000)
+            bench.rounds = try arguments.int("rounds", default: quick ? 1 : 2, in: 1...20)
+            bench.postgresURL = arguments.string("postgres") ?? ProcessInfo.processInfo.environment["HSSK_BENCH_POSTGRES_URL"]
+            let store = try await bench.run { printError($0) }
+            report.store = store
+            print("""
+            | part  | measure | hssk apply | raw inserts | ratio | target |
+            |-------|---------|-----------:|------------:|------:|-------:|
+            """)
+            print(String(format: "| store | sqlite records/s | %.0f | %.0f | %.2f | ≥ 0.50 |", store.sqliteApplyPerS, store.sqliteRawPerS, store.sqliteRatio))
+            if let apply = store.postgresApplyPerS, let raw = store.postgresRawPerS, let ratio = store.postgresRatio {
+                print(String(format: "| store | postgres records/s | %.0f | %.0f | %.2f | ≥ 0.50 |", apply, raw, ratio))
+            }
+            print(String(format: "\napply with a new person per record (2 identifiers, 1 blocking key): sqlite %.0f records/s", store.sqliteApplyWithPersonsPerS)
+                  + (store.postgresApplyWithPersonsPerS.map { String(format: ", postgres %.0f records/s", $0) } ?? ""))
+            print("\(store.records) visits in batches of \(store.batchSize), best of \(store.rounds) round(s).\n")
+        }
+        if parts.contains("kafka") || parts.contains("all") {
+            var bench = KafkaBench()
+            bench.records = try arguments.int("records", default: quick ? 50_000 : 500_000, in: 1...50_000_000)
+            bench.rounds = try arguments.int("rounds", default: quick ? 1 : 3, in: 1...20)
+            let kafka = try await bench.run { printError($0) }
 
-        print("""
-        | part  | measure | hssk Swift API | raw librdkafka C | ratio | target |
-        |-------|---------|---------------:|-----------------:|------:|-------:|
-        """)
-        print(String(format: "| kafka | produce records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.producePerS, kafka.rawProducePerS, kafka.produceRatio))
-        print(String(format: "| kafka | consume records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.consumePerS, kafka.rawConsumePerS, kafka.consumeRatio))
-        print("\n\(kafka.records) records of \(kafka.valueBytes) bytes, best of \(kafka.rounds) round(s).")
+            print("""
+            | part  | measure | hssk Swift API | raw librdkafka C | ratio | target |
+            |-------|---------|---------------:|-----------------:|------:|-------:|
+            """)
+            print(String(format: "| kafka | produce records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.producePerS, kafka.rawProducePerS, kafka.produceRatio))
+            print(String(format: "| kafka | consume records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.consumePerS, kafka.rawConsumePerS, kafka.consumeRatio))
+            print("\n\(kafka.records) records of \(kafka.valueBytes) bytes, best of \(kafka.rounds) round(s).")
+            report.kafka = kafka
+        }
 
         if let path = arguments.string("json") {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(["kafka": kafka]).write(to: URL(fileURLWithPath: path))
+            try encoder.encode(report).write(to: URL(fileURLWithPath: path))
         }
         return 0
     })
+
+/// `--json` output: one key per part that ran.
+private struct BenchReport: Encodable {
+    var kafka: KafkaBench.Result?
+    var store: StoreBench.Result?
+}

@@ -1,0 +1,50 @@
+import CSQLite
+import Foundation
+
+/// The embedded backend: one SQLite file in WAL mode.
+public final class SQLiteStore: SQLStore, @unchecked Sendable {
+    // @unchecked Sendable: adds only an immutable `String` to `SQLStore` (see there).
+    /// The database file.
+    public let path: String
+
+    private init(path: String, thread: StoreThread, box: EngineBox) {
+        self.path = path
+        super.init(backendName: "sqlite", thread: thread, box: box)
+    }
+
+    /// Opens (creating and migrating if needed, unless `mustExist`) the store at `path`; a writer
+    /// waiting longer than `lockTimeout` for another gets `.busy` (transient).
+    public static func open(path: String, keys: KeyRing, lockTimeout: Duration = .seconds(15), mustExist: Bool = false) async throws -> SQLiteStore {
+        if mustExist, !FileManager.default.fileExists(atPath: path) {
+            throw StoreError.invalidRequest("there is no store file '\(path)'; check --store")
+        }
+        let ms = Int32(clamping: lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
+        let (thread, box) = try await start(name: "sqlite", connect: { try SQLiteConnection(path: path, busyTimeoutMs: ms) }, keys: keys, mustExist: mustExist)
+        return SQLiteStore(path: path, thread: thread, box: box)
+    }
+
+    /// A consistent copy made with SQLite's online backup API while writers keep going.
+    public override func backup(to directory: String) async throws -> String {
+        try Self.prepareDirectory(directory)
+        let destination = (directory as NSString).appendingPathComponent(Self.backupName("sqlite"))
+        return try await onThread { engine in
+            guard let connection = engine.db as? SQLiteConnection else { throw StoreError.backend("not a SQLite connection") }
+            try engine.audit(actor: "backup", action: "backup", subject: "store", detail: "to=\((destination as NSString).lastPathComponent)")
+            try connection.backup(to: destination)
+            _ = chmod(destination, 0o600)
+            return destination
+        }
+    }
+
+    /// Replaces the database at `path` with the backup file (the store must not be open).
+    static func restore(backup: String, to path: String) throws(StoreError) {
+        guard FileManager.default.fileExists(atPath: backup) else { throw StoreError.invalidRequest("no backup file '\(backup)'") }
+        var source: OpaquePointer?
+        guard sqlite3_open_v2(backup, &source, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let source else {
+            sqlite3_close_v2(source)
+            throw StoreError.backend("cannot open backup '\(backup)'")
+        }
+        defer { sqlite3_close_v2(source) }
+        try SQLiteConnection.copy(from: source, to: path)
+    }
+}

@@ -1,0 +1,243 @@
+import Foundation
+
+/// Versioned schema migrations, run on open in one transaction each.
+///
+/// DDL is shared by both backends; `{pk}`, `{int}` and `{blob}` become the dialect's words.
+/// Personal and clinical data live only in `*_enc` columns (AES-256-GCM) and `*_index` columns
+/// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
+enum Migrations {
+    /// The newest schema this code writes.
+    static let currentVersion = 1
+
+    /// Migration `n` (1-based) brings the schema from version n-1 to n.
+    static let steps: [[String]] = [
+        [
+            """
+            CREATE TABLE person (
+              id {pk},
+              status TEXT NOT NULL DEFAULT 'active',
+              merged_into {int} REFERENCES person(id),
+              demographics_enc {blob},
+              created_at TEXT NOT NULL,
+              updated_at TEXT NOT NULL)
+            """,
+            // Uniqueness belongs here, on ACTIVE personal IDs only (reference §6): an old number stays
+            // findable after re-issue and is never given to anyone else.
+            """
+            CREATE TABLE identifier (
+              id {pk},
+              person_id {int} NOT NULL REFERENCES person(id),
+              type TEXT NOT NULL,
+              value_index {blob} NOT NULL,
+              value_enc {blob} NOT NULL,
+              valid_from TEXT NOT NULL,
+              valid_to TEXT,
+              source TEXT NOT NULL)
+            """,
+            "CREATE UNIQUE INDEX identifier_active_personal_id ON identifier(value_index) WHERE type = 'personalId' AND valid_to IS NULL",
+            // Blind indexes are domain-separated by type, so the value alone is selective; batch look-ups
+            // query many values of mixed types at once.
+            "CREATE INDEX identifier_value ON identifier(value_index)",
+            "CREATE INDEX identifier_person ON identifier(person_id)",
+            """
+            CREATE TABLE blocking_key (
+              id {pk},
+              person_id {int} NOT NULL REFERENCES person(id),
+              key_index {blob} NOT NULL)
+            """,
+            "CREATE UNIQUE INDEX blocking_key_unique ON blocking_key(key_index, person_id)",
+            "CREATE INDEX blocking_key_person ON blocking_key(person_id)",
+            // The source key may be personal (BHXH numbers key card changes): blind index + ciphertext.
+            """
+            CREATE TABLE source_record (
+              id {pk},
+              kind TEXT NOT NULL,
+              topic TEXT NOT NULL,
+              kafka_partition {int} NOT NULL,
+              kafka_offset {int} NOT NULL,
+              sender TEXT NOT NULL,
+              received_at TEXT NOT NULL,
+              source_key_index {blob} NOT NULL,
+              source_key_enc {blob} NOT NULL,
+              content_index {blob} NOT NULL,
+              original_enc {blob} NOT NULL,
+              version {int} NOT NULL,
+              superseded_by {int} REFERENCES source_record(id) DEFERRABLE INITIALLY DEFERRED,
+              person_id {int} REFERENCES person(id))
+            """,
+            // Blind indexes are random: every such index dirties pages all over its B-tree on each
+            // commit, so there is one per record. It finds every version of a key and makes an exact
+            // duplicate impossible; "one current version per key" is kept by the (serialised)
+            // writers and checked by verify().
+            "CREATE UNIQUE INDEX source_record_content ON source_record(source_key_index, content_index)",
+            "CREATE INDEX source_record_person ON source_record(person_id)",
+            "CREATE INDEX source_record_position ON source_record(topic, kafka_partition, kafka_offset)",
+            // Derived tables have one row per source key pointing at its current version (history stays
+            // in source_record), except insurance_card, which is a history of card changes. They hold
+            // codes and links only: the content is read from source_record.original_enc, never stored
+            // twice. A new version moves the row (found by the old version's id: no random index).
+            """
+            CREATE TABLE visit (
+              id {pk},
+              source_record_id {int} NOT NULL UNIQUE REFERENCES source_record(id),
+              person_id {int} REFERENCES person(id),
+              facility_code TEXT NOT NULL,
+              visit_type TEXT NOT NULL)
+            """,
+            "CREATE INDEX visit_person ON visit(person_id)",
+            """
+            CREATE TABLE vaccination (
+              id {pk},
+              source_record_id {int} NOT NULL UNIQUE REFERENCES source_record(id),
+              person_id {int} REFERENCES person(id),
+              site_code TEXT NOT NULL,
+              vaccine_code TEXT NOT NULL,
+              dose_number {int} NOT NULL)
+            """,
+            "CREATE INDEX vaccination_person ON vaccination(person_id)",
+            """
+            CREATE TABLE insurance_card (
+              id {pk},
+              source_record_id {int} NOT NULL REFERENCES source_record(id),
+              person_id {int} REFERENCES person(id),
+              bhxh_index {blob} NOT NULL,
+              change_kind TEXT NOT NULL)
+            """,
+            "CREATE INDEX insurance_card_person ON insurance_card(person_id)",
+            """
+            CREATE TABLE registry_event (
+              id {pk},
+              source_record_id {int} NOT NULL UNIQUE REFERENCES source_record(id),
+              person_id {int} REFERENCES person(id),
+              station_code TEXT NOT NULL,
+              event_kind TEXT NOT NULL)
+            """,
+            "CREATE INDEX registry_event_person ON registry_event(person_id)",
+            """
+            CREATE TABLE relation (
+              id {pk},
+              person_id {int} NOT NULL REFERENCES person(id),
+              kind TEXT NOT NULL,
+              related_person_id {int} NOT NULL REFERENCES person(id),
+              created_at TEXT NOT NULL)
+            """,
+            "CREATE INDEX relation_person ON relation(person_id)",
+            "CREATE INDEX relation_related ON relation(related_person_id)",
+            """
+            CREATE TABLE merge_log (
+              id {pk},
+              survivor_id {int} NOT NULL REFERENCES person(id),
+              merged_id {int} NOT NULL REFERENCES person(id),
+              reason TEXT NOT NULL,
+              actor TEXT NOT NULL,
+              moved TEXT NOT NULL,
+              merged_at TEXT NOT NULL,
+              undone_at TEXT,
+              undone_by TEXT)
+            """,
+            """
+            CREATE TABLE review_task (
+              id {pk},
+              kind TEXT NOT NULL,
+              persons TEXT NOT NULL,
+              evidence_enc {blob} NOT NULL,
+              status TEXT NOT NULL DEFAULT 'open',
+              resolution TEXT,
+              created_at TEXT NOT NULL,
+              resolved_at TEXT,
+              resolved_by TEXT)
+            """,
+            "CREATE INDEX review_task_status ON review_task(status)",
+            """
+            CREATE TABLE outbox (
+              id {pk},
+              kind TEXT NOT NULL,
+              msg_key TEXT NOT NULL,
+              payload_enc {blob} NOT NULL,
+              created_at TEXT NOT NULL,
+              done_at TEXT)
+            """,
+            "CREATE INDEX outbox_pending ON outbox(kind, id) WHERE done_at IS NULL",
+            """
+            CREATE TABLE consumer_offset (
+              group_id TEXT NOT NULL,
+              topic TEXT NOT NULL,
+              kafka_partition {int} NOT NULL,
+              next_offset {int} NOT NULL,
+              updated_at TEXT NOT NULL,
+              PRIMARY KEY (group_id, topic, kafka_partition))
+            """,
+            """
+            CREATE TABLE audit_log (
+              seq {int} PRIMARY KEY,
+              at TEXT NOT NULL,
+              actor TEXT NOT NULL,
+              action TEXT NOT NULL,
+              subject TEXT NOT NULL,
+              detail TEXT NOT NULL,
+              prev_hash {blob} NOT NULL,
+              hash {blob} NOT NULL)
+            """,
+            """
+            CREATE TABLE account (
+              id {pk},
+              name TEXT NOT NULL UNIQUE,
+              facility TEXT NOT NULL,
+              key_reference TEXT,
+              signing_key_enc {blob},
+              created_at TEXT NOT NULL,
+              last_seen_at TEXT,
+              locked {int} NOT NULL DEFAULT 0)
+            """,
+        ],
+    ]
+
+    /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
+    static let encryptedColumns: [(table: String, key: String, column: String)] = [
+        ("person", "id", "demographics_enc"), ("identifier", "id", "value_enc"),
+        ("source_record", "id", "source_key_enc"), ("source_record", "id", "original_enc"),
+        ("review_task", "id", "evidence_enc"), ("outbox", "id", "payload_enc"),
+        ("account", "id", "signing_key_enc"),
+    ]
+
+    /// Tables in dependency order (for digests and copies), with their ordering key.
+    static let tables: [(name: String, key: String)] = [
+        ("schema_meta", "name"), ("person", "id"), ("identifier", "id"), ("blocking_key", "id"),
+        ("source_record", "id"), ("visit", "id"), ("vaccination", "id"), ("insurance_card", "id"),
+        ("registry_event", "id"), ("relation", "id"), ("merge_log", "id"), ("review_task", "id"),
+        ("outbox", "id"), ("consumer_offset", "group_id, topic, kafka_partition"), ("audit_log", "seq"),
+        ("account", "id"),
+    ]
+
+    /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.
+    static func run(on db: SQLConnection) throws -> Int {
+        try db.executeScript("CREATE TABLE IF NOT EXISTS schema_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        return try db.transaction {
+            let found = try version(db)
+            guard found <= currentVersion else { throw StoreError.schemaTooNew(found: found, supported: currentVersion) }
+            if found < currentVersion {
+                for step in found..<currentVersion {
+                    for statement in steps[step] { try db.executeScript(db.dialect.ddl(statement)) }
+                }
+                try db.execute("DELETE FROM schema_meta WHERE name = 'schema_version'", [])
+                try db.execute("INSERT INTO schema_meta (name, value) VALUES ('schema_version', ?)", [.text(String(currentVersion))])
+            }
+            return found
+        }
+    }
+
+    /// True when the database already holds an hssk schema.
+    static func hasSchema(_ db: SQLConnection) throws(StoreError) -> Bool {
+        let sql = db.dialect == .sqlite
+            ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_meta'"
+            : "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE tablename = 'schema_meta' AND schemaname = current_schema()"
+        return try db.queryOne(sql, [])?.int(0) ?? 0 > 0
+    }
+
+    /// The schema version recorded in the database (0 for an empty one).
+    static func version(_ db: SQLConnection) throws(StoreError) -> Int {
+        guard let row = try db.queryOne("SELECT value FROM schema_meta WHERE name = 'schema_version'", []) else { return 0 }
+        guard let text = row[0].text, let version = Int(text) else { throw StoreError.schemaInvalid("unreadable schema_version") }
+        return version
+    }
+}

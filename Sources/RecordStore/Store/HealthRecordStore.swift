@@ -1,0 +1,231 @@
+import Foundation
+import HealthModel
+
+/// The health-record store: one protocol, two backends (SQLite, PostgreSQL) with identical behaviour.
+///
+/// All methods throw `StoreError` only. Every call runs on the store's own thread; concurrent
+/// callers are serialised per store, and separate stores on one database exclude each other's writes.
+public protocol HealthRecordStore: AnyObject, Sendable {
+    /// `sqlite` or `postgres`.
+    var backendName: String { get }
+
+    /// Applies a consumer batch atomically: records, identity, outbox and offsets, or nothing.
+    func apply(_ batch: StoreBatch) async throws -> ApplyResult
+    /// Next offsets stored for `group` on the given partitions (absent when never stored).
+    func offsets(group: String, partitions: [TopicPartition]) async throws -> [TopicPartition: Int64]
+
+    /// Persons having an identifier with this value (active and, when asked, historic ones).
+    func findPersons(_ type: IdentifierType, _ value: String, includeHistoric: Bool) async throws -> [IdentifierMatch]
+    /// Persons sharing a blocking key.
+    func findPersons(blockingKey: String) async throws -> [PersonID]
+    /// A person with demographics and all identifiers (decrypted), or nil.
+    func person(_ id: PersonID) async throws -> StoredPerson?
+    /// Adds an identifier in its own transaction (see `IdentityChange.addIdentifier`).
+    func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws
+    /// Merges `merged` into `survivor`: its identifiers, records and relations move; logged, undoable.
+    func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64
+    /// Undoes a merge: exactly what it moved goes back and the merged person is active again.
+    func undoMerge(_ mergeID: Int64, actor: String) async throws
+    /// Relations recorded for a person, in both directions (`kind` is as recorded: `person` has `kind` `other`).
+    func relations(of person: PersonID) async throws -> [PersonRelation]
+    /// Merge log entries involving a person (as survivor or merged).
+    func merges(involving person: PersonID) async throws -> [MergeLogEntry]
+
+    /// Opens a review task outside a batch.
+    func openReview(_ draft: ReviewTaskDraft, actor: String) async throws -> Int64
+    /// Review tasks, open ones only unless `includeResolved`.
+    func reviewTasks(includeResolved: Bool) async throws -> [ReviewTask]
+    /// Resolves a review task with a decision text.
+    func resolveReview(_ id: Int64, resolution: String, actor: String) async throws
+
+    /// All stored versions of a source key on a topic, oldest first.
+    func sourceVersions(topic: String, key: String) async throws -> [SourceVersion]
+    /// Pending outbox messages of a kind, oldest first.
+    func pendingOutbox(kind: String, limit: Int) async throws -> [OutboxEntry]
+    /// Marks outbox messages done.
+    func markOutboxDone(_ ids: [Int64]) async throws
+
+    /// Creates or updates an interop account; the signing key is stored encrypted.
+    func saveAccount(_ account: InteropAccount) async throws
+    /// An interop account by name.
+    func account(named name: String) async throws -> InteropAccount?
+    /// Records that an account was seen now.
+    func touchAccount(named name: String) async throws
+
+    /// Appends an audit entry (no personal data in `subject` / `detail`: ids and counts only).
+    func audit(actor: String, action: String, subject: String, detail: String) async throws
+    /// Checks schema, audit chain, every ciphertext and the offsets.
+    func verify() async throws -> VerifyReport
+    /// Re-encrypts every ciphertext not under the active key, `batchSize` rows per transaction.
+    func reencrypt(batchSize: Int) async throws -> RotationReport
+    /// Writes a backup into `directory` and returns its path.
+    func backup(to directory: String) async throws -> String
+    /// Digest of every table's logical contents (for backup → restore comparisons).
+    func contentDigest() async throws -> [String: String]
+    /// Closes the store; later calls throw `.closed`.
+    func close() async
+}
+
+/// A person found by an identifier.
+public struct IdentifierMatch: Sendable, Hashable {
+    /// The person holding it.
+    public var person: PersonID
+    /// True while the identifier is valid (no `validTo`).
+    public var active: Bool
+    /// Validity start.
+    public var validFrom: String
+    /// Validity end, for a historic identifier.
+    public var validTo: String?
+}
+
+/// An identifier as stored, decrypted.
+public struct StoredIdentifier: Sendable, Hashable {
+    /// Kind.
+    public var type: IdentifierType
+    /// Value.
+    public var value: String
+    /// Validity start.
+    public var validFrom: String
+    /// Validity end (nil while active).
+    public var validTo: String?
+    /// Where it came from.
+    public var source: String
+}
+
+/// A person with demographics and identifiers.
+public struct StoredPerson: Sendable, Hashable {
+    /// Id.
+    public var id: PersonID
+    /// Demographics, when known.
+    public var demographics: Demographics?
+    /// Identifiers, active and historic.
+    public var identifiers: [StoredIdentifier]
+    /// Set when the person was merged into another.
+    public var mergedInto: PersonID?
+    /// Number of source records linked to the person.
+    public var recordCount: Int
+}
+
+/// One stored version of a source record.
+public struct SourceVersion: Sendable, Hashable {
+    /// Row id.
+    public var id: Int64
+    /// Version number, from 1.
+    public var version: Int
+    /// The newer version's id, once superseded.
+    public var supersededBy: Int64?
+    /// The original bytes, decrypted.
+    public var original: [UInt8]
+    /// Where it was read.
+    public var coordinates: KafkaCoordinates
+    /// Sender account.
+    public var sender: String
+    /// The person it is linked to.
+    public var person: PersonID?
+}
+
+/// A relation between two persons: `person` has `kind` `other` (a child's mother: person = child).
+public struct PersonRelation: Sendable, Hashable {
+    /// The person the relation was recorded for.
+    public var person: PersonID
+    /// Kind of relation.
+    public var kind: RelationKind
+    /// The related person.
+    public var other: PersonID
+}
+
+/// A merge log entry.
+public struct MergeLogEntry: Sendable, Hashable {
+    /// Id.
+    public var id: Int64
+    /// The person kept.
+    public var survivor: PersonID
+    /// The person merged away.
+    public var merged: PersonID
+    /// Why.
+    public var reason: String
+    /// Who.
+    public var actor: String
+    /// True once undone.
+    public var undone: Bool
+}
+
+/// A review task.
+public struct ReviewTask: Sendable, Hashable {
+    /// Id.
+    public var id: Int64
+    /// What to decide.
+    public var kind: String
+    /// Persons involved.
+    public var persons: [PersonID]
+    /// Evidence, decrypted.
+    public var evidence: String
+    /// Resolution, once resolved.
+    public var resolution: String?
+}
+
+/// An outbox message as stored.
+public struct OutboxEntry: Sendable, Hashable {
+    /// Id (order of commit within a kind).
+    public var id: Int64
+    /// Kind.
+    public var kind: String
+    /// Key.
+    public var key: String
+    /// Payload, decrypted.
+    public var payload: [UInt8]
+}
+
+/// An interop account (Hà Nội regulation art. 7 naming: `<facility>_lt_<initials>`).
+public struct InteropAccount: Sendable, Hashable {
+    /// Account name.
+    public var name: String
+    /// Facility code the account belongs to.
+    public var facility: String
+    /// Where the signing key lives when not stored here (e.g. a secret manager reference).
+    public var keyReference: String?
+    /// The HMAC signing key, when stored (encrypted at rest).
+    public var signingKey: [UInt8]?
+    /// Last time a record from the account was accepted.
+    public var lastSeen: Date?
+    /// Locked accounts are rejected.
+    public var locked: Bool
+    /// Creates an account.
+    public init(name: String, facility: String, keyReference: String? = nil, signingKey: [UInt8]? = nil,
+                lastSeen: Date? = nil, locked: Bool = false) {
+        self.name = name
+        self.facility = facility
+        self.keyReference = keyReference
+        self.signingKey = signingKey
+        self.lastSeen = lastSeen
+        self.locked = locked
+    }
+}
+
+/// What `verify` found.
+public struct VerifyReport: Sendable, Codable {
+    /// Schema version of the database.
+    public var schemaVersion: Int
+    /// Audit rows checked.
+    public var auditRows: Int
+    /// Ciphertexts decrypted and authenticated.
+    public var ciphertexts: Int
+    /// Ciphertexts per key id.
+    public var keyUsage: [String: Int]
+    /// Consumer offsets checked.
+    public var offsets: Int
+    /// Everything wrong; empty when the store is sound.
+    public var problems: [String]
+    /// True when no problem was found.
+    public var ok: Bool { problems.isEmpty }
+}
+
+/// What a re-encryption pass did.
+public struct RotationReport: Sendable, Codable {
+    /// The key everything is now under.
+    public var activeKeyID: String
+    /// Ciphertexts examined.
+    public var examined: Int
+    /// Ciphertexts rewritten under the active key.
+    public var reencrypted: Int
+}

@@ -1,0 +1,159 @@
+import Foundation
+
+/// Holds the engine for the store thread.
+///
+/// `@unchecked Sendable` is safe because `engine` (and its connection) is touched only inside jobs
+/// run by the owning store's `StoreThread`, one at a time, in order; no other thread ever reads it.
+final class EngineBox: @unchecked Sendable {
+    var engine: StoreEngine?
+    init(_ engine: StoreEngine) { self.engine = engine }
+}
+
+/// The shared implementation of both backends: every call is one job on the store's own thread.
+public class SQLStore: HealthRecordStore, @unchecked Sendable {
+    // @unchecked Sendable: all stored properties are immutable references to Sendable objects
+    // (`StoreThread`, `EngineBox`); the mutable engine inside the box is confined to the thread.
+    let thread: StoreThread
+    let box: EngineBox
+    /// `sqlite` or `postgres`.
+    public let backendName: String
+
+    init(backendName: String, thread: StoreThread, box: EngineBox) {
+        self.backendName = backendName
+        self.thread = thread
+        self.box = box
+    }
+
+    /// Opens a connection and its engine on a new store thread.
+    static func start(name: String, connect: @escaping @Sendable () throws -> SQLConnection,
+                      keys: KeyRing, mustExist: Bool) async throws -> (StoreThread, EngineBox) {
+        let thread = StoreThread(name: "hssk-store-\(name)")
+        do {
+            let box = try await thread.run { () -> EngineBox in
+                let connection = try connect()
+                do {
+                    return EngineBox(try StoreEngine(db: connection, keys: keys, mustExist: mustExist))
+                } catch {
+                    connection.close()
+                    throw error
+                }
+            }
+            return (thread, box)
+        } catch {
+            thread.stop()
+            throw error
+        }
+    }
+
+    /// Runs `body` with the engine on the store thread.
+    func onThread<T: Sendable>(_ body: @escaping @Sendable (StoreEngine) throws -> T) async throws -> T {
+        let box = self.box
+        return try await thread.run {
+            guard let engine = box.engine else { throw StoreError.closed }
+            return try body(engine)
+        }
+    }
+
+    public func apply(_ batch: StoreBatch) async throws -> ApplyResult { try await onThread { try $0.apply(batch) } }
+    public func offsets(group: String, partitions: [TopicPartition]) async throws -> [TopicPartition: Int64] {
+        try await onThread { try $0.offsets(group: group, partitions: partitions) }
+    }
+    public func findPersons(_ type: IdentifierType, _ value: String, includeHistoric: Bool = true) async throws -> [IdentifierMatch] {
+        try await onThread { try $0.findPersons(type, value, includeHistoric: includeHistoric) }
+    }
+    public func findPersons(blockingKey: String) async throws -> [PersonID] { try await onThread { try $0.findPersons(blockingKey: blockingKey) } }
+    public func person(_ id: PersonID) async throws -> StoredPerson? { try await onThread { try $0.person(id) } }
+    public func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws {
+        try await onThread { engine in
+            try engine.db.transaction {
+                let now = StoreEngine.timestamp()
+                try engine.addIdentifier(entry, to: person, at: now)
+                try engine.appendAudit(actor: actor, action: "add-identifier", subject: "person:\(person.rawValue)",
+                                       detail: "type=\(entry.type.rawValue) source=\(entry.source)", at: now)
+            }
+        }
+    }
+    public func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64 {
+        try await onThread { try $0.merge(merged, into: survivor, reason: reason, actor: actor) }
+    }
+    public func undoMerge(_ mergeID: Int64, actor: String) async throws { try await onThread { try $0.undoMerge(mergeID, actor: actor) } }
+    public func merges(involving person: PersonID) async throws -> [MergeLogEntry] { try await onThread { try $0.merges(involving: person) } }
+    public func relations(of person: PersonID) async throws -> [PersonRelation] { try await onThread { try $0.relations(of: person) } }
+    public func openReview(_ draft: ReviewTaskDraft, actor: String) async throws -> Int64 {
+        try await onThread { engine in
+            try engine.db.transaction {
+                let now = StoreEngine.timestamp()
+                let persons = try draft.persons.map { ref -> PersonID in
+                    guard case .existing(let id) = ref else { throw StoreError.invalidRequest("review tasks outside a batch name existing persons only") }
+                    return id
+                }
+                let id = try engine.insertReview(kind: draft.kind, persons: persons, evidence: draft.evidence, at: now)
+                try engine.appendAudit(actor: actor, action: "open-review", subject: "review_task:\(id)", detail: "kind=\(draft.kind)", at: now)
+                return id
+            }
+        }
+    }
+    public func reviewTasks(includeResolved: Bool = false) async throws -> [ReviewTask] {
+        try await onThread { try $0.reviewTasks(includeResolved: includeResolved) }
+    }
+    public func resolveReview(_ id: Int64, resolution: String, actor: String) async throws {
+        try await onThread { try $0.resolveReview(id, resolution: resolution, actor: actor) }
+    }
+    public func sourceVersions(topic: String, key: String) async throws -> [SourceVersion] {
+        try await onThread { try $0.sourceVersions(topic: topic, key: key) }
+    }
+    public func pendingOutbox(kind: String, limit: Int = 1000) async throws -> [OutboxEntry] {
+        try await onThread { try $0.pendingOutbox(kind: kind, limit: limit) }
+    }
+    public func markOutboxDone(_ ids: [Int64]) async throws { try await onThread { try $0.markOutboxDone(ids) } }
+    public func saveAccount(_ account: InteropAccount) async throws { try await onThread { try $0.saveAccount(account) } }
+    public func account(named name: String) async throws -> InteropAccount? { try await onThread { try $0.account(named: name) } }
+    public func touchAccount(named name: String) async throws { try await onThread { try $0.touchAccount(named: name) } }
+    public func audit(actor: String, action: String, subject: String, detail: String) async throws {
+        try await onThread { try $0.audit(actor: actor, action: action, subject: subject, detail: detail) }
+    }
+    public func verify() async throws -> VerifyReport { try await onThread { try $0.verify() } }
+    public func reencrypt(batchSize: Int = 500) async throws -> RotationReport { try await onThread { try $0.reencrypt(batchSize: batchSize) } }
+    public func contentDigest() async throws -> [String: String] { try await onThread { try $0.contentDigest() } }
+
+    /// Backend-specific; overridden by both backends.
+    public func backup(to directory: String) async throws -> String {
+        throw StoreError.invalidRequest("backup is not supported by this backend")
+    }
+
+    public func close() async {
+        let box = self.box
+        _ = try? await thread.run {
+            box.engine?.db.close()
+            box.engine = nil
+        }
+        thread.stop()
+    }
+
+    deinit {
+        // A store dropped without close(): close the connection on its own thread, then end the thread.
+        let box = self.box
+        thread.submit {
+            box.engine?.db.close()
+            box.engine = nil
+        }
+        thread.stop()
+    }
+
+    /// A file name for a backup taken now: `hssk-<UTC timestamp>.<ext>`.
+    static func backupName(_ ext: String) -> String {
+        let stamp = Date().formatted(Date.ISO8601FormatStyle().year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: true))
+            .replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ".", with: "")
+        return "hssk-\(stamp).\(ext)"
+    }
+
+    /// Creates `directory` (mode 0700) when missing.
+    static func prepareDirectory(_ directory: String) throws(StoreError) {
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw StoreError.backend("cannot create backup directory '\(directory)': \(error.localizedDescription)")
+        }
+    }
+}
+

@@ -1,0 +1,208 @@
+import Foundation
+import HealthModel
+
+/// Writing a batch's source records with few statements: one lookup of the keys already stored,
+/// ids reserved up front, multi-row inserts. On PostgreSQL every statement is a network round trip,
+/// so per-record statements would cap ingest at a few thousand records per second.
+extension StoreEngine {
+    /// What the database already holds for a batch's source keys.
+    struct KnownSources {
+        /// (key index ‖ content index) → row id, every version.
+        var exact: [[UInt8]: Int64] = [:]
+        /// key index → (row id, version) of the current version.
+        var current: [[UInt8]: (id: Int64, version: Int64)] = [:]
+    }
+
+    /// A new source-record row planned for the batch.
+    private struct PlannedRow {
+        var index: Int            // position in the batch
+        var keyIndex: [UInt8]
+        var contentIndex: [UInt8]
+        var version: Int64
+        var previous: Int64?      // the version it supersedes (stored earlier or planned in this batch)
+        var id: Int64 = 0
+        var supersededBy: Int64?  // set when a later record of the same batch supersedes it
+    }
+
+    /// Loads the stored versions of `keyIndexes` (fixed chunk size, so one prepared statement).
+    func knownSources(_ keyIndexes: [[UInt8]]) throws -> KnownSources {
+        var known = KnownSources()
+        let unique = Array(Set(keyIndexes))
+        let chunk = 100
+        let sql = "SELECT source_key_index, content_index, id, version, superseded_by FROM source_record WHERE source_key_index IN ("
+            + Array(repeating: "?", count: chunk).joined(separator: ", ") + ")"
+        for start in stride(from: 0, to: unique.count, by: chunk) {
+            var params = unique[start..<min(start + chunk, unique.count)].map { SQLValue.blob($0) }
+            params += Array(repeating: params[0], count: chunk - params.count)
+            for row in try db.query(sql, params) {
+                let key = try row.blob(0)
+                known.exact[key + (try row.blob(1))] = try row.int(2)
+                if row[4].isNull { known.current[key] = (try row.int(2), try row.int(3)) }
+            }
+        }
+        return known
+    }
+
+    /// `count` fresh ids for `table`: from its sequence on PostgreSQL; after the current maximum on
+    /// SQLite (safe: the caller holds the write lock, so no other writer takes ids meanwhile).
+    func reserveIDs(_ table: String, count: Int) throws -> [Int64] {
+        guard count > 0 else { return [] }
+        switch db.dialect {
+        case .postgres:
+            return try db.query("SELECT nextval('\(table)_id_seq') FROM generate_series(1, ?)", [.int(Int64(count))]).map { try $0.int(0) }
+        case .sqlite:
+            let max = try db.queryOne("SELECT COALESCE(MAX(id), 0) FROM \(table)", [])?.int(0) ?? 0
+            return (1...Int64(count)).map { max + $0 }
+        }
+    }
+
+    /// Inserts rows with as few statements as possible (chunk shapes are powers of two, so only a
+    /// handful of prepared statements exist per table).
+    func insertMany(_ prefix: String, columns: Int, rows: [[SQLValue]], suffix: String = "") throws {
+        let group = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
+        let maxRows = max(1, min(64, 30_000 / columns))
+        var start = 0
+        while start < rows.count {
+            var size = maxRows
+            while size > rows.count - start { size /= 2 }
+            let sql = prefix + " VALUES " + Array(repeating: group, count: size).joined(separator: ", ") + suffix
+            try db.execute(sql, rows[start..<(start + size)].flatMap { $0 })
+            start += size
+        }
+    }
+
+    /// Stores a batch's records: duplicates change nothing, a new content for a known key supersedes
+    /// the current version (kept, marked, audited), derived tables follow the newest version.
+    func storeRecords(_ records: [IncomingRecord], persons: [PersonID?], actor: String, at now: String) throws -> [RecordOutcome] {
+        guard !records.isEmpty else { return [] }
+        let keyIndexes = records.map { sourceKeyIndex(topic: $0.coordinates.topic, key: $0.sourceKey) }
+        var known = try knownSources(keyIndexes)
+        var outcomes: [RecordOutcome?] = Array(repeating: nil, count: records.count)
+        var planned: [PlannedRow] = []
+        var plannedForKey: [[UInt8]: Int] = [:]   // key index → latest planned row
+        for (i, incoming) in records.enumerated() {
+            let keyIndex = keyIndexes[i]
+            let contentIndex = cipher.blindIndex(bytes: "source-content", incoming.original)
+            if let same = known.exact[keyIndex + contentIndex] {
+                outcomes[i] = .duplicate(id: same)
+                continue
+            }
+            if let p = plannedForKey[keyIndex], planned[p].contentIndex == contentIndex {
+                outcomes[i] = .duplicate(id: -1 - Int64(p))   // resolved to the planned row's id below
+                continue
+            }
+            var row = PlannedRow(index: i, keyIndex: keyIndex, contentIndex: contentIndex, version: 1, previous: nil)
+            if let p = plannedForKey[keyIndex] {
+                row.version = planned[p].version + 1
+                row.previous = -1 - Int64(p)
+            } else if let current = known.current[keyIndex] {
+                row.version = current.version + 1
+                row.previous = current.id
+            }
+            plannedForKey[keyIndex] = planned.count
+            planned.append(row)
+            // Later records of the batch with the same content are duplicates of this one.
+            known.exact[keyIndex + contentIndex] = -1 - Int64(planned.count - 1)
+        }
+        let ids = try reserveIDs("source_record", count: planned.count)
+        for p in planned.indices { planned[p].id = ids[p] }
+        func resolve(_ id: Int64) -> Int64 { id < 0 ? planned[Int(-1 - id)].id : id }
+        for p in planned.indices {
+            if let previous = planned[p].previous, previous < 0 { planned[Int(-1 - previous)].supersededBy = planned[p].id }
+        }
+        // Stored versions being superseded point at their successor before it exists: the foreign
+        // key is checked at commit (DEFERRABLE INITIALLY DEFERRED).
+        for row in planned {
+            if let previous = row.previous, previous >= 0 {
+                try db.execute("UPDATE source_record SET superseded_by = ? WHERE id = ?", [.int(row.id), .int(previous)])
+            }
+        }
+        var rows: [[SQLValue]] = []
+        rows.reserveCapacity(planned.count)
+        for row in planned {
+            let incoming = records[row.index]
+            rows.append([.int(row.id), .text(incoming.kind.rawValue), .text(incoming.coordinates.topic),
+                         .int(Int64(incoming.coordinates.partition)), .int(incoming.coordinates.offset), .text(incoming.sender),
+                         .text(Self.timestamp(incoming.receivedAt)), .blob(row.keyIndex),
+                         .blob(try cipher.seal(incoming.sourceKey, context: "source_record.source_key_enc")), .blob(row.contentIndex),
+                         .blob(try cipher.seal(incoming.original, context: "source_record.original_enc")), .int(row.version),
+                         row.supersededBy.map { .int($0) } ?? .null, persons[row.index].map { .int($0.rawValue) } ?? .null])
+        }
+        try insertMany("""
+            INSERT INTO source_record (id, kind, topic, kafka_partition, kafka_offset, sender, received_at, source_key_index,
+              source_key_enc, content_index, original_enc, version, superseded_by, person_id)
+            """, columns: 14, rows: rows)
+        // The newest row of each key, with the stored version its derived row currently points at.
+        var latest: [(row: PlannedRow, storedPrevious: Int64?)] = []
+        for row in planned where row.supersededBy == nil {
+            var previous = row.previous
+            while let p = previous, p < 0 { previous = planned[Int(-1 - p)].previous }
+            latest.append((row, previous))
+        }
+        try storeDerived(latest, all: planned, records: records, persons: persons)
+        for row in planned {
+            if let previous = row.previous {
+                let incoming = records[row.index]
+                try appendAudit(actor: actor, action: "supersede", subject: "source_record:\(resolve(previous))",
+                                detail: "by=\(row.id) version=\(row.version) topic=\(incoming.coordinates.topic) offset=\(incoming.coordinates.partition):\(incoming.coordinates.offset)",
+                                at: now)
+            }
+        }
+        for row in planned {
+            outcomes[row.index] = row.previous.map { .superseded(id: row.id, previous: resolve($0)) } ?? .stored(id: row.id)
+        }
+        return outcomes.map { outcome in
+            guard let outcome else { return .duplicate(id: 0) }
+            if case .duplicate(let id) = outcome { return .duplicate(id: resolve(id)) }
+            return outcome
+        }
+    }
+
+    /// Derived tables: the newest version per key (`latest`) for visits, vaccinations and registry
+    /// events; every version for the insurance card history. Codes and links only; the content stays
+    /// in `source_record.original_enc`.
+    private func storeDerived(_ latest: [(row: PlannedRow, storedPrevious: Int64?)], all: [PlannedRow], records: [IncomingRecord],
+                              persons: [PersonID?]) throws {
+        var visits: [[SQLValue]] = [], doses: [[SQLValue]] = [], events: [[SQLValue]] = [], cards: [[SQLValue]] = []
+        func person(_ row: PlannedRow) -> SQLValue { persons[row.index].map { .int($0.rawValue) } ?? .null }
+        for (row, storedPrevious) in latest {
+            let derived = records[row.index].derived
+            if let storedPrevious {
+                // A new version of a stored key: its derived row moves to the new version.
+                let (table, sets, values): (String, String, [SQLValue])
+                switch derived {
+                case .visit(let facility, let visitType):
+                    (table, sets, values) = ("visit", "facility_code = ?, visit_type = ?", [.text(facility), .text(visitType)])
+                case .vaccination(let site, let vaccine, let dose):
+                    (table, sets, values) = ("vaccination", "site_code = ?, vaccine_code = ?, dose_number = ?", [.text(site), .text(vaccine), .int(Int64(dose))])
+                case .registryEvent(let station, let event):
+                    (table, sets, values) = ("registry_event", "station_code = ?, event_kind = ?", [.text(station), .text(event)])
+                case .insuranceCard:
+                    continue
+                }
+                try db.execute("UPDATE \(table) SET source_record_id = ?, person_id = ?, \(sets) WHERE source_record_id = ?",
+                               [.int(row.id), person(row)] + values + [.int(storedPrevious)])
+                continue
+            }
+            switch derived {
+            case .visit(let facility, let visitType):
+                visits.append([.int(row.id), person(row), .text(facility), .text(visitType)])
+            case .vaccination(let site, let vaccine, let dose):
+                doses.append([.int(row.id), person(row), .text(site), .text(vaccine), .int(Int64(dose))])
+            case .registryEvent(let station, let event):
+                events.append([.int(row.id), person(row), .text(station), .text(event)])
+            case .insuranceCard:
+                break
+            }
+        }
+        for row in all {
+            if case .insuranceCard(let change) = records[row.index].derived {
+                cards.append([.int(row.id), person(row), .blob(cipher.blindIndex("id:bhxhNumber", records[row.index].sourceKey)), .text(change)])
+            }
+        }
+        try insertMany("INSERT INTO visit (source_record_id, person_id, facility_code, visit_type)", columns: 4, rows: visits)
+        try insertMany("INSERT INTO vaccination (source_record_id, person_id, site_code, vaccine_code, dose_number)", columns: 5, rows: doses)
+        try insertMany("INSERT INTO registry_event (source_record_id, person_id, station_code, event_kind)", columns: 4, rows: events)
+        try insertMany("INSERT INTO insurance_card (source_record_id, person_id, bhxh_index, change_kind)", columns: 4, rows: cards)
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+import HealthModel
+
+/// The store's logic over one `SQLConnection`, shared by both backends.
+///
+/// Not thread-safe: owned by a `SQLStore` and used only from that store's `StoreThread`.
+final class StoreEngine {
+    let db: SQLConnection
+    let cipher: FieldCipher
+    /// Schema version found before migrating (0 for a new database).
+    let foundVersion: Int
+    /// One encoder for the engine's thread (creating one per person costs more than encoding).
+    let jsonEncoder = JSONEncoder()
+
+    init(db: SQLConnection, keys: KeyRing, mustExist: Bool = false) throws {
+        self.db = db
+        self.cipher = FieldCipher(keys: keys)
+        if mustExist, try !Migrations.hasSchema(db) {
+            throw StoreError.invalidRequest("there is no hssk store here (no schema); check --store")
+        }
+        foundVersion = try Migrations.run(on: db)
+        try checkKeys()
+    }
+
+    /// A timestamp for rows: ISO 8601 UTC with milliseconds.
+    static func timestamp(_ date: Date = Date()) -> String {
+        // gmtime_r + integer formatting: Foundation's ISO 8601 formatter costs microseconds per row.
+        let interval = date.timeIntervalSince1970
+        var seconds = time_t(interval.rounded(.down))
+        let millis = Int((interval - Double(seconds)) * 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ v: Int32, _ width: Int) -> String {
+            let s = String(v)
+            return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis), 3))Z"
+    }
+
+    /// Compares the key ring with the check values stored at first use of each key, so that a wrong
+    /// key file fails at open with a clear error instead of at the first read (or worse, writing
+    /// data nobody can read later). Check values are MACs: they reveal nothing about the keys.
+    private func checkKeys() throws {
+        try db.transaction {
+            let stored = try db.query("SELECT name, value FROM schema_meta WHERE name LIKE 'key_check:%' OR name = 'blind_index_check'", [])
+            var checks: [String: String] = [:]
+            for row in stored { checks[try row.text(0)] = try row.text(1) }
+            let blind = hex(cipher.blindIndexCheck)
+            if let existing = checks["blind_index_check"] {
+                guard existing == blind else {
+                    throw StoreError.wrongKey("the key file's blindIndex key is not the one this database was written with")
+                }
+            } else {
+                try db.execute("INSERT INTO schema_meta (name, value) VALUES ('blind_index_check', ?)", [.text(blind)])
+            }
+            for id in cipher.keys.keyIDs {
+                let check = hex(try cipher.keyCheck(for: id))
+                if let existing = checks["key_check:\(id)"] {
+                    guard existing == check else {
+                        throw StoreError.wrongKey("the key file's key '\(id)' is not the key '\(id)' this database was written with")
+                    }
+                } else if id == cipher.keys.activeKeyID {
+                    try db.execute("INSERT INTO schema_meta (name, value) VALUES (?, ?)", [.text("key_check:\(id)"), .text(check)])
+                }
+            }
+        }
+    }
+
+    // MARK: - Audit
+
+    /// Appends one audit row chained to the previous one; call inside a write transaction.
+    func appendAudit(actor: String, action: String, subject: String, detail: String, at: String) throws {
+        let last = try db.queryOne("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [])
+        let seq = (try last?.int(0) ?? 0) + 1
+        let previous = try last?.blob(1) ?? AuditChain.genesis
+        let hash = AuditChain.hash(key: cipher.auditKey, previous: previous,
+                                   fields: [String(seq), at, actor, action, subject, detail])
+        try db.execute("INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                       [.int(seq), .text(at), .text(actor), .text(action), .text(subject), .text(detail), .blob(previous), .blob(hash)])
+    }
+
+    // MARK: - Apply
+
+    /// Applies a batch in one transaction (see `HealthRecordStore.apply`).
+    func apply(_ batch: StoreBatch) throws -> ApplyResult {
+        try db.transaction {
+            let now = Self.timestamp()
+            let newPersons = try applyIdentity(batch.identity, at: now)
+            func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
+                switch ref {
+                case .existing(let id): return id
+                case .new(let local):
+                    guard let id = newPersons[local] else {
+                        throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
+                    }
+                    return id
+                }
+            }
+            let persons = try batch.records.map { try $0.person.map(resolve) }
+            let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
+            // Outbox ids follow batch order (reserved explicitly: a multi-row insert does not promise
+            // the order of default ids), which is the per-person order consumers rely on.
+            let outboxIDs = try reserveIDs("outbox", count: batch.outbox.count)
+            let outboxRows = try zip(batch.outbox, outboxIDs).map { message, id -> [SQLValue] in
+                let key: String
+                switch message.key {
+                case .person(let ref): key = String(try resolve(ref).rawValue)
+                case .text(let text): key = text
+                }
+                return [.int(id), .text(message.kind), .text(key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)]
+            }
+            try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: outboxRows)
+            for offset in batch.offsets {
+                guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
+                try db.execute("""
+                    INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
+                    """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset), .text(now)])
+            }
+            let result = ApplyResult(records: outcomes, newPersons: newPersons)
+            let stored = outcomes.count - result.duplicates
+            let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.nextOffset)" }.joined(separator: ",")
+            try appendAudit(actor: batch.actor, action: "apply", subject: "batch",
+                            detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
+                            at: now)
+            return result
+        }
+    }
+
+    /// Next offsets of `group` on `partitions`.
+    func offsets(group: String, partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for tp in partitions {
+            if let row = try db.queryOne("SELECT next_offset FROM consumer_offset WHERE group_id = ? AND topic = ? AND kafka_partition = ?",
+                                         [.text(group), .text(tp.topic), .int(Int64(tp.partition))]) {
+                result[tp] = try row.int(0)
+            }
+        }
+        return result
+    }
+
+    /// Blind index of a topic's source key (same key ⇒ same record).
+    func sourceKeyIndex(topic: String, key: String) -> [UInt8] {
+        cipher.blindIndex("source-key", topic + "\u{0}" + key)
+    }
+
+    /// Every stored version of a source key, oldest first.
+    func sourceVersions(topic: String, key: String) throws -> [SourceVersion] {
+        let keyIndex = sourceKeyIndex(topic: topic, key: key)
+        return try db.query("""
+            SELECT id, version, superseded_by, original_enc, topic, kafka_partition, kafka_offset, sender, person_id
+            FROM source_record WHERE source_key_index = ? ORDER BY version
+            """, [.blob(keyIndex)]).map { row in
+            SourceVersion(id: try row.int(0), version: Int(try row.int(1)), supersededBy: row[2].int,
+                          original: try cipher.open(try row.blob(3), context: "source_record.original_enc"),
+                          coordinates: KafkaCoordinates(topic: try row.text(4), partition: Int32(try row.int(5)), offset: try row.int(6)),
+                          sender: try row.text(7), person: row[8].int.map { PersonID($0) })
+        }
+    }
+}
+
+/// Lower-case hex of bytes.
+func hex(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count * 2)
+    for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+    return String(decoding: out, as: UTF8.self)
+}
+
+extension FieldCipher {
+    /// Blind index of raw bytes (content MACs).
+    func blindIndex(bytes domain: String, _ value: [UInt8]) -> [UInt8] {
+        Array(hmac(key: keys.blindIndexKey, Array(domain.utf8) + [0] + value).prefix(16))
+    }
+}

@@ -1,0 +1,57 @@
+/// Every failure of the record store, with a code the caller can switch on.
+///
+/// `isTransient` tells ingest whether to retry with back-off (never dead-letter, never skip) or to
+/// treat the failure as permanent.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The database is locked by another writer or a transaction was chosen as a deadlock victim: retry.
+    case busy(String)
+    /// The connection to the database server was lost or could not be made: retry.
+    case connectionLost(String)
+    /// The database was written by a newer hssk (schema `found` > `supported`): upgrade hssk first.
+    case schemaTooNew(found: Int, supported: Int)
+    /// The database is not an hssk store or its schema is damaged.
+    case schemaInvalid(String)
+    /// No key file / environment key was given, or it lacks a key id the data needs.
+    case missingKey(String)
+    /// The key file is malformed.
+    case invalidKeyFile(String)
+    /// A key does not match the data: the key file holds a different key under this id.
+    case wrongKey(String)
+    /// A ciphertext failed authentication (tampered or truncated), or an audit chain link is broken.
+    case integrity(String)
+    /// A uniqueness or reference rule was violated (e.g. a personal ID already active on another person).
+    case constraint(String)
+    /// The caller asked for something that does not exist or is not allowed in the current state.
+    case invalidRequest(String)
+    /// The store was closed.
+    case closed
+    /// Any other database or file-system failure, with the backend's message.
+    case backend(String)
+
+    /// True when retrying the same operation later may succeed.
+    public var isTransient: Bool {
+        switch self {
+        case .busy, .connectionLost: return true
+        default: return false
+        }
+    }
+
+    /// A human-readable explanation.
+    public var description: String {
+        switch self {
+        case .busy(let m): return "database busy (transient, retry): \(m)"
+        case .connectionLost(let m): return "database connection lost (transient, retry): \(m)"
+        case .schemaTooNew(let found, let supported):
+            return "the database has schema version \(found) but this hssk supports up to \(supported): upgrade hssk before opening it"
+        case .schemaInvalid(let m): return "not a valid hssk store: \(m)"
+        case .missingKey(let m): return "encryption key missing: \(m)"
+        case .invalidKeyFile(let m): return "invalid key file: \(m)"
+        case .wrongKey(let m): return "wrong encryption key: \(m)"
+        case .integrity(let m): return "integrity check failed: \(m)"
+        case .constraint(let m): return "constraint violated: \(m)"
+        case .invalidRequest(let m): return "invalid request: \(m)"
+        case .closed: return "the store is closed"
+        case .backend(let m): return "database error: \(m)"
+        }
+    }
+}

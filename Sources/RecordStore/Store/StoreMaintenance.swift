@@ -1,0 +1,173 @@
+import COpenSSL
+import Foundation
+
+extension StoreEngine {
+    // MARK: - Verify
+
+    /// Schema version, audit chain, every ciphertext, offsets (see `HealthRecordStore.verify`).
+    func verify() throws -> VerifyReport {
+        var problems: [String] = []
+        let version = try Migrations.version(db)
+        if version != Migrations.currentVersion { problems.append("schema version \(version), expected \(Migrations.currentVersion)") }
+        let audit = try verifyAuditChain()
+        problems += audit.problems
+        var ciphertexts = 0
+        var usage: [String: Int] = [:]
+        var failures = 0
+        for (table, key, column) in Migrations.encryptedColumns {
+            var last: Int64 = 0
+            while true {
+                let rows = try db.query("SELECT \(key), \(column) FROM \(table) WHERE \(key) > ? ORDER BY \(key) LIMIT 1000", [.int(last)])
+                if rows.isEmpty { break }
+                for row in rows {
+                    last = try row.int(0)
+                    guard let blob = row[1].blob else { continue }
+                    do {
+                        _ = try cipher.open(blob, context: "\(table).\(column)")
+                        usage[try FieldCipher.keyID(of: blob), default: 0] += 1
+                        ciphertexts += 1
+                    } catch {
+                        failures += 1
+                        if failures <= 20 { problems.append("\(table).\(column) row \(last): \(error)") }
+                    }
+                }
+            }
+        }
+        if failures > 20 { problems.append("… \(failures - 20) more ciphertext failures") }
+        let multipleCurrent = try db.queryOne("""
+            SELECT COUNT(*) FROM (SELECT source_key_index FROM source_record WHERE superseded_by IS NULL
+              GROUP BY source_key_index HAVING COUNT(*) > 1) AS keys
+            """, [])?.int(0) ?? 0
+        if multipleCurrent > 0 { problems.append("source_record: \(multipleCurrent) source keys have more than one current version") }
+        let offsets = try db.query("SELECT group_id, topic, kafka_partition, next_offset FROM consumer_offset", [])
+        var highest: [String: Int64] = [:]
+        for row in offsets {
+            let next = try row.int(3)
+            let tp = "\(try row.text(1))/\(try row.int(2))"
+            if next < 0 { problems.append("consumer_offset \(try row.text(0)) \(tp): negative offset \(next)") }
+            highest[tp] = max(highest[tp] ?? 0, next)
+        }
+        for row in try db.query("SELECT topic, kafka_partition, MAX(kafka_offset) FROM source_record GROUP BY topic, kafka_partition", []) {
+            let tp = "\(try row.text(0))/\(try row.int(1))"
+            let maxOffset = try row.int(2)
+            if let next = highest[tp], maxOffset >= next {
+                problems.append("source records on \(tp) up to offset \(maxOffset) but the stored position is \(next): offsets went backwards")
+            }
+        }
+        return VerifyReport(schemaVersion: version, auditRows: audit.rows, ciphertexts: ciphertexts, keyUsage: usage,
+                            offsets: offsets.count, problems: problems)
+    }
+
+    // MARK: - Key rotation
+
+    /// Re-encrypts ciphertexts not under the active key, one transaction per `batchSize` rows, so a
+    /// rotation can be interrupted and resumed (rows already done are skipped).
+    func reencrypt(batchSize: Int) throws -> RotationReport {
+        let active = cipher.keys.activeKeyID
+        var examined = 0, rewritten = 0
+        for (table, key, column) in Migrations.encryptedColumns {
+            var last: Int64 = 0
+            while true {
+                let done: Bool = try db.transaction {
+                    let rows = try db.query("SELECT \(key), \(column) FROM \(table) WHERE \(key) > ? ORDER BY \(key) LIMIT ?",
+                                            [.int(last), .int(Int64(max(1, batchSize)))])
+                    for row in rows {
+                        last = try row.int(0)
+                        guard let blob = row[1].blob else { continue }
+                        examined += 1
+                        guard try FieldCipher.keyID(of: blob) != active else { continue }
+                        let context = "\(table).\(column)"
+                        let fresh = try cipher.seal(try cipher.open(blob, context: context), context: context)
+                        try db.execute("UPDATE \(table) SET \(column) = ? WHERE \(key) = ?", [.blob(fresh), .int(last)])
+                        rewritten += 1
+                    }
+                    return rows.isEmpty
+                }
+                if done { break }
+            }
+        }
+        try audit(actor: "keys", action: "reencrypt", subject: "store", detail: "active=\(active) examined=\(examined) reencrypted=\(rewritten)")
+        return RotationReport(activeKeyID: active, examined: examined, reencrypted: rewritten)
+    }
+
+    // MARK: - Digest
+
+    /// SHA-256 per table over every row in key order (type-tagged, length-prefixed values).
+    func contentDigest() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for (table, key) in Migrations.tables {
+            guard let ctx = EVP_MD_CTX_new() else { throw StoreError.backend("EVP_MD_CTX_new failed") }
+            defer { EVP_MD_CTX_free(ctx) }
+            EVP_DigestInit_ex(ctx, EVP_sha256(), nil)
+            var count = 0
+            for row in try db.query("SELECT * FROM \(table) ORDER BY \(key)", []) {
+                count += 1
+                var bytes: [UInt8] = []
+                for value in row.values {
+                    switch value {
+                    case .null: bytes.append(0)
+                    case .int(let v): bytes.append(1); bytes += Array(String(v).utf8); bytes.append(0)
+                    case .text(let t): bytes.append(2); bytes += lengthPrefix(Array(t.utf8))
+                    case .blob(let b): bytes.append(3); bytes += lengthPrefix(b)
+                    }
+                }
+                EVP_DigestUpdate(ctx, bytes, bytes.count)
+            }
+            var out = [UInt8](repeating: 0, count: 32)
+            var length: UInt32 = 0
+            EVP_DigestFinal_ex(ctx, &out, &length)
+            result[table] = "\(count):\(hex(out))"
+        }
+        return result
+    }
+
+    private func lengthPrefix(_ bytes: [UInt8]) -> [UInt8] {
+        let n = UInt32(bytes.count)
+        return [UInt8(n >> 24), UInt8((n >> 16) & 0xff), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)] + bytes
+    }
+
+    // MARK: - Outbox and accounts
+
+    func pendingOutbox(kind: String, limit: Int) throws -> [OutboxEntry] {
+        try db.query("SELECT id, kind, msg_key, payload_enc FROM outbox WHERE kind = ? AND done_at IS NULL ORDER BY id LIMIT ?",
+                     [.text(kind), .int(Int64(limit))]).map { row in
+            OutboxEntry(id: try row.int(0), kind: try row.text(1), key: try row.text(2),
+                        payload: try cipher.open(try row.blob(3), context: "outbox.payload_enc"))
+        }
+    }
+
+    func markOutboxDone(_ ids: [Int64]) throws {
+        try db.transaction {
+            let now = Self.timestamp()
+            for id in ids { try db.execute("UPDATE outbox SET done_at = ? WHERE id = ? AND done_at IS NULL", [.text(now), .int(id)]) }
+        }
+    }
+
+    func saveAccount(_ account: InteropAccount) throws {
+        try db.transaction {
+            let now = Self.timestamp()
+            let key: SQLValue = try account.signingKey.map { .blob(try cipher.seal($0, context: "account.signing_key_enc")) } ?? .null
+            try db.execute("""
+                INSERT INTO account (name, facility, key_reference, signing_key_enc, created_at, last_seen_at, locked) VALUES (?, ?, ?, ?, ?, NULL, ?)
+                ON CONFLICT (name) DO UPDATE SET facility = excluded.facility, key_reference = excluded.key_reference,
+                  signing_key_enc = excluded.signing_key_enc, locked = excluded.locked
+                """, [.text(account.name), .text(account.facility), account.keyReference.map { .text($0) } ?? .null, key, .text(now),
+                      .int(account.locked ? 1 : 0)])
+            try appendAudit(actor: "admin", action: "save-account", subject: "account:\(account.name)",
+                            detail: "facility=\(account.facility) locked=\(account.locked)", at: now)
+        }
+    }
+
+    func account(named name: String) throws -> InteropAccount? {
+        guard let row = try db.queryOne("SELECT name, facility, key_reference, signing_key_enc, last_seen_at, locked FROM account WHERE name = ?",
+                                        [.text(name)]) else { return nil }
+        let key = try row[3].blob.map { try cipher.open($0, context: "account.signing_key_enc") }
+        let seen = row[4].text.flatMap { try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
+        return InteropAccount(name: try row.text(0), facility: try row.text(1), keyReference: row[2].text, signingKey: key,
+                              lastSeen: seen, locked: try row.int(5) != 0)
+    }
+
+    func touchAccount(named name: String) throws {
+        try db.execute("UPDATE account SET last_seen_at = ? WHERE name = ?", [.text(Self.timestamp()), .text(name)])
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import XCTest
+@testable import RecordStore
+
+/// The shared store suite on a real PostgreSQL server (`scripts/with-postgres swift test`).
+///
+/// Without `HSSK_TEST_POSTGRES_URL` every test FAILS (never skips), so a CI run that could not start
+/// PostgreSQL cannot pass silently.
+final class PostgresStoreTests: XCTestCase {
+    /// Runs one contract case, or fails it when no server was provided.
+    private func run(file: StaticString = #filePath, line: UInt = #line, _ body: (StoreContract) async throws -> Void) async throws {
+        guard let url = ProcessInfo.processInfo.environment["HSSK_TEST_POSTGRES_URL"], !url.isEmpty else {
+            return XCTFail("HSSK_TEST_POSTGRES_URL is not set: run via scripts/with-postgres or make test", file: file, line: line)
+        }
+        try await body(StoreContract(fixture: PostgresFixture(baseURL: url)))
+    }
+
+    func testAtomicBatchWithOffsets() async throws { try await run { try await $0.atomicBatchWithOffsets() } }
+    func testIdempotentReapply() async throws { try await run { try await $0.idempotentReapply() } }
+    func testSupersedingVersions() async throws { try await run { try await $0.supersedingVersions() } }
+    func testIdentifierHistory() async throws { try await run { try await $0.identifierHistory() } }
+    func testMergeAndUndo() async throws { try await run { try await $0.mergeAndUndo() } }
+    func testReviewTasks() async throws { try await run { try await $0.reviewTasks() } }
+    func testAuditChainDetectsTampering() async throws { try await run { try await $0.auditChainDetectsTampering() } }
+    func testEncryptionAtRest() async throws { try await run { try await $0.encryptionAtRest() } }
+    func testWrongKeyIsAClearError() async throws { try await run { try await $0.wrongKeyIsAClearError() } }
+    func testKeyRotation() async throws { try await run { try await $0.keyRotation() } }
+    func testBackupRestoreIdenticalContents() async throws { try await run { try await $0.backupRestoreIdenticalContents() } }
+    func testConcurrentWriters() async throws { try await run { try await $0.concurrentWriters() } }
+    func testMustExistRefusesAnEmptyLocation() async throws { try await run { try await $0.mustExistRefusesAnEmptyLocation() } }
+    func testOutboxOrderAndAccounts() async throws { try await run { try await $0.outboxOrderAndAccounts() } }
+    func testRelationsAndLaterLinks() async throws { try await run { try await $0.relationsAndLaterLinks() } }
+    func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
+    func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }
+
+    /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
+    func testLostConnectionIsTransientAndRecovers() async throws {
+        try await run { contract in
+            let location = try await contract.fixture.freshLocation()
+            let store = try await RecordStores.open(location, keys: Fixtures.keys)
+            _ = try await store.apply(StoreBatch(records: [try Fixtures.incoming(Fixtures.visit("LK-C1"), offset: 0)], offsets: [Fixtures.offset(1)]))
+            let admin = try contract.fixture.rawConnection(location)
+            try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()", [])
+            admin.close()
+            try await Task.sleep(for: .milliseconds(200)) // let the server close the session
+            let batch = StoreBatch(records: [try Fixtures.incoming(Fixtures.visit("LK-C2"), offset: 1)], offsets: [Fixtures.offset(2)])
+            do {
+                _ = try await store.apply(batch)
+                XCTFail("apply succeeded on a terminated connection")
+            } catch let error as StoreError {
+                XCTAssertTrue(error.isTransient, "\(error)")
+            }
+            let retried = try await store.apply(batch)
+            XCTAssertEqual(retried.records.count, 1)
+            let offsets = try await store.offsets(group: "hssk-ingest", partitions: [TopicPartition("hssk.visits.v1", 0)])
+            XCTAssertEqual(offsets[TopicPartition("hssk.visits.v1", 0)], 2)
+            await store.close()
+        }
+    }
+}

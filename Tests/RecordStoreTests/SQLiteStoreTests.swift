@@ -1,0 +1,24 @@
+import XCTest
+
+/// The shared store suite on SQLite files.
+final class SQLiteStoreTests: XCTestCase {
+    let contract = StoreContract(fixture: SQLiteFixture())
+
+    func testAtomicBatchWithOffsets() async throws { try await contract.atomicBatchWithOffsets() }
+    func testIdempotentReapply() async throws { try await contract.idempotentReapply() }
+    func testSupersedingVersions() async throws { try await contract.supersedingVersions() }
+    func testIdentifierHistory() async throws { try await contract.identifierHistory() }
+    func testMergeAndUndo() async throws { try await contract.mergeAndUndo() }
+    func testReviewTasks() async throws { try await contract.reviewTasks() }
+    func testAuditChainDetectsTampering() async throws { try await contract.auditChainDetectsTampering() }
+    func testEncryptionAtRest() async throws { try await contract.encryptionAtRest() }
+    func testWrongKeyIsAClearError() async throws { try await contract.wrongKeyIsAClearError() }
+    func testKeyRotation() async throws { try await contract.keyRotation() }
+    func testBackupRestoreIdenticalContents() async throws { try await contract.backupRestoreIdenticalContents() }
+    func testConcurrentWriters() async throws { try await contract.concurrentWriters() }
+    func testMustExistRefusesAnEmptyLocation() async throws { try await contract.mustExistRefusesAnEmptyLocation() }
+    func testOutboxOrderAndAccounts() async throws { try await contract.outboxOrderAndAccounts() }
+    func testRelationsAndLaterLinks() async throws { try await contract.relationsAndLaterLinks() }
+    func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
+    func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }
+}
