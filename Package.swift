@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.
-        .testTarget(name: "hsskTests", dependencies: ["hssk"]),
+        .testTarget(name: "hsskTests", dependencies: ["hssk", "RecordStore", "HealthModel"]),
     ],
     swiftLanguageModes: [.v6]
 )
