@@ -87,7 +87,8 @@ hssk_baseline_result hssk_baseline_consume(const char *bootstrap, const char *to
     if (!set(conf, "bootstrap.servers", bootstrap, &result) || !set(conf, "group.id", group, &result) ||
         !set(conf, "enable.auto.commit", "false", &result) || !set(conf, "enable.auto.offset.store", "false", &result) ||
         !set(conf, "auto.offset.reset", "earliest", &result) ||
-        !set(conf, "partition.assignment.strategy", "cooperative-sticky", &result) || !set(conf, "log_level", "3", &result)) {
+        !set(conf, "partition.assignment.strategy", "cooperative-sticky", &result) || !set(conf, "log_level", "3", &result) ||
+        !set(conf, "queued.max.messages.kbytes", "1048576", &result)) {
         rd_kafka_conf_destroy(conf);
         return result;
     }

@@ -129,6 +129,9 @@ public struct KafkaBench: Sendable {
     private func consume(_ cluster: EmbeddedCluster, topic: String, group: String) async throws -> Double {
         var config = ConsumerConfig(bootstrapServers: cluster.bootstrapServers, groupID: group)
         config.client.logLevel = 3
+        // The same prefetch bound as the C loop (1 GiB): the whole topic fits, so both measure consumption
+        // rather than the refill of a full local queue.
+        config.client.properties["queued.max.messages.kbytes"] = "1048576"
         let consumer = try Consumer(config: config)
         try await consumer.subscribe([topic])
         var count = 0
