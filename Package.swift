@@ -24,13 +24,15 @@ let package = Package(
         .target(name: "CKafkaBaseline", dependencies: ["CRdKafka"]),
 
         .target(name: "HealthModel"),
-        .target(name: "Kafka", dependencies: ["CRdKafka"]),
+        // The dedicated threads that keep blocking C calls off Swift's cooperative pool.
+        .target(name: "DedicatedThreads"),
+        .target(name: "Kafka", dependencies: ["CRdKafka", "DedicatedThreads"]),
         // Seeded synthetic Vietnamese population and its sources' records, with ground truth.
         .target(name: "SyntheticPopulation", dependencies: ["HealthModel"]),
         // The person index: comparators, Fellegi–Sunter scoring, incremental linking, evaluation.
         .target(name: "Linkage", dependencies: ["HealthModel"]),
         // The health-record store: SQLite and PostgreSQL backends, encryption, audit, backup.
-        .target(name: "RecordStore", dependencies: ["HealthModel", "CSQLite", "CPostgres", "COpenSSL"]),
+        .target(name: "RecordStore", dependencies: ["HealthModel", "DedicatedThreads", "CSQLite", "CPostgres", "COpenSSL"]),
         .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "RecordStore", "SyntheticPopulation", "CKafkaBaseline"]),
         .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage", "RecordStore"]),
 

@@ -1,86 +1,11 @@
-import Foundation
-import Synchronization
+import DedicatedThreads
 
-/// A dedicated OS thread that runs blocking librdkafka calls in submission order, so that they never
-/// occupy a thread of Swift's cooperative pool. One hop per batch, never per record.
-final class KafkaThread: Sendable {
-    private let queue: JobQueue
+/// The thread a Kafka client's blocking librdkafka calls run on.
+typealias KafkaThread = DedicatedThread
 
-    private let finished = DispatchSemaphore(value: 0)
-
-    init(name: String) {
-        let queue = JobQueue()
-        self.queue = queue
-        let thread = Thread { [finished] in
-            queue.drain()
-            finished.signal()
-        }
-        thread.name = name
-        thread.start()
-    }
-
-    /// Runs `body` on the thread and returns its result to the awaiting task.
-    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let accepted = queue.submit { continuation.resume(with: Result { try body() }) }
-            if !accepted { continuation.resume(throwing: KafkaError.closed) }
-        }
-    }
-
-    /// Runs `body` on the thread without waiting for it.
-    func submit(_ body: @escaping @Sendable () -> Void) {
-        _ = queue.submit(body)
-    }
-
-    /// Runs `body` on the thread, or right here if the thread has stopped.
-    func submitOrRun(_ body: @escaping @Sendable () -> Void) {
-        if !queue.submit(body) { body() }
-    }
-
-    /// Lets already-submitted work finish, then ends the thread; later submissions are refused.
-    func stop() { queue.close() }
-
-    /// Like `stop`, then waits until the thread has run everything submitted.
-    func stopAndWait() {
-        queue.close()
-        finished.wait()
-    }
-
-    deinit { queue.close() }
-}
-
-private final class JobQueue: Sendable {
-    private struct State {
-        var jobs: [@Sendable () -> Void] = []
-        var closed = false
-    }
-    private let state = Mutex(State())
-    private let available = DispatchSemaphore(value: 0)
-
-    func submit(_ job: @escaping @Sendable () -> Void) -> Bool {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.closed else { return false }
-            state.jobs.append(job)
-            return true
-        }
-        if accepted { available.signal() }
-        return accepted
-    }
-
-    func close() {
-        state.withLock { $0.closed = true }
-        available.signal()
-    }
-
-    func drain() {
-        while true {
-            available.wait()
-            let (jobs, closed) = state.withLock { state -> ([@Sendable () -> Void], Bool) in
-                defer { state.jobs.removeAll(keepingCapacity: true) }
-                return (state.jobs, state.closed)
-            }
-            for job in jobs { job() }
-            if closed { return }
-        }
+extension DedicatedThread {
+    /// A thread whose `run` throws `KafkaError.closed` once stopped.
+    convenience init(name: String) {
+        self.init(name: name, closedError: KafkaError.closed)
     }
 }
