@@ -39,7 +39,7 @@ let package = Package(
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
-        .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel", "SyntheticPopulation"]),
+        .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel"]),
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.

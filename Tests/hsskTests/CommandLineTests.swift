@@ -72,6 +72,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertTrue(missing.output.contains("/nonexistent.csv"), missing.output)
     }
 
+    /// The synthetic Vietnamese population, linked record by record in the order the sources send it
+    /// (issue 6 targets: precision ≥ 0.999, recall ≥ 0.97).
+    func testLinkageEvalOnTheSyntheticPopulation() throws {
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("synthetic-\(UUID().uuidString).json")
+        defer { try? FileManager.default.removeItem(at: json) }
+        let result = try runCommand(hssk, ["linkage-eval", "--synthetic", "4000", "--seed", "5", "--json", json.path])
+        XCTAssertEqual(result.status, 0, result.output)
+        let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(object["precision"] as? Double), 0.999, result.output)
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(object["recall"] as? Double), 0.97, result.output)
+    }
+
     func testBadCatalogueIsAClearError() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("catalogue-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
