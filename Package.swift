@@ -24,12 +24,15 @@ let package = Package(
 
         .target(name: "HealthModel"),
         .target(name: "Kafka", dependencies: ["CRdKafka"]),
-        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "CKafkaBaseline"]),
+        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "CKafkaBaseline", "COpenSSL"]),
         .executableTarget(name: "hssk", dependencies: ["Services", "Kafka"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
+        // Fixtures (sample XML 130 files) are read through #filePath, not bundled as resources.
+        .testTarget(name: "ServicesTests", dependencies: ["Services", "HSSKTesting", "Kafka", "HealthModel"],
+                    exclude: ["Fixtures"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.
         .testTarget(name: "hsskTests", dependencies: ["hssk"]),
     ],
