@@ -50,7 +50,7 @@ public enum XML130Reader {
             if delegate.stopped { return }
             if !ok || delegate.sawError || !delegate.rootClosed {
                 let line = parser.lineNumber
-                let detail = parser.parserError.map { String(describing: ($0 as NSError).localizedDescription) } ?? "unexpected end"
+                let detail = describe(parser.parserError)
                 delegate.rejectOpenEpisode(because: "the file is malformed or truncated before </HOSO>",
                                            vi: "tệp bị lỗi hoặc bị cắt cụt trước thẻ </HOSO>")
                 let truncated = delegate.depth > 0 && isPrematureEnd(parser.parserError)
@@ -66,6 +66,20 @@ public enum XML130Reader {
     private static func encodingError(_ file: String, line: Int, offset: Int) -> XML130Error {
         XML130Error(code: .malformedEnvelope, file: file, line: line, message: BilingualMessage(
             en: "The file is not valid UTF-8 (byte \(offset)).", vi: "Tệp không phải UTF-8 hợp lệ (byte \(offset))."))
+    }
+
+    /// Foundation on Linux has no text for XMLParser errors: name the common ones.
+    static func describe(_ error: (any Error)?) -> String {
+        guard let error else { return "unexpected end of the document" }
+        let code = (error as NSError).code
+        let known: [Int: String] = [
+            4: "the document is empty or does not start with XML", 5: "premature end of the document",
+            9: "invalid character", 38: "malformed attribute", 41: "unescaped '<' in an attribute",
+            64: "malformed XML declaration", 68: "'&' not followed by an entity name", 73: "a tag is not closed",
+            76: "an end tag does not match its start tag", 77: "a tag is not closed at the end of the document",
+            111: "entity loop or too many entity expansions",
+        ]
+        return known[code].map { "\($0) (XMLParser error \(code))" } ?? "XMLParser error \(code)"
     }
 
     /// libxml2 reports a cut-off document as "premature end" or as an unclosed tag at end of input.

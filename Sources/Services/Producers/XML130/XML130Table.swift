@@ -31,7 +31,7 @@ struct XML130Table {
         parser.delegate = delegate
         parser.shouldResolveExternalEntities = false
         guard parser.parse(), !delegate.sawError else {
-            let detail = parser.parserError.map { ($0 as NSError).localizedDescription } ?? "unreadable"
+            let detail = XML130Reader.describe(parser.parserError ?? delegate.error)
             return .failure(TableError(line: parser.lineNumber, detail: detail))
         }
         return .success(delegate.table)
@@ -55,6 +55,7 @@ private final class TableDelegate: NSObject, XMLParserDelegate {
 
     var table = XML130Table()
     var sawError = false
+    var error: (any Error)?
     private var stack: [Frame] = []
 
     func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
@@ -72,6 +73,7 @@ private final class TableDelegate: NSObject, XMLParserDelegate {
 
     func parser(_ parser: XMLParser, parseErrorOccurred parseError: any Error) {
         sawError = true
+        if error == nil { error = parseError }
     }
 
     func parser(_ parser: XMLParser, foundCDATA block: Data) {
