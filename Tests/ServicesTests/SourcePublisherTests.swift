@@ -7,8 +7,13 @@ import XCTest
 
 /// Publishes to the embedded cluster and reads the records back as ingest will.
 final class SourcePublisherTests: XCTestCase {
-    let key = try! SigningKey(text: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")  // test constant
-    let account = try! InteropAccountName(parsing: "01001_lt_bnv")  // test constant
+    var key: SigningKey!
+    var account: InteropAccountName!
+
+    override func setUpWithError() throws {
+        key = try SigningKey(text: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
+        account = try InteropAccountName(parsing: "01001_lt_bnv")
+    }
 
     func episodes(_ name: String) throws -> [XML130Episode] {
         var out: [XML130Episode] = []
