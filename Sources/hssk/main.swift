@@ -1,8 +1,8 @@
 import Foundation
 
 // The hssk command-line tool: parses arguments and calls Services; nothing more lives here.
-let commands: [Command] = [brokerCommand, topicsCommand, linkageEvalCommand, backupCommand, restoreCommand, verifyCommand,
-                           keysCommand, benchCommand]
+let commands: [Command] = [brokerCommand, topicsCommand, publishCommand, linkageEvalCommand, backupCommand, restoreCommand,
+                           verifyCommand, keysCommand, benchCommand]
 
 let root = Command(
     name: "hssk", summary: "hssk: the Kafka integration broker of the electronic health record (Hồ sơ sức khỏe điện tử).",
@@ -16,7 +16,7 @@ func dispatch(_ arguments: [String], in command: Command) async -> Int32 {
         }
         if !command.subcommands.isEmpty {
             printError("hssk: unknown command '\(name)'\n\n\(command.help)")
-            return 64
+            return command.usageExitCode
         }
     }
     if arguments.contains("--help") || arguments.contains("-h") {
@@ -25,13 +25,13 @@ func dispatch(_ arguments: [String], in command: Command) async -> Int32 {
     }
     if !command.subcommands.isEmpty && arguments.isEmpty {
         printError(command.help)
-        return 64
+        return command.usageExitCode
     }
     do {
         return try await command.run(try ParsedArguments(arguments, options: command.options))
     } catch let error as UsageError {
         printError("hssk \(command.name): \(error)\nUsage: hssk \(command.usage)   (see --help)")
-        return 64
+        return command.usageExitCode
     } catch {
         printError("hssk \(command.name): \(error)")
         return 1

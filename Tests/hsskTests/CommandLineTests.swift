@@ -95,6 +95,90 @@ final class CommandLineTests: XCTestCase {
     }
 }
 
+/// `hssk publish`: dry runs (exit 0 and 1), usage errors (exit 2) and a real publish to `hssk broker`.
+final class PublishCommandTests: XCTestCase {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    var xml130: URL { root.appendingPathComponent("Tests/ServicesTests/Fixtures/xml130") }
+    var folder: URL!
+    var keyFile: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("publish-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        keyFile = folder.appendingPathComponent("01001_lt_bnv.key")
+        try Data("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n".utf8).write(to: keyFile)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// The catalogue's valid visit example of facility 01001 as one JSON Lines line, plus `extra` lines.
+    func jsonLines(extra: [String] = []) throws -> URL {
+        let example = root.appendingPathComponent("topics/examples/hssk.visits.v1/valid/inpatient-complete.json")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: example))
+        let line = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        let file = folder.appendingPathComponent("visits.jsonl")
+        try Data(([line, ""] + extra).joined(separator: "\n").utf8).write(to: file)
+        return file
+    }
+
+    func testDryRunExitCodes() throws {
+        let base = ["publish", "visits", "--account", "01001_lt_bnv", "--key-file", keyFile.path, "--dry-run"]
+        let valid = try runCommand(hssk, base + ["--xml130", xml130.appendingPathComponent("valid-4750.xml").path])
+        XCTAssertEqual(valid.status, 0, valid.output)
+        XCTAssertTrue(valid.output.contains("visit: 1 valid, 0 rejected"), valid.output)
+
+        let defects = try runCommand(hssk, base + ["--xml130", xml130.appendingPathComponent("defects.xml").path])
+        XCTAssertEqual(defects.status, 1, defects.output)
+        XCTAssertTrue(defects.output.contains("defects.xml HOSO #2 MA_LK=?: XML1.NOIDUNGFILE xml130.base64"), defects.output)
+        XCTAssertTrue(defects.output.contains("visit: 2 valid, 10 rejected"), defects.output)
+
+        let lines = try runCommand(hssk, base + [try jsonLines(extra: ["{\"schemaVersion\": 1}"]).path])
+        XCTAssertEqual(lines.status, 1, lines.output)
+        XCTAssertTrue(lines.output.contains("rejected visits.jsonl:3"), lines.output)
+        XCTAssertTrue(lines.output.contains("visit: 1 valid, 1 rejected"), lines.output)
+
+        let truncated = try runCommand(hssk, base + ["--xml130", xml130.appendingPathComponent("truncated.xml").path])
+        XCTAssertEqual(truncated.status, 1, truncated.output)
+        XCTAssertTrue(truncated.output.contains("xml130.truncated"), truncated.output)
+
+        let usage = try runCommand(hssk, ["publish", "visits", "--account", "01001_lt_bnv", "--dry-run", "x.jsonl"])
+        XCTAssertEqual(usage.status, 2, usage.output)
+        XCTAssertTrue(usage.output.contains("--key-file is required"), usage.output)
+        let noBroker = try runCommand(hssk, ["publish", "doses", "--account", "01001_lt_bnv", "--key-file", keyFile.path, "x.jsonl"])
+        XCTAssertEqual(noBroker.status, 2, noBroker.output)
+        let help = try runCommand(hssk, ["publish", "visits", "--help"])
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.output.contains("--xml130"), help.output)
+    }
+
+    func testPublishToTheBrokerAndReadBackWithKcat() throws {
+        let broker = try RunningProcess(hssk, ["broker", "--brokers", "1"])
+        defer { broker.terminate() }
+        let bootstrap = String(try broker.waitForLine(prefix: "bootstrap: ").dropFirst("bootstrap: ".count))
+        let published = try runCommand(hssk, ["publish", "visits", "--bootstrap", bootstrap, "--account", "01001_lt_bnv",
+                                              "--key-file", keyFile.path, "--xml130", xml130.appendingPathComponent("valid-4750.xml").path])
+        XCTAssertEqual(published.status, 0, published.output)
+        XCTAssertTrue(published.output.contains("visit: 1 published, 0 rejected, 0 failed"), published.output)
+        let lines = try runCommand(hssk, ["publish", "visits", "--bootstrap", bootstrap, "--account", "01001_lt_bnv",
+                                          "--key-file", keyFile.path, try jsonLines(extra: ["{}"]).path])
+        XCTAssertEqual(lines.status, 1, lines.output)
+        XCTAssertTrue(lines.output.contains("visit: 1 published, 1 rejected, 0 failed"), lines.output)
+        let consumed = try runCommand("/usr/bin/kcat", ["-b", bootstrap, "-C", "-t", "hssk.visits.v1", "-o", "beginning", "-e", "-q",
+                                                        "-f", "%k %h\\n"])
+        XCTAssertEqual(consumed.status, 0, consumed.output)
+        XCTAssertEqual(consumed.output.split(separator: "\n").count, 2, consumed.output)
+        XCTAssertTrue(consumed.output.contains("01001:LK2024-000123 "), consumed.output)
+        XCTAssertTrue(consumed.output.contains("ce_source=01001_lt_bnv"), consumed.output)
+        XCTAssertTrue(consumed.output.contains("hssk-signature="), consumed.output)
+
+        let unreachable = try runCommand(hssk, ["publish", "visits", "--bootstrap", "127.0.0.1:1", "--account", "01001_lt_bnv",
+                                                "--key-file", keyFile.path, try jsonLines().path])
+        XCTAssertEqual(unreachable.status, 2, unreachable.output)
+    }
+}
+
 /// The `hssk` binary next to this test bundle.
 private var hssk: String {
     Bundle.main.bundleURL.appendingPathComponent("hssk").path

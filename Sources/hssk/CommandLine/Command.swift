@@ -17,6 +17,8 @@ struct Command: Sendable {
     var details: String = ""
     var options: [Option]
     var subcommands: [Command] = []
+    /// Exit status of a usage mistake: 64 (EX_USAGE) by default; `publish` uses 2 as its issue asks.
+    var usageExitCode: Int32 = 64
     var run: @Sendable (ParsedArguments) async throws -> Int32 = { _ in 0 }
 
     var help: String {
