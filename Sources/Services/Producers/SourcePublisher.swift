@@ -174,12 +174,9 @@ public struct SourcePublisher: Sendable {
         return results
     }
 
-    /// Records from another facility than the account's are refused by ingest: refuse them here too.
+    /// Records the account may not send are refused by ingest: refuse them here too.
     private func senderProblems(_ record: SourceRecord) -> [ValidationIssue] {
-        guard case .facility(let code) = record.senderScope, code != account.facility.value else { return [] }
-        return [ValidationIssue(path: "$", code: "sender.facilityMismatch", severity: .error, message: BilingualMessage(
-            en: "Account \(account.value) may only send records of facility \(account.facility.value), not \(code).",
-            vi: "Tài khoản \(account.value) chỉ được gửi hồ sơ của cơ sở \(account.facility.value), không phải \(code)."))]
+        account.problem(sending: record.senderScope).map { [ValidationIssue(path: "$", problem: $0)] } ?? []
     }
 
     /// Canonical JSON (`RecordDecoder.encode`) of any source record.

@@ -64,12 +64,21 @@ final class IdentifierTests: XCTestCase {
     func testInteropAccountName() throws {
         let interop = try InteropAccountName(parsing: "01032_lt_bnv")
         XCTAssertEqual(interop.kind, .interop)
-        XCTAssertEqual(interop.facility.value, "01032")
+        XCTAssertEqual(interop.facility?.value, "01032")
         XCTAssertEqual(interop.initials, "bnv")
         let entry = try InteropAccountName(parsing: "01i29_ANV")
         XCTAssertEqual(entry.kind, .dataEntry)
         XCTAssertEqual(entry.value, "01I29_anv")
-        for bad in ["01032", "01032_", "01032_lt_", "0103_lt_bnv", "01032_xx_bnv", "01032_lt_b n", "01032_ánv", "_lt_bnv"] {
+        let bhxh = try InteropAccountName(parsing: "BHXH_LT_HN")
+        XCTAssertEqual(bhxh.kind, .socialSecurity)
+        XCTAssertNil(bhxh.facility)
+        XCTAssertEqual(bhxh.value, "bhxh_lt_hn")
+        XCTAssertNil(bhxh.problem(sending: .socialSecurity))
+        XCTAssertEqual(bhxh.problem(sending: .facility("01032"))?.code, "sender.facilityMismatch")
+        XCTAssertNil(interop.problem(sending: .facility("01032")))
+        XCTAssertEqual(interop.problem(sending: .facility("01001"))?.code, "sender.facilityMismatch")
+        XCTAssertEqual(interop.problem(sending: .socialSecurity)?.code, "sender.notSocialSecurity")
+        for bad in ["01032", "01032_", "01032_lt_", "0103_lt_bnv", "01032_xx_bnv", "01032_lt_b n", "01032_ánv", "_lt_bnv", "bhxh_hn", "bhxh_lt_"] {
             XCTAssertThrowsError(try InteropAccountName(parsing: bad), bad)
         }
     }
