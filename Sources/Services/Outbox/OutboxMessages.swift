@@ -1,0 +1,63 @@
+import Foundation
+import RecordStore
+
+/// The outbox kinds written by ingest (and the store's merge operations) and read by the publishers.
+///
+/// The payload says why a person changed; it never carries the change itself: the feed publisher
+/// rebuilds the person's whole document from the store, so a lost detail cannot make it wrong.
+public enum OutboxKinds {
+    /// A person's citizen-visible record may have changed: rebuild and publish the document.
+    public static let citizenFeed = "citizen-feed"
+    /// The health record learned something insurance may lack: compute supplements for the person.
+    public static let insuranceSupplement = "insurance-supplement"
+}
+
+/// Why a person's documents must be rebuilt (the outbox payload of `OutboxKinds.citizenFeed`).
+public struct PersonChange: Codable, Sendable, Hashable {
+    /// What happened.
+    public enum Reason: String, Codable, Sendable, Hashable {
+        /// A source record about the person was stored.
+        case record
+        /// An identifier (e.g. a new personal ID) was attached.
+        case identifier
+        /// Another person was merged into this one (`other` is the absorbed person).
+        case merge
+        /// A merge was undone (`other` is the person restored).
+        case undoMerge
+    }
+
+    /// What happened.
+    public var reason: Reason
+    /// Where the record that caused it was read (for `record`).
+    public var topic: String?
+    /// Partition of that record.
+    public var partition: Int32?
+    /// Offset of that record.
+    public var offset: Int64?
+    /// The other person of a merge or undo, as its store id.
+    public var other: Int64?
+
+    /// Creates a change.
+    public init(reason: Reason, topic: String? = nil, partition: Int32? = nil, offset: Int64? = nil, other: Int64? = nil) {
+        self.reason = reason
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.other = other
+    }
+
+    /// The outbox message telling `kind`'s reader that `person` changed.
+    public func message(kind: String = OutboxKinds.citizenFeed, for person: PersonRef) -> OutboxMessage {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        // Encoding a struct of optionals and a raw-value enum cannot fail.
+        let payload = (try? encoder.encode(self)).map(Array.init) ?? []
+        return OutboxMessage(kind: kind, key: .person(person), payload: payload)
+    }
+
+    /// Reads a payload; nil when it is not one (an outbox row from a newer version, say).
+    public init?(payload: [UInt8]) {
+        guard let change = try? JSONDecoder().decode(PersonChange.self, from: Data(payload)) else { return nil }
+        self = change
+    }
+}
