@@ -15,6 +15,8 @@ final class PostgresStoreTests: XCTestCase {
         try await body(StoreContract(fixture: PostgresFixture(baseURL: url)))
     }
 
+    func testBatchIdentityLookup() async throws { try await run { try await $0.batchIdentityLookup() } }
+    func testProcessingAttempts() async throws { try await run { try await $0.processingAttempts() } }
     func testAtomicBatchWithOffsets() async throws { try await run { try await $0.atomicBatchWithOffsets() } }
     func testIdempotentReapply() async throws { try await run { try await $0.idempotentReapply() } }
     func testSupersedingVersions() async throws { try await run { try await $0.supersedingVersions() } }

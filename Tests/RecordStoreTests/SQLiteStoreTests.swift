@@ -4,6 +4,8 @@ import XCTest
 final class SQLiteStoreTests: XCTestCase {
     let contract = StoreContract(fixture: SQLiteFixture())
 
+    func testBatchIdentityLookup() async throws { try await contract.batchIdentityLookup() }
+    func testProcessingAttempts() async throws { try await contract.processingAttempts() }
     func testAtomicBatchWithOffsets() async throws { try await contract.atomicBatchWithOffsets() }
     func testIdempotentReapply() async throws { try await contract.idempotentReapply() }
     func testSupersedingVersions() async throws { try await contract.supersedingVersions() }

@@ -28,6 +28,47 @@ struct StoreContract {
         return (store, location, person)
     }
 
+    func batchIdentityLookup() async throws {
+        let (store, _, person) = try await seeded()
+        let second = try await store.apply(StoreBatch(
+            identity: [.newPerson(local: 1, Demographics(fullName: "Trần Thị Bình", birthDate: "1990", sex: 2, communeCode: "00004")),
+                       .addIdentifier(.new(local: 1), IdentifierEntry(.bhxhNumber, "0123456789", source: "test")),
+                       .addBlockingKeys(.new(local: 1), ["nguyen|an|1958", "tran|binh|1990"])]))
+        let other = try XCTUnwrap(second.newPersons[1])
+        let lookup = try await store.lookupIdentity(
+            identifiers: [IdentifierKey(.personalId, Plain.personalID), IdentifierKey(.bhxhNumber, "0123456789"), IdentifierKey(.bhxhNumber, "9999999999")],
+            blockingKeys: ["nguyen|an|1958", "tran|binh|1990", "nobody|1900"], maxBlockSize: 10)
+        XCTAssertEqual(lookup.holders[IdentifierKey(.personalId, Plain.personalID)]?.map(\.person), [person])
+        XCTAssertEqual(lookup.holders[IdentifierKey(.bhxhNumber, "0123456789")]?.map(\.person), [other])
+        XCTAssertNil(lookup.holders[IdentifierKey(.bhxhNumber, "9999999999")])
+        XCTAssertEqual(lookup.blocks["nguyen|an|1958"], [person, other].sorted())
+        XCTAssertEqual(lookup.blocks["tran|binh|1990"], [other])
+        XCTAssertNil(lookup.blocks["nobody|1900"])
+        XCTAssertEqual(lookup.persons[other]?.demographics?.communeCode, "00004")
+        XCTAssertEqual(lookup.persons[person]?.identifiers.first { $0.type == .personalId }?.value, Plain.personalID)
+        // A block over the size limit is left out; a merged person is reported as its survivor.
+        let limited = try await store.lookupIdentity(identifiers: [], blockingKeys: ["nguyen|an|1958"], maxBlockSize: 1)
+        XCTAssertNil(limited.blocks["nguyen|an|1958"])
+        _ = try await store.merge(other, into: person, reason: "test", actor: "tester")
+        let merged = try await store.lookupIdentity(identifiers: [IdentifierKey(.bhxhNumber, "0123456789")], blockingKeys: ["tran|binh|1990"], maxBlockSize: 10)
+        XCTAssertEqual(merged.holders[IdentifierKey(.bhxhNumber, "0123456789")]?.map(\.person), [person])
+        XCTAssertEqual(merged.blocks["tran|binh|1990"], [person])
+        XCTAssertNil(merged.persons[other])
+    }
+
+    func processingAttempts() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        let p0 = TopicPartition("hssk.visits.v1", 0), p1 = TopicPartition("hssk.visits.v1", 1)
+        var counts = try await store.recordAttempts(group: "g", starts: [p0: 10, p1: 0])
+        XCTAssertEqual(counts, [p0: 1, p1: 1])
+        counts = try await store.recordAttempts(group: "g", starts: [p0: 10])
+        XCTAssertEqual(counts, [p0: 2])
+        counts = try await store.recordAttempts(group: "other", starts: [p0: 10])
+        XCTAssertEqual(counts, [p0: 1], "groups count separately")
+        counts = try await store.recordAttempts(group: "g", starts: [p0: 11, p1: 0])
+        XCTAssertEqual(counts, [p0: 1, p1: 2], "a new offset restarts the count")
+    }
+
     func atomicBatchWithOffsets() async throws {
         let (store, _, person) = try await seeded()
         let offsets = try await store.offsets(group: "hssk-ingest", partitions: [TopicPartition("hssk.visits.v1", 0), TopicPartition("hssk.visits.v1", 1)])

@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 1
+    static let currentVersion = 2
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -190,6 +190,20 @@ enum Migrations {
               locked {int} NOT NULL DEFAULT 0)
             """,
         ],
+        [
+            // How often processing of a partition started at the same offset without moving past it:
+            // a record that crashes the service leaves its count growing across restarts (poison pill).
+            """
+            CREATE TABLE processing_attempt (
+              group_id TEXT NOT NULL,
+              topic TEXT NOT NULL,
+              kafka_partition {int} NOT NULL,
+              first_offset {int} NOT NULL,
+              attempts {int} NOT NULL,
+              updated_at TEXT NOT NULL,
+              PRIMARY KEY (group_id, topic, kafka_partition))
+            """,
+        ],
     ]
 
     /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
@@ -206,7 +220,7 @@ enum Migrations {
         ("source_record", "id"), ("visit", "id"), ("vaccination", "id"), ("insurance_card", "id"),
         ("registry_event", "id"), ("relation", "id"), ("merge_log", "id"), ("review_task", "id"),
         ("outbox", "id"), ("consumer_offset", "group_id, topic, kafka_partition"), ("audit_log", "seq"),
-        ("account", "id"),
+        ("account", "id"), ("processing_attempt", "group_id, topic, kafka_partition"),
     ]
 
     /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.

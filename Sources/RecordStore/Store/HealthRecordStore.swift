@@ -20,6 +20,12 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     func findPersons(blockingKey: String) async throws -> [PersonID]
     /// A person with demographics and all identifiers (decrypted), or nil.
     func person(_ id: PersonID) async throws -> StoredPerson?
+    /// One round trip for a batch's linking: identifier holders, block members (blocks larger than
+    /// `maxBlockSize` left out) and snapshots of every active person named; merges are followed.
+    func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) async throws -> IdentityLookup
+    /// Counts one more processing attempt of each partition from the given offset, committed at once
+    /// (a crash leaves it counted), and returns the counts: equal offsets add up, a new offset restarts at 1.
+    func recordAttempts(group: String, starts: [TopicPartition: Int64]) async throws -> [TopicPartition: Int]
     /// Adds an identifier in its own transaction (see `IdentityChange.addIdentifier`).
     func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws
     /// Merges `merged` into `survivor`: its identifiers, records and relations move; logged, undoable.

@@ -63,6 +63,12 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     }
     public func findPersons(blockingKey: String) async throws -> [PersonID] { try await onThread { try $0.findPersons(blockingKey: blockingKey) } }
     public func person(_ id: PersonID) async throws -> StoredPerson? { try await onThread { try $0.person(id) } }
+    public func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) async throws -> IdentityLookup {
+        try await onThread { try $0.lookupIdentity(identifiers: identifiers, blockingKeys: blockingKeys, maxBlockSize: maxBlockSize) }
+    }
+    public func recordAttempts(group: String, starts: [TopicPartition: Int64]) async throws -> [TopicPartition: Int] {
+        try await onThread { try $0.recordAttempts(group: group, starts: starts) }
+    }
     public func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws {
         try await onThread { engine in
             try engine.db.transaction {

@@ -173,13 +173,17 @@ public struct Demographics: Sendable, Hashable, Codable {
     public var phone: String?
     /// Address text.
     public var address: String?
+    /// Commune code of the residence (compared and blocked on by the person index).
+    public var communeCode: String?
     /// Creates demographics.
-    public init(fullName: String, birthDate: String? = nil, sex: Int? = nil, phone: String? = nil, address: String? = nil) {
+    public init(fullName: String, birthDate: String? = nil, sex: Int? = nil, phone: String? = nil, address: String? = nil,
+                communeCode: String? = nil) {
         self.fullName = fullName
         self.birthDate = birthDate
         self.sex = sex
         self.phone = phone
         self.address = address
+        self.communeCode = communeCode
     }
 }
 

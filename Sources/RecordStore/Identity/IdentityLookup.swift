@@ -1,0 +1,140 @@
+import Foundation
+
+/// An identifier value of one type, as a look-up key.
+public struct IdentifierKey: Sendable, Hashable {
+    /// Kind of identifier.
+    public var type: IdentifierType
+    /// Normalised value.
+    public var value: String
+    /// Creates a key.
+    public init(_ type: IdentifierType, _ value: String) {
+        self.type = type
+        self.value = value
+    }
+}
+
+/// A person as the linker sees it: demographics and identifiers, decrypted.
+public struct PersonSnapshot: Sendable, Hashable {
+    /// Id.
+    public var id: PersonID
+    /// Demographics, when known.
+    public var demographics: Demographics?
+    /// Identifiers, active and historic.
+    public var identifiers: [StoredIdentifier]
+}
+
+/// What one batch look-up found: who holds each identifier, who shares each blocking key, and a
+/// snapshot of every active person named.
+public struct IdentityLookup: Sendable {
+    /// Holders of each identifier asked for (active and historic); absent when nobody holds it.
+    public var holders: [IdentifierKey: [IdentifierMatch]] = [:]
+    /// Active persons sharing each blocking key asked for; a key shared by more than the limit is
+    /// absent (too unselective to compare against).
+    public var blocks: [String: [PersonID]] = [:]
+    /// Every active person named in `holders` or `blocks`.
+    public var persons: [PersonID: PersonSnapshot] = [:]
+    /// Creates an empty look-up.
+    public init() {}
+}
+
+extension StoreEngine {
+    /// One round trip for a whole batch: identifier holders, block members (merged persons are
+    /// followed to their survivor) and snapshots of all of them.
+    func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) throws -> IdentityLookup {
+        var lookup = IdentityLookup()
+        var keyOfIndex: [[UInt8]: IdentifierKey] = [:]
+        for key in Set(identifiers) { keyOfIndex[identifierIndex(key.type, key.value)] = key }
+        try selectIn("SELECT value_index, type, person_id, valid_from, valid_to FROM identifier WHERE value_index IN",
+                     keyOfIndex.keys.map { .blob($0) }) { row in
+            // Indexes are domain-separated by type, but check: a stray equal index must not match.
+            guard let key = keyOfIndex[try row.blob(0)], key.type.rawValue == (try row.text(1)) else { return }
+            lookup.holders[key, default: []].append(IdentifierMatch(person: PersonID(try row.int(2)), active: row[4].isNull,
+                                                                    validFrom: try row.text(3), validTo: row[4].text))
+        }
+        var keyOfBlock: [[UInt8]: String] = [:]
+        for key in Set(blockingKeys) { keyOfBlock[cipher.blindIndex("block", key)] = key }
+        var members: [String: [PersonID]] = [:]
+        try selectIn("SELECT key_index, person_id FROM blocking_key WHERE key_index IN", keyOfBlock.keys.map { .blob($0) }) { row in
+            guard let key = keyOfBlock[try row.blob(0)] else { return }
+            members[key, default: []].append(PersonID(try row.int(1)))
+        }
+        for (key, persons) in members where persons.count <= maxBlockSize { lookup.blocks[key] = persons }
+
+        let named = Set(lookup.holders.values.flatMap { $0.map(\.person) } + lookup.blocks.values.flatMap { $0 })
+        let survivors = try survivorsOf(named)
+        for key in Array(lookup.holders.keys) {
+            lookup.holders[key] = lookup.holders[key]?.map { var m = $0; m.person = survivors[m.person] ?? m.person; return m }
+        }
+        for key in Array(lookup.blocks.keys) {
+            lookup.blocks[key] = Array(Set(lookup.blocks[key]?.map { survivors[$0] ?? $0 } ?? [])).sorted()
+        }
+        lookup.persons = try snapshots(Set(survivors.values))
+        return lookup
+    }
+
+    /// Maps each person to the active person it is (itself, or the end of its merge chain).
+    private func survivorsOf(_ persons: Set<PersonID>) throws -> [PersonID: PersonID] {
+        var result: [PersonID: PersonID] = [:]
+        var pending = persons
+        var hops = 0
+        var next: [PersonID: PersonID] = [:]
+        while !pending.isEmpty && hops < 16 {
+            var further: Set<PersonID> = []
+            try selectIn("SELECT id, status, merged_into FROM person WHERE id IN", pending.map { .int($0.rawValue) }) { row in
+                let id = PersonID(try row.int(0))
+                if try row.text(1) == "active" { next[id] = id } else if let target = row[2].int { next[id] = PersonID(target); further.insert(PersonID(target)) }
+            }
+            pending = further.subtracting(next.keys)
+            hops += 1
+        }
+        for person in persons {
+            var current = person
+            var steps = 0
+            while let target = next[current], target != current, steps < 16 { current = target; steps += 1 }
+            if next[current] == current { result[person] = current }
+        }
+        return result
+    }
+
+    /// Decrypted snapshots of active persons.
+    private func snapshots(_ ids: Set<PersonID>) throws -> [PersonID: PersonSnapshot] {
+        var out: [PersonID: PersonSnapshot] = [:]
+        let decoder = JSONDecoder()
+        try selectIn("SELECT id, demographics_enc FROM person WHERE status = 'active' AND id IN", ids.map { .int($0.rawValue) }) { row in
+            let id = PersonID(try row.int(0))
+            let demographics = try row[1].blob.flatMap { blob in
+                try? decoder.decode(Demographics.self, from: Data(try cipher.open(blob, context: "person.demographics_enc")))
+            }
+            out[id] = PersonSnapshot(id: id, demographics: demographics, identifiers: [])
+        }
+        try selectIn("SELECT person_id, type, value_enc, valid_from, valid_to, source FROM identifier WHERE person_id IN",
+                     out.keys.map { .int($0.rawValue) }) { row in
+            let id = PersonID(try row.int(0))
+            guard out[id] != nil, let type = IdentifierType(rawValue: try row.text(1)) else { return }
+            out[id]?.identifiers.append(StoredIdentifier(type: type, value: try cipher.openText(try row.blob(2), context: "identifier.value_enc"),
+                                                         validFrom: try row.text(3), validTo: row[4].text, source: try row.text(5)))
+        }
+        return out
+    }
+
+    /// Counts one more processing attempt per partition starting at the given offset (reset when the
+    /// offset differs from the last attempt's) and returns the counts; committed on its own.
+    func recordAttempts(group: String, starts: [TopicPartition: Int64]) throws -> [TopicPartition: Int] {
+        try db.transaction {
+            let now = Self.timestamp()
+            var counts: [TopicPartition: Int] = [:]
+            for (partition, offset) in starts.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
+                let row = try db.queryOne("SELECT first_offset, attempts FROM processing_attempt WHERE group_id = ? AND topic = ? AND kafka_partition = ?",
+                                          [.text(group), .text(partition.topic), .int(Int64(partition.partition))])
+                let attempts = row.map { (try? $0.int(0)) == offset ? ((try? $0.int(1)) ?? 0) + 1 : 1 } ?? 1
+                try db.execute("""
+                    INSERT INTO processing_attempt (group_id, topic, kafka_partition, first_offset, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET first_offset = excluded.first_offset,
+                      attempts = excluded.attempts, updated_at = excluded.updated_at
+                    """, [.text(group), .text(partition.topic), .int(Int64(partition.partition)), .int(offset), .int(Int64(attempts)), .text(now)])
+                counts[partition] = Int(attempts)
+            }
+            return counts
+        }
+    }
+}
