@@ -99,39 +99,28 @@ public struct IncrementalLinker: Sendable {
 
     private mutating func probabilistic(_ profile: PersonProfile, _ keys: [String]) -> LinkDecision {
         let typedKeys = keys.compactMap(Self.split)
-        var best: [Int: (score: Double, vector: ComparisonVector)] = [:]
+        var candidates: [(person: Int, profile: PersonProfile)] = []
         var seen = Set<Int>()
-        let frequency = profiles.isEmpty ? nil : Double(nameCounts[profile.family + " " + profile.given, default: 0] + 1) / Double(profiles.count + 1)
         for key in Self.blockingKeys(profile) {
             guard let members = blocks[key], members.count <= maxBlockSize else { continue }
             for record in members where seen.insert(record).inserted {
-                pairsCompared += 1
-                let vector = ComparisonVector(profile, profiles[record])
-                let score = model.score(vector, nameFrequency: frequency)
                 let person = personOfRecord[record]
-                if conflicts(person, typedKeys) { continue }
-                if score > best[person]?.score ?? -.infinity { best[person] = (score, vector) }
+                if !conflicts(person, typedKeys) { candidates.append((person, profiles[record])) }
             }
         }
-        let ranked = best.sorted { $0.value.score > $1.value.score }
-        guard let top = ranked.first else {
-            personCount += 1
-            return LinkDecision(outcome: .new(person: personCount - 1), rule: "probabilistic", evidence: [:])
-        }
-        let runnerUp = ranked.dropFirst().first?.value.score
-        let evidence = Dictionary(uniqueKeysWithValues: ComparedField.allCases.map { ($0, model.weight($0, top.value.vector[$0])) })
-        var decision = LinkDecision(outcome: .new(person: -1), rule: "probabilistic", score: top.value.score,
-                                    runnerUpScore: runnerUp, evidence: evidence)
-        let clearLead = runnerUp.map { top.value.score - $0 >= thresholds.margin } ?? true
-        if top.value.score >= thresholds.link && clearLead {
-            decision.outcome = .link(person: top.key)
-        } else if top.value.score >= thresholds.review {
-            decision.outcome = .review(candidates: ranked.prefix(3).map(\.key))
-        } else {
-            decision.outcome = .new(person: personCount)
+        let frequency = profiles.isEmpty ? nil : Double(nameCounts[profile.family + " " + profile.given, default: 0] + 1) / Double(profiles.count + 1)
+        let decided = ProbabilisticMatcher(model: model, thresholds: thresholds).decide(profile, candidates: candidates, nameFrequency: frequency)
+        pairsCompared += decided.compared
+        let outcome: LinkDecision.Outcome
+        switch decided.verdict {
+        case .link(let person): outcome = .link(person: person)
+        case .review(let persons): outcome = .review(candidates: persons)
+        case .none:
+            outcome = .new(person: personCount)
             personCount += 1
         }
-        return decision
+        return LinkDecision(outcome: outcome, rule: "probabilistic", score: decided.score, runnerUpScore: decided.runnerUpScore,
+                            evidence: decided.evidence)
     }
 
     /// Blocking keys: each is selective alone, together they tolerate one wrong field.
