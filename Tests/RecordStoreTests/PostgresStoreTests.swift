@@ -17,6 +17,7 @@ final class PostgresStoreTests: XCTestCase {
 
     func testBatchIdentityLookup() async throws { try await run { try await $0.batchIdentityLookup() } }
     func testProcessingAttempts() async throws { try await run { try await $0.processingAttempts() } }
+    func testOffsetFencing() async throws { try await run { try await $0.offsetFencing() } }
     func testAtomicBatchWithOffsets() async throws { try await run { try await $0.atomicBatchWithOffsets() } }
     func testIdempotentReapply() async throws { try await run { try await $0.idempotentReapply() } }
     func testSupersedingVersions() async throws { try await run { try await $0.supersedingVersions() } }

@@ -6,6 +6,7 @@ final class SQLiteStoreTests: XCTestCase {
 
     func testBatchIdentityLookup() async throws { try await contract.batchIdentityLookup() }
     func testProcessingAttempts() async throws { try await contract.processingAttempts() }
+    func testOffsetFencing() async throws { try await contract.offsetFencing() }
     func testAtomicBatchWithOffsets() async throws { try await contract.atomicBatchWithOffsets() }
     func testIdempotentReapply() async throws { try await contract.idempotentReapply() }
     func testSupersedingVersions() async throws { try await contract.supersedingVersions() }

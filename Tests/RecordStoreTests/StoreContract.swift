@@ -69,6 +69,25 @@ struct StoreContract {
         XCTAssertEqual(counts, [p0: 1, p1: 2], "a new offset restarts the count")
     }
 
+    func offsetFencing() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        let partition = TopicPartition("hssk.visits.v1", 0)
+        func batch(_ episode: String, from: Int64, to: Int64) throws -> StoreBatch {
+            StoreBatch(records: [try Fixtures.incoming(Fixtures.visit(episode), offset: from)],
+                       offsets: [ConsumerOffset(group: "hssk-ingest", partition: partition, nextOffset: to, processedFrom: from)])
+        }
+        _ = try await store.apply(try batch("LK-1", from: 0, to: 5))
+        // A second consumer that read the same records before the rebalance reached it must not apply them.
+        await assertStoreError({ try await store.apply(try batch("LK-2", from: 3, to: 6)) }) {
+            if case .offsetMoved = $0 { return true } else { return false }
+        }
+        let lost = try await store.sourceVersions(topic: "hssk.visits.v1", key: "01001:LK-2")
+        XCTAssertTrue(lost.isEmpty, "a fenced batch leaves nothing behind")
+        _ = try await store.apply(try batch("LK-3", from: 5, to: 9))
+        let offsets = try await store.offsets(group: "hssk-ingest", partitions: [partition])
+        XCTAssertEqual(offsets[partition], 9)
+    }
+
     func atomicBatchWithOffsets() async throws {
         let (store, _, person) = try await seeded()
         let offsets = try await store.offsets(group: "hssk-ingest", partitions: [TopicPartition("hssk.visits.v1", 0), TopicPartition("hssk.visits.v1", 1)])

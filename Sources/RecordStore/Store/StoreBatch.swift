@@ -258,11 +258,16 @@ public struct ConsumerOffset: Sendable, Hashable, Codable {
     public var partition: TopicPartition
     /// Next offset to consume.
     public var nextOffset: Int64
+    /// The first offset the batch read on this partition. When set, `apply` fails with
+    /// `StoreError.offsetMoved` if the stored position is already past it: another consumer
+    /// (after a rebalance) has processed these records, and this batch must not apply them again.
+    public var processedFrom: Int64?
     /// Creates an offset.
-    public init(group: String, partition: TopicPartition, nextOffset: Int64) {
+    public init(group: String, partition: TopicPartition, nextOffset: Int64, processedFrom: Int64? = nil) {
         self.group = group
         self.partition = partition
         self.nextOffset = nextOffset
+        self.processedFrom = processedFrom
     }
 }
 

@@ -112,10 +112,17 @@ final class StoreEngine {
             try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: outboxRows)
             for offset in batch.offsets {
                 guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
-                try db.execute("""
+                // The condition is evaluated against the committed row, also when a concurrent batch
+                // inserted it first (PostgreSQL waits for it): two writers can never both move on.
+                let changed = try db.execute("""
                     INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
-                    """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset), .text(now)])
+                    WHERE consumer_offset.next_offset <= ?
+                    """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset), .text(now),
+                          .int(offset.processedFrom ?? Int64.max)])
+                guard changed == 1 else {
+                    throw StoreError.offsetMoved("\(offset.group) \(offset.partition) is already past offset \(offset.processedFrom ?? -1)")
+                }
             }
             let result = ApplyResult(records: outcomes, newPersons: newPersons)
             let stored = outcomes.count - result.duplicates

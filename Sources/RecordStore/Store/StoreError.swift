@@ -23,6 +23,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case constraint(String)
     /// The caller asked for something that does not exist or is not allowed in the current state.
     case invalidRequest(String)
+    /// A batch's records were already processed past its first offset by another consumer: drop the batch.
+    case offsetMoved(String)
     /// The store was closed.
     case closed
     /// Any other database or file-system failure, with the backend's message.
@@ -50,6 +52,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .integrity(let m): return "integrity check failed: \(m)"
         case .constraint(let m): return "constraint violated: \(m)"
         case .invalidRequest(let m): return "invalid request: \(m)"
+        case .offsetMoved(let m): return "consumer position moved by another consumer: \(m)"
         case .closed: return "the store is closed"
         case .backend(let m): return "database error: \(m)"
         }

@@ -1,0 +1,61 @@
+import HealthModel
+
+/// The probabilistic step shared by every linker: score a record against candidate persons and
+/// decide link, review or nothing, with the evidence. Pure; callers do blocking and vetoes.
+public struct ProbabilisticMatcher: Sendable {
+    /// What the scores said.
+    public enum Verdict<Person: Hashable & Sendable>: Sendable, Hashable {
+        /// One candidate is clearly the same person.
+        case link(Person)
+        /// Close calls (best first, at most three): a person must decide.
+        case review([Person])
+        /// No candidate is close enough.
+        case none
+    }
+
+    /// A verdict with the best score, the runner-up's and the best candidate's per-field weights.
+    public struct Decision<Person: Hashable & Sendable>: Sendable, Hashable {
+        public var verdict: Verdict<Person>
+        public var score: Double?
+        public var runnerUpScore: Double?
+        public var evidence: [ComparedField: Double]
+        /// Pairs scored.
+        public var compared: Int
+    }
+
+    public var model: MatchModel
+    public var thresholds: LinkThresholds
+
+    public init(model: MatchModel = .defaults, thresholds: LinkThresholds = LinkThresholds()) {
+        self.model = model
+        self.thresholds = thresholds
+    }
+
+    /// Scores `profile` against every candidate profile (a person may appear with several) and keeps
+    /// each person's best; `nameFrequency` is the term-frequency share of the record's exact name.
+    public func decide<Person: Hashable & Sendable>(_ profile: PersonProfile, candidates: [(person: Person, profile: PersonProfile)],
+                                                    nameFrequency: Double? = nil) -> Decision<Person> {
+        var best: [Person: (score: Double, vector: ComparisonVector)] = [:]
+        for candidate in candidates {
+            let vector = ComparisonVector(profile, candidate.profile)
+            let score = model.score(vector, nameFrequency: nameFrequency)
+            if score > best[candidate.person]?.score ?? -.infinity { best[candidate.person] = (score, vector) }
+        }
+        let ranked = best.sorted { $0.value.score > $1.value.score }
+        guard let top = ranked.first else {
+            return Decision(verdict: .none, score: nil, runnerUpScore: nil, evidence: [:], compared: candidates.count)
+        }
+        let runnerUp = ranked.dropFirst().first?.value.score
+        let evidence = Dictionary(uniqueKeysWithValues: ComparedField.allCases.map { ($0, model.weight($0, top.value.vector[$0])) })
+        let clearLead = runnerUp.map { top.value.score - $0 >= thresholds.margin } ?? true
+        let verdict: Verdict<Person>
+        if top.value.score >= thresholds.link && clearLead {
+            verdict = .link(top.key)
+        } else if top.value.score >= thresholds.review {
+            verdict = .review(ranked.prefix(3).map(\.key))
+        } else {
+            verdict = .none
+        }
+        return Decision(verdict: verdict, score: top.value.score, runnerUpScore: runnerUp, evidence: evidence, compared: candidates.count)
+    }
+}

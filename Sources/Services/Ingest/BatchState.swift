@@ -1,0 +1,125 @@
+import HealthModel
+import Linkage
+import RecordStore
+
+/// What the resolver knows while it links one batch: the store's answers plus the persons,
+/// identifiers and blocking keys the batch itself has added so far.
+struct BatchState {
+    private let storeHolders: [IdentifierKey: [IdentifierMatch]]
+    private let storeBlocks: [String: [PersonID]]
+    private let snapshots: [PersonID: PersonSnapshot]
+    private var localHolders: [IdentifierKey: PersonRef] = [:]
+    private var localBlocks: [String: [PersonRef]] = [:]
+    /// Profiles of persons created in the batch, and of stored persons once computed.
+    private var profiles: [PersonRef: PersonProfile] = [:]
+    /// Identifier values attached during the batch, by person and type.
+    private var added: [PersonRef: [IdentifierType: Set<String>]] = [:]
+    /// Batch-local number of the last person created.
+    var nextLocal = 0
+    /// Relations already planned (child, mother), so a repeated birth event adds one.
+    var relations: Set<[PersonRef]> = []
+
+    init(holders: [IdentifierKey: [IdentifierMatch]], blocks: [String: [PersonID]], snapshots: [PersonID: PersonSnapshot]) {
+        storeHolders = holders
+        storeBlocks = blocks
+        self.snapshots = snapshots
+    }
+
+    /// Distinct persons holding any of the identifiers (active or historic), in order of first mention.
+    func holders(of keys: [IdentifierKey]) -> [PersonRef] {
+        var out: [PersonRef] = []
+        for key in keys {
+            if let local = localHolders[key], !out.contains(local) { out.append(local) }
+            for match in storeHolders[key] ?? [] where snapshots[match.person] != nil {
+                let ref = PersonRef.existing(match.person)
+                if !out.contains(ref) { out.append(ref) }
+            }
+        }
+        return out
+    }
+
+    /// Why `person` cannot be this record's person although an identifier says so, if it cannot:
+    /// another value of a single-valued identifier, another sex, or another birth year.
+    func conflict(_ person: PersonRef, _ fact: PersonResolver.Facts) -> String? {
+        for entry in fact.identifiers where PersonResolver.singleValued.contains(entry.type) {
+            let active = values(of: person, entry.type)
+            if !active.isEmpty, !active.contains(entry.value), !values(of: person, entry.type, includeHistoric: true).contains(entry.value) {
+                return "identifierConflict"
+            }
+        }
+        guard let known = profile(of: person) else { return nil }
+        if let a = known.sex, let b = fact.profile.sex, a != b, a != Sex.undetermined.rawValue, b != Sex.undetermined.rawValue {
+            return "sexConflict"
+        }
+        if let a = known.birthDate?.year, let b = fact.profile.birthDate?.year, a != b { return "birthYearConflict" }
+        return nil
+    }
+
+    /// Values of a type the person holds (active only unless asked), stored or added in the batch.
+    func values(of person: PersonRef, _ type: IdentifierType, includeHistoric: Bool = false) -> Set<String> {
+        var out = added[person]?[type] ?? []
+        if case .existing(let id) = person, let snapshot = snapshots[id] {
+            for identifier in snapshot.identifiers where identifier.type == type && (includeHistoric || identifier.validTo == nil) {
+                out.insert(identifier.value)
+            }
+        }
+        return out
+    }
+
+    /// True when the person already holds this identifier value (active).
+    func holds(_ person: PersonRef, _ key: IdentifierKey) -> Bool { values(of: person, key.type).contains(key.value) }
+
+    /// Records that the batch attached an identifier.
+    mutating func addHolder(_ person: PersonRef, _ key: IdentifierKey, type: IdentifierType) {
+        if localHolders[key] == nil { localHolders[key] = person }
+        if type == .personalId, case .existing = person {
+            // A re-issue closes the active personal ID: only the new one is active afterwards.
+            added[person, default: [:]][type] = [key.value]
+        } else {
+            added[person, default: [:]][type, default: []].insert(key.value)
+        }
+    }
+
+    /// Registers a person created in the batch.
+    mutating func addLocal(_ person: PersonRef, profile: PersonProfile, blockingKeys: [String]) {
+        profiles[person] = profile
+        for key in blockingKeys { localBlocks[key, default: []].append(person) }
+    }
+
+    /// Persons sharing a blocking key with the record, minus those an identifier rules out.
+    mutating func candidates(for fact: PersonResolver.Facts) -> [(person: PersonRef, profile: PersonProfile)] {
+        var seen = Set<PersonRef>()
+        var out: [(person: PersonRef, profile: PersonProfile)] = []
+        for key in fact.blockingKeys {
+            let members = (storeBlocks[key] ?? []).map(PersonRef.existing) + (localBlocks[key] ?? [])
+            for person in members where seen.insert(person).inserted {
+                guard !vetoed(person, fact), let profile = cachedProfile(of: person) else { continue }
+                out.append((person, profile))
+            }
+        }
+        return out
+    }
+
+    /// Two different values of a single-valued identifier are two different people.
+    private func vetoed(_ person: PersonRef, _ fact: PersonResolver.Facts) -> Bool {
+        fact.identifiers.contains { entry in
+            guard PersonResolver.singleValued.contains(entry.type) else { return false }
+            let held = values(of: person, entry.type, includeHistoric: true)
+            return !held.isEmpty && !held.contains(entry.value)
+        }
+    }
+
+    private mutating func cachedProfile(of person: PersonRef) -> PersonProfile? {
+        if let known = profiles[person] { return known }
+        let computed = profile(of: person)
+        profiles[person] = computed
+        return computed
+    }
+
+    private func profile(of person: PersonRef) -> PersonProfile? {
+        if let known = profiles[person] { return known }
+        guard case .existing(let id) = person, let d = snapshots[id]?.demographics else { return nil }
+        return PersonProfile(PersonDetails(fullName: d.fullName, birthDate: d.birthDate ?? "", sex: d.sex ?? Sex.undetermined.rawValue,
+                                           address: Address(text: d.address, communeCode: d.communeCode), phone: d.phone))
+    }
+}

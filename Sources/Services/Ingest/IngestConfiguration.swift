@@ -1,0 +1,59 @@
+import Foundation
+import HealthModel
+
+/// How `hssk ingest` runs: where it reads, how much per batch, how it retries.
+public struct IngestConfiguration: Sendable {
+    /// Kafka bootstrap servers.
+    public var bootstrapServers: String
+    /// Consumer group; the store keeps its offsets under this name.
+    public var group = "hssk-ingest"
+    /// Source topic of each record kind.
+    public var topics: [RecordKind: String] = SourcePublisher.defaultTopics
+    /// Records per batch at most (one store transaction each).
+    public var maxBatchRecords = 2_000
+    /// How long a poll waits for the first record.
+    public var pollTimeout: Duration = .milliseconds(200)
+    /// Back-off for transient failures (store or broker unavailable).
+    public var retry = RetryPolicy()
+    /// A partition that starts processing at the same offset more often than this without moving
+    /// on is processed one record at a time; a record that fails that many times alone is a poison pill.
+    public var maxAttempts = 3
+    /// A batch whose processing (not its waits for an unavailable store) takes longer than this
+    /// ends the process, so that a hung record is counted as an attempt by the restart.
+    public var processingTimeout: Duration = .seconds(120)
+    /// Accounts silent for this long are locked by the daily sweep (Hà Nội regulation: 3 months).
+    public var accountInactivityLimit: Duration = .seconds(90 * 86_400)
+    /// How long a looked-up account (lock state, key) is trusted before it is read again.
+    public var accountCacheTTL: Duration = .seconds(10)
+    /// Extra librdkafka properties (e.g. security settings for production).
+    public var kafkaProperties: [String: String] = [:]
+
+    /// Creates a configuration with defaults.
+    public init(bootstrapServers: String) {
+        self.bootstrapServers = bootstrapServers
+    }
+
+    /// The dead-letter topic of a source topic (DESIGN §5).
+    public static func deadLetterTopic(of topic: String) -> String { topic + ".dlq" }
+}
+
+/// Exponential back-off with full jitter: attempt n waits a random time in [0, min(cap, base·2ⁿ)].
+public struct RetryPolicy: Sendable {
+    /// First ceiling.
+    public var base: Duration = .milliseconds(100)
+    /// Largest ceiling.
+    public var cap: Duration = .seconds(10)
+
+    /// Creates a policy.
+    public init(base: Duration = .milliseconds(100), cap: Duration = .seconds(10)) {
+        self.base = base
+        self.cap = cap
+    }
+
+    /// The wait before retry number `attempt` (0-based).
+    public func delay(attempt: Int) -> Duration {
+        let ceiling = min(cap, base * (1 << min(attempt, 20)))
+        let millis = ceiling.components.seconds * 1000 + ceiling.components.attoseconds / 1_000_000_000_000_000
+        return .milliseconds(Int64.random(in: 0...max(millis, 1)))
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import HealthModel
+import Kafka
+import RecordStore
+
+/// A record that passed authentication and validation, ready for linking.
+struct AcceptedRecord: Sendable {
+    var record: SourceRecord
+    var original: [UInt8]
+    var coordinates: KafkaCoordinates
+    var sender: String
+}
+
+/// A record that is dead-lettered: the main code and every finding.
+struct Rejection: Sendable, Hashable {
+    var code: String
+    var issues: [ValidationIssue]
+
+    init(_ issues: [ValidationIssue]) {
+        self.issues = issues
+        code = issues.errors.first?.code ?? issues.first?.code ?? "unknown"
+    }
+
+    init(path: String, code: String, en: String, vi: String) {
+        self.init([ValidationIssue(path: path, code: code, severity: .error, message: BilingualMessage(en: en, vi: vi))])
+    }
+}
+
+/// Authenticates, decodes and validates consumed records (DESIGN §5, §9). Pure apart from the
+/// account look-up done beforehand: every decision is made from the record and the accounts map.
+struct RecordTriage: Sendable {
+    /// Kind of record each source topic carries.
+    let kinds: [String: RecordKind]
+
+    /// What to do with one record.
+    enum Verdict: Sendable {
+        case accepted(AcceptedRecord)
+        case rejected(Rejection)
+    }
+
+    func triage(_ message: ConsumerRecord, senders: [String: SenderDirectory.Sender?]) -> Verdict {
+        let coordinates = KafkaCoordinates(topic: message.topic, partition: message.partition, offset: message.offset)
+        guard let kind = kinds[message.topic] else {
+            return .rejected(Rejection(path: "$", code: "topic.unknown", en: "Topic \(message.topic) is not a source topic.",
+                                       vi: "Topic \(message.topic) không phải topic nguồn."))
+        }
+        if let problem = envelopeProblem(message, kind: kind) { return .rejected(problem) }
+        guard let value = message.value else {
+            return .rejected(Rejection(path: "$", code: "value.missing", en: "The record has no value.", vi: "Bản ghi không có dữ liệu."))
+        }
+        // Checked before the HMAC: a huge value must not cost a full hash to reject.
+        guard value.count <= RecordDecoder.maxValueBytes else {
+            return .rejected(Rejection(path: "$", code: "json.tooLarge", en: "The value is larger than \(RecordDecoder.maxValueBytes) bytes.",
+                                       vi: "Dữ liệu lớn hơn \(RecordDecoder.maxValueBytes) byte."))
+        }
+        let source = message.headerText(EnvelopeHeaders.source) ?? ""
+        guard let known = senders[source], let sender = known else {
+            return .rejected(Rejection(path: "headers.ce_source", code: "sender.unknownAccount",
+                                       en: "No interop account named '\(source)' is registered.",
+                                       vi: "Tài khoản liên thông '\(source)' chưa được đăng ký."))
+        }
+        guard !sender.locked else {
+            return .rejected(Rejection(path: "headers.ce_source", code: "sender.accountLocked",
+                                       en: "Account \(source) is locked; ask the Department of Health to unlock it.",
+                                       vi: "Tài khoản \(source) đã bị khóa; liên hệ Sở Y tế để mở khóa."))
+        }
+        guard let signature = message.headerText(EnvelopeHeaders.signature), !signature.isEmpty else {
+            return .rejected(Rejection(path: "headers.\(EnvelopeHeaders.signature)", code: "signature.missing",
+                                       en: "The record is not signed (header \(EnvelopeHeaders.signature)).",
+                                       vi: "Bản ghi chưa được ký (header \(EnvelopeHeaders.signature))."))
+        }
+        guard let key = sender.key, RecordSignature.verify(value: value, signature: signature, key: key) else {
+            return .rejected(Rejection(path: "headers.\(EnvelopeHeaders.signature)", code: "signature.invalid",
+                                       en: "The signature does not match the value and the key of account \(source).",
+                                       vi: "Chữ ký không khớp với dữ liệu và khóa của tài khoản \(source)."))
+        }
+        let decoded = RecordDecoder.decode(Data(value), kind: kind)
+        guard let record = decoded.record, !decoded.issues.hasErrors else { return .rejected(Rejection(decoded.issues)) }
+        if let problem = sender.name.problem(sending: record.senderScope) {
+            return .rejected(Rejection([ValidationIssue(path: "$", problem: problem)]))
+        }
+        return .accepted(AcceptedRecord(record: record, original: value, coordinates: coordinates, sender: sender.name.value))
+    }
+
+    private func envelopeProblem(_ message: ConsumerRecord, kind: RecordKind) -> Rejection? {
+        for name in [EnvelopeHeaders.specVersion, EnvelopeHeaders.id, EnvelopeHeaders.source, EnvelopeHeaders.type, EnvelopeHeaders.contentType] {
+            guard let value = message.headerText(name), !value.isEmpty else {
+                return Rejection(path: "headers.\(name)", code: "envelope.missingHeader", en: "Header \(name) is missing.",
+                                 vi: "Thiếu header \(name).")
+            }
+            switch name {
+            case EnvelopeHeaders.specVersion where value != EnvelopeHeaders.specVersionValue,
+                 EnvelopeHeaders.contentType where value != EnvelopeHeaders.contentTypeValue:
+                return Rejection(path: "headers.\(name)", code: "envelope.invalidHeader", en: "Header \(name) has an unsupported value.",
+                                 vi: "Header \(name) có giá trị không được hỗ trợ.")
+            case EnvelopeHeaders.type where value != kind.ceType:
+                return Rejection(path: "headers.\(name)", code: "envelope.typeMismatch",
+                                 en: "ce_type must be \(kind.ceType) on \(message.topic).", vi: "ce_type phải là \(kind.ceType) trên \(message.topic).")
+            default:
+                continue
+            }
+        }
+        return nil
+    }
+}
