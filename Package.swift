@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "RecordStore", "SyntheticPopulation", "CKafkaBaseline", "COpenSSL"]),
         .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage", "RecordStore"]),
 
-        .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
+        .target(name: "HSSKTesting", dependencies: ["Kafka", "Services", "RecordStore", "HealthModel", "SyntheticPopulation"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
         .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel"]),

@@ -1,7 +1,7 @@
 import Foundation
 
 // The hssk command-line tool: parses arguments and calls Services; nothing more lives here.
-let commands: [Command] = [brokerCommand, topicsCommand, publishCommand, linkageEvalCommand, backupCommand, restoreCommand,
+let commands: [Command] = [brokerCommand, topicsCommand, publishCommand, ingestCommand, linkageEvalCommand, backupCommand, restoreCommand,
                            verifyCommand, keysCommand, benchCommand]
 
 let root = Command(
