@@ -57,9 +57,10 @@ public final class IngestScenario: Sendable {
     }
 
     /// Publishes messages (in order per key) and returns where each landed.
-    public func publish(_ messages: [(ProducerRecord, String?)]) async throws -> [Published] {
+    public func publish(_ messages: [(ProducerRecord, String?)], maxMessageBytes: Int? = nil) async throws -> [Published] {
         var config = ProducerConfig(bootstrapServers: cluster.bootstrapServers)
         config.client.logLevel = 3
+        if let maxMessageBytes { config.client.properties["message.max.bytes"] = String(maxMessageBytes) }
         let producer = try Producer(config: config)
         var out: [Published] = []
         // Bounded concurrency: each send waits for its own acknowledgement.
