@@ -79,10 +79,12 @@ public struct DeadLetter: Sendable, Hashable {
         headers.filter { !DeadLetterHeaders.all.contains($0.key) }
     }
 
-    /// The key as text: UTF-8 when it is, else `0x…` hex; `-` for none.
-    public var keyText: String {
-        guard let key else { return "-" }
-        return String(validating: key, as: UTF8.self) ?? "0x" + RecordSignature.hex(key)
+    /// The key as text (see `displayText`); `-` for none.
+    public var keyText: String { key.map(Self.displayText) ?? "-" }
+
+    /// Bytes as text: UTF-8 when they are, else `0x…` hex.
+    public static func displayText(_ bytes: [UInt8]) -> String {
+        String(validating: bytes, as: UTF8.self) ?? "0x" + RecordSignature.hex(bytes)
     }
 }
 
