@@ -124,7 +124,7 @@ let accountsCommand = Command(
         Command(
             name: "rotate-key", summary: "Give an account a new random signing key, shown once; the old key stops verifying at once.",
             usage: "accounts rotate-key NAME --store PATH|URL [--keys FILE] [--key-out FILE] [--actor NAME]",
-            details: "Records signed with the old key and not yet consumed are dead-lettered (signature.invalid): agree the switch-over time with the sender, or replay them afterwards.\n\(exitDetails)",
+            details: "Records signed with the old key that ingest has not read yet are dead-lettered (signature.invalid); replaying them cannot help, the sender must send them again signed with the new key: agree the switch-over time with the sender.\n\(exitDetails)",
             options: commonOptions + [keyOutOption],
             run: { arguments in
                 let name = try accountName(arguments)
