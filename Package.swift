@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),
         // Fixtures (sample XML 130 files) are read through #filePath, not bundled as resources.
-        .testTarget(name: "ServicesTests", dependencies: ["Services", "HSSKTesting", "Kafka", "HealthModel"],
+        .testTarget(name: "ServicesTests", dependencies: ["Services", "HSSKTesting", "Kafka", "HealthModel", "RecordStore"],
                     exclude: ["Fixtures"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.
         .testTarget(name: "hsskTests", dependencies: ["hssk", "RecordStore", "HealthModel"]),

@@ -21,6 +21,8 @@ final class SQLiteStoreTests: XCTestCase {
     func testConcurrentWriters() async throws { try await contract.concurrentWriters() }
     func testMustExistRefusesAnEmptyLocation() async throws { try await contract.mustExistRefusesAnEmptyLocation() }
     func testOutboxOrderAndAccounts() async throws { try await contract.outboxOrderAndAccounts() }
+    func testAccountLifecycle() async throws { try await contract.accountLifecycle() }
+    func testLockInactiveAccounts() async throws { try await contract.lockInactiveAccounts() }
     func testRelationsAndLaterLinks() async throws { try await contract.relationsAndLaterLinks() }
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }

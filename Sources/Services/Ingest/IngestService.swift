@@ -88,7 +88,12 @@ public final class IngestService: Service {
         var pendingCommit: [Kafka.TopicPartition: Int64] = [:]
         var lastCommit = ContinuousClock.now
         var pollFailures = 0
+        var lastSweep: ContinuousClock.Instant?
         while !stopping.load(ordering: .acquiring) {
+            if lastSweep.map({ ContinuousClock.now - $0 > .seconds(86_400) }) ?? true {
+                await lockInactiveAccounts()
+                lastSweep = ContinuousClock.now
+            }
             let batch: [ConsumerRecord]
             do {
                 batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout)
@@ -119,6 +124,18 @@ public final class IngestService: Service {
                 pendingCommit = [:]
                 lastCommit = ContinuousClock.now
             }
+        }
+    }
+
+    /// The daily sweep of the Hà Nội regulation: accounts unused for three months are locked.
+    private func lockInactiveAccounts() async {
+        let cutoff = Date().addingTimeInterval(-Double(configuration.accountInactivityLimit.components.seconds))
+        do {
+            let locked = try await store.lockInactiveAccounts(unusedSince: cutoff, actor: "ingest")
+            if !locked.isEmpty { log.event("warning", "accounts.lockedInactive", ["count": .int(Int64(locked.count))]) }
+        } catch {
+            // Not fatal: the sweep runs again tomorrow, and `hssk accounts lock-inactive` does the same.
+            log.event("warning", "accounts.sweepFailed", ["error": .text(String(describing: error))])
         }
     }
 
