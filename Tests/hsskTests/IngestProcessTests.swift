@@ -109,4 +109,48 @@ final class IngestProcessTests: XCTestCase {
         XCTAssertTrue(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
         setup.scenario.cluster.shutdown()
     }
+
+    /// A record that crashes the process every time it is processed is dead-lettered as `poisonPill`
+    /// after a bounded number of restarts (the attempts are counted in the store), and everything
+    /// around it is stored.
+    func testPoisonPillIsDeadLetteredAfterRepeatedCrashes() async throws {
+        let setup = try await Setup(partitions: 2, backend: .sqlite)
+        var generator = PopulationGenerator(citizens: 150, seed: 5)
+        generator.noise = .none
+        let records = generator.generate().records
+        let poison = records[records.count / 2]
+        var published = try await setup.scenario.publish(records.filter { $0.record.kafkaKey != poison.record.kafkaKey })
+        let crashKey = poison.record.kafkaKey
+        let poisonMessage = try await setup.scenario.publish([(try setup.scenario.sources.producerRecord(poison), "poisonPill")])
+        published += poisonMessage
+        published += try await setup.scenario.publish(Array(records.prefix(20)).map {
+            var record = $0
+            if case .visit(var visit) = record.record { visit.episodeKey += "-after"; record.record = .visit(visit) }
+            return record
+        }.filter { $0.record.kind == .visit })
+
+        var crashes = 0
+        var finished = false
+        while !finished && crashes <= 12 {
+            let process = try setup.ingest(environment: ["HSSK_FAILPOINT_CRASH_KEY": crashKey])
+            let deadline = ContinuousClock.now + .seconds(60)
+            while process.isRunning, ContinuousClock.now < deadline {
+                if try await setup.processedCount(published) >= Int64(IngestScenario.ends(published).values.reduce(0, +)) { finished = true; break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            if process.isRunning {
+                process.terminate()
+                XCTAssertEqual(process.waitForExit(), 0)
+            } else {
+                crashes += 1
+            }
+        }
+        XCTAssertTrue(finished, "not finished after \(crashes) crashes")
+        // 3 attempts as a batch, then alone: the record before it may go first, then 3 + 3 at its own offset.
+        XCTAssertGreaterThanOrEqual(crashes, 3)
+        XCTAssertLessThanOrEqual(crashes, 10)
+        let problems = try await setup.problems(published)
+        XCTAssertTrue(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+        setup.scenario.cluster.shutdown()
+    }
 }
