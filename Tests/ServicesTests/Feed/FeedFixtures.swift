@@ -1,5 +1,8 @@
 import Foundation
 import HealthModel
+import HSSKTesting
+import Kafka
+import Synchronization
 @testable import RecordStore
 @testable import Services
 import XCTest
@@ -133,4 +136,104 @@ struct TestRandom: RandomNumberGenerator {
     }
     mutating func pick<T>(_ items: [T]) -> T { items[Int.random(in: 0..<items.count, using: &self)] }
     mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+}
+
+/// A store and an embedded cluster with the feed topics, as the feed services find them in production.
+final class FeedWorld {
+    let cluster: EmbeddedCluster
+    let store: any HealthRecordStore
+    let directory: URL
+    private var offset: Int64 = 0
+
+    init(partitions: Int = 3) async throws {
+        cluster = try EmbeddedCluster(brokers: 1)
+        try cluster.createTopic(FeedHeaders.topic, partitions: partitions, replicationFactor: 1)
+        try cluster.createTopic(FeedHeaders.deadLetterTopic, partitions: 1, replicationFactor: 1)
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("hssk-feed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        store = try await RecordStores.open(directory.appendingPathComponent("store.sqlite").path, keys: try KeyRing.generate())
+    }
+
+    func close() async {
+        await store.close()
+        cluster.shutdown()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func producer() throws -> Producer { try Producer(config: KafkaTesting.producerConfig(cluster)) }
+
+    /// Stores `record` for `person` exactly as ingest does: records, identity and one citizen-feed
+    /// message per person touched, in one batch.
+    @discardableResult
+    func ingest(_ record: SourceRecord, person: PersonRef, identity: [IdentityChange] = []) async throws -> ApplyResult {
+        offset += 1
+        let topic: String
+        let original: Data
+        switch record {
+        case .visit(let r): (topic, original) = ("hssk.visits.v1", try RecordDecoder.encode(r))
+        case .vaccination(let r): (topic, original) = ("hssk.vaccinations.v1", try RecordDecoder.encode(r))
+        case .insuranceCard(let r): (topic, original) = ("hssk.insurance.cards.v1", try RecordDecoder.encode(r))
+        case .registryEvent(let r): (topic, original) = ("hssk.registry.v1", try RecordDecoder.encode(r))
+        }
+        let coordinates = KafkaCoordinates(topic: topic, partition: 0, offset: offset)
+        return try await store.apply(StoreBatch(
+            records: [IncomingRecord(record: record, original: Array(original), coordinates: coordinates, sender: "01001_lt_bnv", person: person)],
+            identity: identity,
+            outbox: [PersonChange(reason: .record, topic: topic, partition: 0, offset: offset).message(for: person)]))
+    }
+
+    /// A new person with `personalID` (when given) and one record.
+    func newPerson(_ record: SourceRecord, personalID: String?, validFrom: String = "2016-01-01",
+                   demographics: Demographics = Demographics(fullName: "Nguyễn Văn An", birthDate: "1958-03-07", sex: 1, phone: "0912345678"))
+        async throws -> PersonID {
+        var identity: [IdentityChange] = [.newPerson(local: 1, demographics)]
+        if let personalID {
+            identity.append(.addIdentifier(.new(local: 1), IdentifierEntry(.personalId, personalID, validFrom: validFrom, source: "test")))
+        }
+        let result = try await ingest(record, person: .new(local: 1), identity: identity)
+        return try XCTUnwrap(result.newPersons[1])
+    }
+}
+
+/// One record of the feed as read back.
+struct FeedEntry: Equatable {
+    var key: String
+    var version: Int64
+    var document: CitizenDocument?
+    var isTombstone: Bool { document == nil }
+}
+
+/// Reads the feed topic from the start as an independent consumer group.
+final class FeedReader {
+    let consumer: Consumer
+    private(set) var entries: [FeedEntry] = []
+
+    init(_ cluster: EmbeddedCluster, topic: String = FeedHeaders.topic) async throws {
+        consumer = try Consumer(config: KafkaTesting.consumerConfig(cluster, group: "reader-\(UUID().uuidString)"))
+        try await consumer.subscribe([topic])
+    }
+
+    /// Reads until `count` more entries arrived (or 30 s passed) and returns the new ones.
+    func read(_ count: Int) async throws -> [FeedEntry] {
+        let records = try await KafkaTesting.consume(consumer, count: count)
+        let new = try records.sorted { ($0.partition, $0.offset) < ($1.partition, $1.offset) }.map { record in
+            FeedEntry(key: String(decoding: record.key ?? [], as: UTF8.self),
+                      version: Int64(record.headerText(FeedHeaders.version) ?? "") ?? -1,
+                      document: try record.value.map { try JSONDecoder().decode(CitizenDocument.self, from: Data($0)) })
+        }
+        entries += new
+        return new
+    }
+
+    /// Leaves the group (before the cluster goes away, so that nothing is left retrying).
+    func close() async throws { try await consumer.close() }
+}
+
+/// Collects the lines a service logs.
+final class LogLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    /// A log writing here.
+    var log: IngestLog { IngestLog { [self] line in self.lines.withLock { $0.append(line) } } }
+    /// Everything logged so far.
+    var all: [String] { lines.withLock { $0 } }
 }
