@@ -21,7 +21,7 @@ final class CommandLineTests: XCTestCase {
 
         let check = try runCommand(hssk, ["topics", "check", "--bootstrap", String(bootstrap)])
         XCTAssertEqual(check.status, 0, check.output)
-        XCTAssertTrue(check.output.contains("12 up to date, 0 problem(s)"), check.output)
+        XCTAssertTrue(check.output.contains("13 up to date, 0 problem(s)"), check.output)
         let apply = try runCommand(hssk, ["topics", "apply", "--bootstrap", String(bootstrap)])
         XCTAssertEqual(apply.status, 0, apply.output)
         XCTAssertTrue(apply.output.contains("0 created"), apply.output)
@@ -180,12 +180,12 @@ final class PublishCommandTests: XCTestCase {
 }
 
 /// The `hssk` binary next to this test bundle.
-private var hssk: String {
+var hssk: String {
     Bundle.main.bundleURL.appendingPathComponent("hssk").path
 }
 
 /// Runs a command to completion; output is stdout and stderr together.
-private func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
     let process = RunningProcess.make(executable, arguments)
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -197,7 +197,7 @@ private func runCommand(_ executable: String, _ arguments: [String]) throws -> (
 }
 
 /// A long-running child process whose output is collected line by line.
-private final class RunningProcess: @unchecked Sendable {
+final class RunningProcess: @unchecked Sendable {
     // Safety: `collected` is only touched under `lock`; `process` is only used from the test's thread.
     private let process: Process
     private let lock = NSLock()
