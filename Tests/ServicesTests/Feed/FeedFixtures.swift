@@ -145,13 +145,23 @@ final class FeedWorld {
     let directory: URL
     private var offset: Int64 = 0
 
-    init(partitions: Int = 3) async throws {
+    /// A SQLite store, or a new database on the PostgreSQL server at `postgresURL`.
+    init(partitions: Int = 3, postgresURL: String? = nil) async throws {
         cluster = try EmbeddedCluster(brokers: 1)
         try cluster.createTopic(FeedHeaders.topic, partitions: partitions, replicationFactor: 1)
         try cluster.createTopic(FeedHeaders.deadLetterTopic, partitions: 1, replicationFactor: 1)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hssk-feed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try await RecordStores.open(directory.appendingPathComponent("store.sqlite").path, keys: try KeyRing.generate())
+        var location = directory.appendingPathComponent("store.sqlite").path
+        if let postgresURL, var components = URLComponents(string: postgresURL) {
+            let name = "hssk_feed_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+            let admin = try PostgresConnection(url: postgresURL)
+            try admin.executeScript("CREATE DATABASE \(name)")
+            admin.close()
+            components.path = "/" + name
+            location = try XCTUnwrap(components.string)
+        }
+        store = try await RecordStores.open(location, keys: try KeyRing.generate())
     }
 
     func close() async {

@@ -13,7 +13,18 @@ final class FeedPublisherTests: XCTestCase {
     let reissued = "001058077777"
 
     func testDocumentsVersionsAndTombstonesAfterMergeAndReissue() async throws {
-        let world = try await FeedWorld()
+        try await documentsVersionsAndTombstones(try await FeedWorld())
+    }
+
+    /// The same on PostgreSQL (`scripts/with-postgres`); fails, never skips, without a server.
+    func testDocumentsVersionsAndTombstonesOnPostgreSQL() async throws {
+        guard let url = ProcessInfo.processInfo.environment["HSSK_TEST_POSTGRES_URL"], !url.isEmpty else {
+            return XCTFail("HSSK_TEST_POSTGRES_URL is not set: run via scripts/with-postgres or make test")
+        }
+        try await documentsVersionsAndTombstones(try await FeedWorld(postgresURL: url))
+    }
+
+    private func documentsVersionsAndTombstones(_ world: FeedWorld) async throws {
         let producer = try world.producer()
         let reader = try await FeedReader(world.cluster)
         var configuration = FeedPublisherConfiguration()
