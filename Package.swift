@@ -39,7 +39,7 @@ let package = Package(
                                                  "HTTPResponder"]),
         .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage", "RecordStore"]),
 
-        .target(name: "HSSKTesting", dependencies: ["Kafka", "Services"]),
+        .target(name: "HSSKTesting", dependencies: ["Kafka", "Services", "RecordStore", "HealthModel", "SyntheticPopulation"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
         .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel"]),

@@ -33,6 +33,8 @@ final class PostgresStoreTests: XCTestCase {
     func testMustExistRefusesAnEmptyLocation() async throws { try await run { try await $0.mustExistRefusesAnEmptyLocation() } }
     func testPersonFileAndFeedMessages() async throws { try await run { try await $0.personFileAndFeedMessages() } }
     func testOutboxOrderAndAccounts() async throws { try await run { try await $0.outboxOrderAndAccounts() } }
+    func testAccountLifecycle() async throws { try await run { try await $0.accountLifecycle() } }
+    func testLockInactiveAccounts() async throws { try await run { try await $0.lockInactiveAccounts() } }
     func testRelationsAndLaterLinks() async throws { try await run { try await $0.relationsAndLaterLinks() } }
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }

@@ -22,6 +22,8 @@ final class SQLiteStoreTests: XCTestCase {
     func testMustExistRefusesAnEmptyLocation() async throws { try await contract.mustExistRefusesAnEmptyLocation() }
     func testPersonFileAndFeedMessages() async throws { try await contract.personFileAndFeedMessages() }
     func testOutboxOrderAndAccounts() async throws { try await contract.outboxOrderAndAccounts() }
+    func testAccountLifecycle() async throws { try await contract.accountLifecycle() }
+    func testLockInactiveAccounts() async throws { try await contract.lockInactiveAccounts() }
     func testRelationsAndLaterLinks() async throws { try await contract.relationsAndLaterLinks() }
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }

@@ -43,6 +43,34 @@ public final class Consumer: Sendable {
         }
     }
 
+    /// Reads `offsets`' partitions from the given next offsets without joining the group (no
+    /// rebalances, nothing committed), replacing any earlier `assign`; `[:]` stops reading. Tools use
+    /// it to read a topic from a known position; never mix it with `subscribe` on one consumer.
+    public func assign(_ offsets: [TopicPartition: Int64]) async throws {
+        let context = context
+        try await onThread { handle in
+            let list = makePartitionList(offsets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            let err = rd_kafka_assign(handle.pointer, list)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("assign", KafkaErrorCode(err), detail: "") }
+            context.state.withLock { $0.assignment = Set(offsets.keys) }
+        }
+    }
+
+    /// The partition's low watermark (oldest offset still kept) and high watermark (the offset the next
+    /// record will get), asked of its leader: `high - low` records are readable now.
+    public func watermarks(_ partition: TopicPartition, timeout: Duration = .seconds(10)) async throws -> (low: Int64, high: Int64) {
+        let timeoutMs = Int32(clamping: timeout.components.seconds * 1000)
+        return try await onThread { handle in
+            var low: Int64 = 0, high: Int64 = 0
+            let err = rd_kafka_query_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high, timeoutMs)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError.operation("watermarks", KafkaErrorCode(err), detail: "\(partition): \(KafkaErrorCode(err))")
+            }
+            return (low, high)
+        }
+    }
+
     /// Returns up to `maxRecords` records, waiting at most `timeout` for the first one.
     ///
     /// Records of partitions revoked while this batch was collected are dropped: their new owner

@@ -148,3 +148,11 @@ final class PolledBatch: @unchecked Sendable {
 private struct MessageList: @unchecked Sendable {
     let messages: [UnsafeMutablePointer<rd_kafka_message_t>]
 }
+
+/// Logical offsets a `RebalanceHooks.startingOffsets` hook may return.
+public enum KafkaOffset {
+    /// The first offset still in the partition.
+    public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)
+    /// The offset after the last record (only new records are read).
+    public static let end = Int64(RD_KAFKA_OFFSET_END)
+}

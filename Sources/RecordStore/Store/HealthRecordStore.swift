@@ -63,6 +63,16 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     func account(named name: String) async throws -> InteropAccount?
     /// Records that an account was seen now.
     func touchAccount(named name: String) async throws
+    /// Every interop account, sorted by name, without signing keys.
+    func accounts() async throws -> [InteropAccount]
+    /// Creates an account (key stored encrypted) and audits it as `actor`; false when the name is taken (nothing changes).
+    func createAccount(_ account: InteropAccount, actor: String) async throws -> Bool
+    /// Locks or unlocks an account, audited as `actor`; unlocking restarts its inactivity period (sets last seen to now).
+    func setAccountLocked(named name: String, locked: Bool, actor: String) async throws -> AccountChange
+    /// Replaces an account's signing key (stored encrypted), audited as `actor`.
+    func replaceSigningKey(named name: String, with key: [UInt8], actor: String) async throws -> AccountChange
+    /// Locks every unlocked account last seen (or, never seen, created) before `cutoff`; one audit row each; returns their names.
+    func lockInactiveAccounts(unusedSince cutoff: Date, actor: String) async throws -> [String]
 
     /// Appends an audit entry (no personal data in `subject` / `detail`: ids and counts only).
     func audit(actor: String, action: String, subject: String, detail: String) async throws
@@ -202,16 +212,29 @@ public struct InteropAccount: Sendable, Hashable {
     public var lastSeen: Date?
     /// Locked accounts are rejected.
     public var locked: Bool
+    /// When the account was created (set by the store; ignored when saving).
+    public var createdAt: Date?
     /// Creates an account.
     public init(name: String, facility: String, keyReference: String? = nil, signingKey: [UInt8]? = nil,
-                lastSeen: Date? = nil, locked: Bool = false) {
+                lastSeen: Date? = nil, locked: Bool = false, createdAt: Date? = nil) {
         self.name = name
         self.facility = facility
         self.keyReference = keyReference
         self.signingKey = signingKey
         self.lastSeen = lastSeen
         self.locked = locked
+        self.createdAt = createdAt
     }
+}
+
+/// What an account change did.
+public enum AccountChange: Sendable, Hashable {
+    /// The account was changed (and the change audited).
+    case changed
+    /// The account was already in the asked state; nothing written.
+    case unchanged
+    /// No account has that name; nothing written.
+    case unknownAccount
 }
 
 /// What `verify` found.

@@ -120,6 +120,19 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func saveAccount(_ account: InteropAccount) async throws { try await onThread { try $0.saveAccount(account) } }
     public func account(named name: String) async throws -> InteropAccount? { try await onThread { try $0.account(named: name) } }
     public func touchAccount(named name: String) async throws { try await onThread { try $0.touchAccount(named: name) } }
+    public func accounts() async throws -> [InteropAccount] { try await onThread { try $0.accounts() } }
+    public func createAccount(_ account: InteropAccount, actor: String) async throws -> Bool {
+        try await onThread { try $0.createAccount(account, actor: actor) }
+    }
+    public func setAccountLocked(named name: String, locked: Bool, actor: String) async throws -> AccountChange {
+        try await onThread { try $0.setAccountLocked(named: name, locked: locked, actor: actor) }
+    }
+    public func replaceSigningKey(named name: String, with key: [UInt8], actor: String) async throws -> AccountChange {
+        try await onThread { try $0.replaceSigningKey(named: name, with: key, actor: actor) }
+    }
+    public func lockInactiveAccounts(unusedSince cutoff: Date, actor: String) async throws -> [String] {
+        try await onThread { try $0.lockInactiveAccounts(unusedSince: cutoff, actor: actor) }
+    }
     public func audit(actor: String, action: String, subject: String, detail: String) async throws {
         try await onThread { try $0.audit(actor: actor, action: action, subject: subject, detail: detail) }
     }

@@ -126,7 +126,7 @@ extension StoreEngine {
         return [UInt8(n >> 24), UInt8((n >> 16) & 0xff), UInt8((n >> 8) & 0xff), UInt8(n & 0xff)] + bytes
     }
 
-    // MARK: - Outbox and accounts
+    // MARK: - Outbox
 
     func pendingOutbox(kind: String, limit: Int) throws -> [OutboxEntry] {
         try db.query("SELECT id, kind, msg_key, payload_enc FROM outbox WHERE kind = ? AND done_at IS NULL ORDER BY id LIMIT ?",
@@ -141,33 +141,5 @@ extension StoreEngine {
             let now = Self.timestamp()
             for id in ids { try db.execute("UPDATE outbox SET done_at = ? WHERE id = ? AND done_at IS NULL", [.text(now), .int(id)]) }
         }
-    }
-
-    func saveAccount(_ account: InteropAccount) throws {
-        try db.transaction {
-            let now = Self.timestamp()
-            let key: SQLValue = try account.signingKey.map { .blob(try cipher.seal($0, context: "account.signing_key_enc")) } ?? .null
-            try db.execute("""
-                INSERT INTO account (name, facility, key_reference, signing_key_enc, created_at, last_seen_at, locked) VALUES (?, ?, ?, ?, ?, NULL, ?)
-                ON CONFLICT (name) DO UPDATE SET facility = excluded.facility, key_reference = excluded.key_reference,
-                  signing_key_enc = excluded.signing_key_enc, locked = excluded.locked
-                """, [.text(account.name), .text(account.facility), account.keyReference.map { .text($0) } ?? .null, key, .text(now),
-                      .int(account.locked ? 1 : 0)])
-            try appendAudit(actor: "admin", action: "save-account", subject: "account:\(account.name)",
-                            detail: "facility=\(account.facility) locked=\(account.locked)", at: now)
-        }
-    }
-
-    func account(named name: String) throws -> InteropAccount? {
-        guard let row = try db.queryOne("SELECT name, facility, key_reference, signing_key_enc, last_seen_at, locked FROM account WHERE name = ?",
-                                        [.text(name)]) else { return nil }
-        let key = try row[3].blob.map { try cipher.open($0, context: "account.signing_key_enc") }
-        let seen = row[4].text.flatMap { try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
-        return InteropAccount(name: try row.text(0), facility: try row.text(1), keyReference: row[2].text, signingKey: key,
-                              lastSeen: seen, locked: try row.int(5) != 0)
-    }
-
-    func touchAccount(named name: String) throws {
-        try db.execute("UPDATE account SET last_seen_at = ? WHERE name = ?", [.text(Self.timestamp()), .text(name)])
     }
 }

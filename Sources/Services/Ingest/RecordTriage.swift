@@ -79,6 +79,13 @@ struct RecordTriage: Sendable {
         if let problem = sender.name.problem(sending: record.senderScope) {
             return .rejected(Rejection([ValidationIssue(path: "$", problem: problem)]))
         }
+        // The key places the record in its partition, and so orders its versions: it must be the record's own.
+        let expectedKey = record.kafkaKey
+        guard let key = message.key, key.elementsEqual(expectedKey.utf8) else {
+            return .rejected(Rejection(path: "key", code: "envelope.keyMismatch",
+                                       en: "The Kafka key must be the record's key '\(expectedKey)'.",
+                                       vi: "Khóa Kafka phải là khóa của hồ sơ '\(expectedKey)'."))
+        }
         return .accepted(AcceptedRecord(record: record, original: value, coordinates: coordinates, sender: sender.name.value))
     }
 

@@ -4,16 +4,20 @@ import Services
 
 // hssk backup / restore / verify / keys: the health-record store's operations (DESIGN.md §7).
 
-private let storeOption = Option(name: "store", value: "PATH|URL", help: "SQLite file or postgres:// URL of the store.")
-private let keysOption = Option(name: "keys", value: "FILE",
-                                help: "Key file (JSON); else \(KeyRing.environmentVariable) (the JSON) or \(KeyRing.fileEnvironmentVariable).")
+/// `--store`, shared by every command that opens the health-record store.
+let storeOption = Option(name: "store", value: "PATH|URL", help: "SQLite file or postgres:// URL of the store.")
+/// `--keys`, shared by every command that opens the health-record store.
+let keysOption = Option(name: "keys", value: "FILE",
+                        help: "Key file (JSON); else \(KeyRing.environmentVariable) (the JSON) or \(KeyRing.fileEnvironmentVariable).")
 
-private func required(_ arguments: ParsedArguments, _ name: String) throws -> String {
+/// The value of a required option, or a usage error.
+func required(_ arguments: ParsedArguments, _ name: String) throws -> String {
     guard let value = arguments.string(name), !value.isEmpty else { throw UsageError(description: "--\(name) is required") }
     return value
 }
 
-private func keyRing(_ arguments: ParsedArguments) throws -> KeyRing {
+/// The store's key ring from `--keys`, `HSSK_KEYS` or `HSSK_KEYS_FILE`.
+func keyRing(_ arguments: ParsedArguments) throws -> KeyRing {
     try KeyRing.load(path: arguments.string("keys"))
 }
 

@@ -1,0 +1,348 @@
+import Foundation
+import HealthModel
+import Kafka
+import RecordStore
+import Synchronization
+
+/// `hssk ingest`: the consumer group over the source topics (DESIGN §6). Per batch: authenticate →
+/// decode → validate → link → one store transaction with the records, identity changes, outbox
+/// messages and the next offsets. Dead letters are acknowledged by the cluster before the offsets
+/// move past them; transient failures are retried with back-off and never skip a record.
+public final class IngestService: Service {
+    /// `ingest`.
+    public let name = "ingest"
+    /// The configuration it runs with.
+    public let configuration: IngestConfiguration
+    /// What it has done so far.
+    public let counters = IngestCounters()
+
+    private let store: any HealthRecordStore
+    private let log: IngestLog
+    private let triage: RecordTriage
+    private let senders: SenderDirectory
+    private let resolver: PersonResolver
+    private let stopping = Atomic<Bool>(false)
+
+    /// Creates the service over an open store.
+    public init(configuration: IngestConfiguration, store: any HealthRecordStore, log: IngestLog = .standardError) {
+        self.configuration = configuration
+        self.store = store
+        self.log = log
+        triage = RecordTriage(kinds: Dictionary(configuration.topics.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a }))
+        senders = SenderDirectory(store: store, ttl: configuration.accountCacheTTL)
+        resolver = PersonResolver(store: store)
+    }
+
+    /// Consumes until cancelled (SIGTERM/SIGINT through `ServiceRunner`), then finishes the batch in
+    /// hand, commits, leaves the group and returns.
+    public func run() async throws {
+        let configuration = configuration
+        var producerConfig = ProducerConfig(bootstrapServers: configuration.bootstrapServers)
+        producerConfig.client.properties = configuration.kafkaProperties
+        producerConfig.client.clientID = "hssk-ingest"
+        let producer = try Producer(config: producerConfig)
+        var consumerConfig = ConsumerConfig(bootstrapServers: configuration.bootstrapServers, groupID: configuration.group)
+        consumerConfig.client.properties = configuration.kafkaProperties
+        consumerConfig.client.clientID = "hssk-ingest"
+        let store = store, group = configuration.group, log = log
+        let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
+            startingOffsets: { partitions in
+                // The store is the position (exactly once); a partition it has never seen starts at the
+                // beginning, whatever Kafka's committed offsets say (they may belong to another store).
+                let stored = try Self.waitOnThisThread {
+                    try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+                }
+                log.event("info", "partitions.assigned", ["count": .int(Int64(partitions.count))])
+                return Dictionary(uniqueKeysWithValues: partitions.map {
+                    ($0, stored[RecordStore.TopicPartition($0.topic, $0.partition)] ?? KafkaOffset.beginning)
+                })
+            },
+            revoked: { partitions in log.event("info", "partitions.revoked", ["count": .int(Int64(partitions.count))]) }))
+        let watchdog = Watchdog(limit: configuration.processingTimeout) {
+            log.event("error", "processing.timeout", ["limitSeconds": .int(configuration.processingTimeout.components.seconds)])
+            // A hung batch cannot be interrupted safely from here; the restart counts the attempt.
+            _exit(70)
+        }
+        defer { watchdog.stop() }
+        try await consumer.subscribe(configuration.topics.values.sorted())
+        log.event("info", "ingest.started", ["group": .text(group), "topics": .int(Int64(configuration.topics.count))])
+
+        var failure: (any Error)?
+        await withTaskCancellationHandler {
+            do {
+                try await consumeLoop(consumer, producer, watchdog)
+            } catch is CancellationError {
+            } catch {
+                failure = error
+            }
+        } onCancel: {
+            stopping.store(true, ordering: .releasing)
+        }
+        do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
+        do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
+        logSummary()
+        if let failure { throw failure }
+    }
+
+    private func consumeLoop(_ consumer: Consumer, _ producer: Producer, _ watchdog: Watchdog) async throws {
+        var pendingCommit: [Kafka.TopicPartition: Int64] = [:]
+        var lastCommit = ContinuousClock.now
+        var pollFailures = 0
+        var lastSweep: ContinuousClock.Instant?
+        while !stopping.load(ordering: .acquiring) {
+            if lastSweep.map({ ContinuousClock.now - $0 > .seconds(86_400) }) ?? true {
+                await lockInactiveAccounts()
+                lastSweep = ContinuousClock.now
+            }
+            let batch: [ConsumerRecord]
+            do {
+                batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout)
+                pollFailures = 0
+            } catch let error as KafkaError {
+                if case .fatal = error { throw error }
+                if case .assignmentHookFailed = error { throw error }
+                log.event("warning", "poll.failed", ["error": .text(String(describing: error))])
+                try await backOff(&pollFailures)
+                continue
+            }
+            if !batch.isEmpty {
+                let started = ContinuousClock.now
+                counters.update { $0.consumed += batch.count }
+                // Not cancelled half-way: a batch is finished (or abandoned before commit by `stopping`).
+                let next = try await Task { try await self.process(batch, producer: producer, watchdog: watchdog) }.value
+                counters.observeBatch(milliseconds: Double((ContinuousClock.now - started).components.attoseconds) / 1e15
+                                      + Double((ContinuousClock.now - started).components.seconds) * 1000)
+                pendingCommit.merge(next) { max($0, $1) }
+            }
+            // Kafka's committed offsets only feed lag monitoring: commit at most once a second.
+            if !pendingCommit.isEmpty, batch.isEmpty || ContinuousClock.now - lastCommit > .seconds(1) {
+                do {
+                    try await consumer.commit(pendingCommit.filter { consumer.assignment.contains($0.key) })
+                } catch {
+                    log.event("warning", "commit.failed", ["error": .text(String(describing: error))])
+                }
+                pendingCommit = [:]
+                lastCommit = ContinuousClock.now
+            }
+        }
+    }
+
+    /// The daily sweep of the Hà Nội regulation: accounts unused for three months are locked.
+    private func lockInactiveAccounts() async {
+        let cutoff = Date().addingTimeInterval(-Double(configuration.accountInactivityLimit.components.seconds))
+        do {
+            let locked = try await store.lockInactiveAccounts(unusedSince: cutoff, actor: "ingest")
+            if !locked.isEmpty { log.event("warning", "accounts.lockedInactive", ["count": .int(Int64(locked.count))]) }
+        } catch {
+            // Not fatal: the sweep runs again tomorrow, and `hssk accounts lock-inactive` does the same.
+            log.event("warning", "accounts.sweepFailed", ["error": .text(String(describing: error))])
+        }
+    }
+
+    // MARK: - One batch
+
+    /// Processes a polled batch; returns the next offsets now stored, per partition.
+    private func process(_ batch: [ConsumerRecord], producer: Producer, watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
+        var order: [Kafka.TopicPartition] = []
+        var byPartition: [Kafka.TopicPartition: [ConsumerRecord]] = [:]
+        for record in batch {
+            if byPartition[record.topicPartition] == nil { order.append(record.topicPartition) }
+            byPartition[record.topicPartition, default: []].append(record)
+        }
+        let starts = Dictionary(uniqueKeysWithValues: order.map { (storePartition($0), byPartition[$0]![0].offset) })
+        let attempts = try await retrying("attempts") { try await self.store.recordAttempts(group: self.configuration.group, starts: starts) }
+        let limit = configuration.maxAttempts
+        var next: [Kafka.TopicPartition: Int64] = [:]
+        let normal = order.filter { attempts[storePartition($0)] ?? 1 <= limit }.flatMap { byPartition[$0]! }
+        if !normal.isEmpty { next.merge(try await processUnit(normal, poison: false, producer, watchdog)) { max($0, $1) } }
+        // A partition that keeps failing from the same offset is processed one record at a time, so the
+        // record that fails is found; failing alone that often, it is a poison pill.
+        for partition in order where attempts[storePartition(partition)] ?? 1 > limit {
+            let records = byPartition[partition]!
+            log.event("warning", "partition.isolated", ["partition": .text(partition.description), "offset": .int(records[0].offset),
+                                                        "attempts": .int(Int64(attempts[storePartition(partition)] ?? 0))])
+            for (index, record) in records.enumerated() {
+                let count = index == 0 ? attempts[storePartition(partition)] ?? 1
+                    : try await retrying("attempts") {
+                        try await self.store.recordAttempts(group: self.configuration.group, starts: [self.storePartition(partition): record.offset])
+                    }[storePartition(partition)] ?? 1
+                next.merge(try await processUnit([record], poison: count > 2 * limit, producer, watchdog)) { max($0, $1) }
+            }
+        }
+        return next
+    }
+
+    /// Dead-letters and stores one unit (a batch, or one isolated record) under the watchdog.
+    private func processUnit(_ records: [ConsumerRecord], poison: Bool, _ producer: Producer, _ watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
+        let names = Set(records.compactMap { $0.headerText(EnvelopeHeaders.source) })
+        let accounts = try await retrying("accounts") { try await self.senders.senders(named: names) }
+        var accepted: [AcceptedRecord] = []
+        var deadLetters: [ProducerRecord] = []
+        var codes: [String: Int] = [:]
+        try await watchdog.guarding {
+            for record in records {
+                FailPoints.check(record)
+                let verdict = poison ? .rejected(Self.poisonPill(record)) : triage.triage(record, senders: accounts)
+                switch verdict {
+                case .accepted(let record):
+                    accepted.append(record)
+                case .rejected(let rejection):
+                    deadLetters.append(DeadLetters.record(for: record, rejection))
+                    codes[rejection.code, default: 0] += 1
+                    log.event("warning", "record.deadLettered", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
+                                                                 "offset": .int(record.offset), "code": .text(rejection.code)])
+                }
+            }
+        }
+        var offsets: [ConsumerOffset] = []
+        var next: [Kafka.TopicPartition: Int64] = [:]
+        for record in records {
+            let partition = record.topicPartition
+            if let index = offsets.firstIndex(where: { $0.partition == storePartition(partition) }) {
+                offsets[index].nextOffset = max(offsets[index].nextOffset, record.offset + 1)
+            } else {
+                offsets.append(ConsumerOffset(group: configuration.group, partition: storePartition(partition), nextOffset: record.offset + 1,
+                                              processedFrom: record.offset))
+            }
+            next[partition] = max(next[partition] ?? 0, record.offset + 1)
+        }
+        try await deliver(deadLetters, producer)
+        guard try await storeUnit(accepted, offsets: offsets, watchdog: watchdog) else { return [:] }
+        counters.update { counters in
+            for (code, count) in codes { counters.deadLettered[code, default: 0] += count }
+        }
+        let sendersSeen = Set(accepted.map(\.sender))
+        if !sendersSeen.isEmpty { try await retrying("touch") { try await self.senders.touch(sendersSeen) } }
+        return next
+    }
+
+    /// Links and applies; false when another consumer had already moved past these records.
+    private func storeUnit(_ accepted: [AcceptedRecord], offsets: [ConsumerOffset], watchdog: Watchdog) async throws -> Bool {
+        var failures = 0
+        var conflicts = 0
+        while true {
+            do {
+                try await watchdog.guarding {
+                    let resolution = try await resolver.resolve(accepted)
+                    let result = try await store.apply(batch(accepted, resolution, offsets))
+                    counters.update {
+                        $0.stored += result.records.count - result.duplicates
+                        $0.duplicates += result.duplicates
+                        $0.personsCreated += result.newPersons.count
+                        $0.linked += resolution.linked
+                        $0.reviews += resolution.reviews
+                    }
+                }
+                return true
+            } catch StoreError.offsetMoved(let detail) {
+                log.event("warning", "batch.fenced", ["detail": .text(detail)])
+                return false
+            } catch StoreError.constraint(let detail) where conflicts < 5 {
+                // Another ingest process created the same person meanwhile: link again, now finding it.
+                conflicts += 1
+                log.event("info", "identity.race", ["detail": .text(detail.prefix(80).description)])
+            } catch let error as StoreError where error.isTransient {
+                log.event("warning", "store.unavailable", ["error": .text(String(describing: error)), "attempt": .int(Int64(failures))])
+                counters.update { $0.retries += 1 }
+                try await backOff(&failures)
+                // The commit may have succeeded before the connection dropped: never apply twice.
+                if let stored = try? await store.offsets(group: configuration.group, partitions: offsets.map(\.partition)),
+                   offsets.allSatisfy({ (stored[$0.partition] ?? -1) >= $0.nextOffset }) {
+                    return true
+                }
+            }
+        }
+    }
+
+    private func batch(_ accepted: [AcceptedRecord], _ resolution: PersonResolver.Resolution, _ offsets: [ConsumerOffset]) -> StoreBatch {
+        var records: [IncomingRecord] = []
+        var outbox: [OutboxMessage] = []
+        var announced = Set<PersonRef>()
+        for (record, person) in zip(accepted, resolution.persons) {
+            records.append(IncomingRecord(record: record.record, original: record.original, coordinates: record.coordinates,
+                                          sender: record.sender, person: person))
+            if let person, announced.insert(person).inserted {
+                outbox.append(PersonChange(reason: .record, topic: record.coordinates.topic, partition: record.coordinates.partition,
+                                           offset: record.coordinates.offset).message(for: person))
+            }
+        }
+        return StoreBatch(records: records, identity: resolution.identity, outbox: outbox, offsets: offsets, actor: "ingest")
+    }
+
+    /// Sends dead letters until the cluster has acknowledged all of them.
+    private func deliver(_ deadLetters: [ProducerRecord], _ producer: Producer) async throws {
+        guard !deadLetters.isEmpty else { return }
+        var failures = 0
+        while true {
+            do {
+                let result = try await producer.sendAll(deadLetters)
+                if result.allDelivered { return }
+                log.event("warning", "deadLetter.undelivered", ["count": .int(Int64(result.failures.count)),
+                                                                "code": .text(result.failures[0].code.name)])
+            } catch let error as KafkaError {
+                if case .fatal = error { throw error }
+                log.event("warning", "deadLetter.failed", ["error": .text(String(describing: error))])
+            }
+            // Resending all is safe: a dead letter is delivered at least once.
+            counters.update { $0.retries += 1 }
+            try await backOff(&failures)
+        }
+    }
+
+    // MARK: - Helpers
+
+    private func retrying<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        var failures = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as StoreError where error.isTransient {
+                log.event("warning", "store.unavailable", ["during": .text(what), "error": .text(String(describing: error))])
+                counters.update { $0.retries += 1 }
+                try await backOff(&failures)
+            }
+        }
+    }
+
+    /// Sleeps before the next retry; gives up (nothing committed, nothing lost) when shutting down.
+    private func backOff(_ failures: inout Int) async throws {
+        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
+        try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
+        failures += 1
+        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
+    }
+
+    private func storePartition(_ partition: Kafka.TopicPartition) -> RecordStore.TopicPartition {
+        RecordStore.TopicPartition(partition.topic, partition.partition)
+    }
+
+    private static func poisonPill(_ record: ConsumerRecord) -> Rejection {
+        Rejection(path: "$", code: "poisonPill",
+                  en: "Processing this record failed repeatedly (crash or timeout); it was set aside so the others can go on.",
+                  vi: "Xử lý bản ghi này thất bại nhiều lần (lỗi hoặc quá thời gian); bản ghi được tách ra để các bản ghi khác tiếp tục.")
+    }
+
+    private func logSummary() {
+        let s = counters.snapshot
+        log.event("info", "ingest.stopped", [
+            "consumed": .int(Int64(s.consumed)), "stored": .int(Int64(s.stored)), "duplicates": .int(Int64(s.duplicates)),
+            "deadLettered": .object(s.deadLettered.mapValues { .int(Int64($0)) }), "personsCreated": .int(Int64(s.personsCreated)),
+            "linked": .int(Int64(s.linked)), "reviews": .int(Int64(s.reviews)), "retries": .int(Int64(s.retries)),
+            "batches": .int(Int64(s.batches)),
+        ])
+    }
+
+    /// Runs async work from a thread that may block (the consumer's, inside a rebalance callback).
+    private static func waitOnThisThread<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let result = Mutex<Result<T, any Error>?>(nil)
+        Task {
+            let value: Result<T, any Error>
+            do { value = .success(try await body()) } catch { value = .failure(error) }
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import HealthModel
+import RecordStore
+import Services
+
+let ingestCommand = Command(
+    name: "ingest", summary: "Consume the source topics into the health-record store, exactly once (DESIGN.md §6).",
+    usage: "ingest --bootstrap HOST:PORT --store PATH|URL [--group hssk-ingest] [--topic NAME ...] [--keys FILE] [--batch N]",
+    details: """
+    Per batch: authenticate (ce_source account, hssk-signature), decode, validate, link each record to one
+    person, then one store transaction with records, identity changes, outbox rows and the next offsets.
+    Rejected records go to <topic>.dlq with their reasons before the offset moves on; an unavailable store
+    or broker is retried with back-off, never skipped. Several processes may share a group. Logs are JSON
+    lines on stderr with codes and Kafka coordinates only. SIGINT/SIGTERM: finish the batch, leave, exit 0.
+    """,
+    options: [
+        Option(name: "bootstrap", value: "HOST:PORT", help: "Kafka bootstrap servers."),
+        Option(name: "store", value: "PATH|URL", help: "SQLite file or postgres:// URL of the store (created if missing)."),
+        Option(name: "keys", value: "FILE", help: "Store key file (JSON); else \(KeyRing.environmentVariable) or \(KeyRing.fileEnvironmentVariable)."),
+        Option(name: "group", value: "NAME", help: "Consumer group (the store keeps its offsets under it).", defaultValue: "hssk-ingest"),
+        Option(name: "topic", value: "NAME", help: "Source topic to read instead of the catalogue's four (repeatable; its kind comes from its name).",
+               repeatable: true),
+        Option(name: "batch", value: "N", help: "Records per batch (one transaction).", defaultValue: "2000"),
+    ],
+    run: { arguments in
+        guard let bootstrap = arguments.string("bootstrap"), !bootstrap.isEmpty else { throw UsageError(description: "--bootstrap is required") }
+        guard let location = arguments.string("store"), !location.isEmpty else { throw UsageError(description: "--store is required") }
+        var configuration = IngestConfiguration(bootstrapServers: bootstrap)
+        configuration.group = arguments.string("group") ?? configuration.group
+        configuration.maxBatchRecords = try arguments.int("batch", default: 2_000, in: 1...50_000)
+        let topics = arguments.strings("topic")
+        if !topics.isEmpty {
+            var chosen: [RecordKind: String] = [:]
+            for topic in topics {
+                guard let kind = SourcePublisher.defaultTopics.first(where: { topic.hasPrefix($0.value) })?.key else {
+                    throw UsageError(description: "--topic \(topic): not one of \(SourcePublisher.defaultTopics.values.sorted().joined(separator: ", "))")
+                }
+                chosen[kind] = topic
+            }
+            configuration.topics = chosen
+        }
+        let store = try await RecordStores.open(location, keys: try KeyRing.load(path: arguments.string("keys")))
+        let service = IngestService(configuration: configuration, store: store)
+        do {
+            try await ServiceRunner.run([service])
+        } catch {
+            await store.close()
+            throw error
+        }
+        await store.close()
+        return 0
+    })
