@@ -143,30 +143,23 @@ final class FeedWorld {
     let cluster: EmbeddedCluster
     let store: any HealthRecordStore
     let directory: URL
+    private let ownsCluster: Bool
     private var offset: Int64 = 0
 
-    /// A SQLite store, or a new database on the PostgreSQL server at `postgresURL`.
-    init(partitions: Int = 3, postgresURL: String? = nil) async throws {
-        cluster = try EmbeddedCluster(brokers: 1)
-        try cluster.createTopic(FeedHeaders.topic, partitions: partitions, replicationFactor: 1)
-        try cluster.createTopic(FeedHeaders.deadLetterTopic, partitions: 1, replicationFactor: 1)
+    /// A fresh store on `backend`, and the feed topics on `cluster` (a new one-broker cluster by default).
+    init(backend: TestStores.Backend = .sqlite, cluster: EmbeddedCluster? = nil, partitions: Int = 3) async throws {
+        ownsCluster = cluster == nil
+        self.cluster = try cluster ?? EmbeddedCluster(brokers: 1)
+        try self.cluster.createTopic(FeedHeaders.topic, partitions: partitions, replicationFactor: 1)
+        try self.cluster.createTopic(FeedHeaders.deadLetterTopic, partitions: 1, replicationFactor: 1)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hssk-feed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var location = directory.appendingPathComponent("store.sqlite").path
-        if let postgresURL, var components = URLComponents(string: postgresURL) {
-            let name = "hssk_feed_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-            let admin = try PostgresConnection(url: postgresURL)
-            try admin.executeScript("CREATE DATABASE \(name)")
-            admin.close()
-            components.path = "/" + name
-            location = try XCTUnwrap(components.string)
-        }
-        store = try await RecordStores.open(location, keys: try KeyRing.generate())
+        store = try await RecordStores.open(try TestStores.freshLocation(backend), keys: try KeyRing.generate())
     }
 
     func close() async {
         await store.close()
-        cluster.shutdown()
+        if ownsCluster { cluster.shutdown() }
         try? FileManager.default.removeItem(at: directory)
     }
 

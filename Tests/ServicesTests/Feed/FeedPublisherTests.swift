@@ -18,10 +18,7 @@ final class FeedPublisherTests: XCTestCase {
 
     /// The same on PostgreSQL (`scripts/with-postgres`); fails, never skips, without a server.
     func testDocumentsVersionsAndTombstonesOnPostgreSQL() async throws {
-        guard let url = ProcessInfo.processInfo.environment["HSSK_TEST_POSTGRES_URL"], !url.isEmpty else {
-            return XCTFail("HSSK_TEST_POSTGRES_URL is not set: run via scripts/with-postgres or make test")
-        }
-        try await documentsVersionsAndTombstones(try await FeedWorld(postgresURL: url))
+        try await documentsVersionsAndTombstones(try await FeedWorld(backend: .postgres))
     }
 
     private func documentsVersionsAndTombstones(_ world: FeedWorld) async throws {
