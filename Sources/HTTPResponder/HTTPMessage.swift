@@ -39,7 +39,7 @@ public struct HTTPRequest: Sendable {
     /// The target without its query.
     public var path: String { String(target.prefix { $0 != "?" }) }
 
-    /// Query parameters (`a=1&b=2`), last value wins; no percent-decoding beyond `+` → space is needed here.
+    /// Query parameters (`a=1&b=2`), percent-decoded (`+` is a space); the last value of a name wins.
     public var query: [String: String] {
         guard let mark = target.firstIndex(of: "?") else { return [:] }
         var out: [String: String] = [:]

@@ -11,6 +11,7 @@ public enum HTTPResponderError: Error, Sendable, Hashable, CustomStringConvertib
     /// A socket call failed with `errno`.
     case socket(call: String, errno: Int32)
 
+    /// What failed, for logs.
     public var description: String {
         switch self {
         case .address(let host): return "'\(host)' is not an IPv4 address (e.g. 127.0.0.1 or 0.0.0.0)"
@@ -92,12 +93,8 @@ public final class HTTPResponder: Sendable {
         thread.start()
     }
 
-    deinit {
-        stop()
-    }
-
     /// Stops accepting, ends open connections (their current request is cut off) and waits for the
-    /// accept thread; safe to call more than once.
+    /// accept thread; safe to call more than once. Call it: the threads keep the responder alive until then.
     public func stop() {
         let connections = state.withLock { state -> Set<Int32>? in
             guard !state.stopped else { return nil }

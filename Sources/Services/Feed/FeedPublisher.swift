@@ -59,6 +59,7 @@ public enum FeedPublisherError: Error, Sendable, CustomStringConvertible {
     /// Some records were not acknowledged by the cluster; the round is retried.
     case notDelivered(count: Int, firstError: String)
 
+    /// What failed, for logs.
     public var description: String {
         switch self {
         case .notDelivered(let count, let firstError): return "\(count) feed records not delivered (\(firstError)); retrying the round"

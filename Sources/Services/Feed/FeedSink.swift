@@ -100,7 +100,11 @@ public final class FeedSink: Service {
     }
 
     /// The URL pushers post to.
-    public var url: URL { URL(string: "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(port)/feed")! }
+    public var url: URL {
+        // The host is an IPv4 literal (the responder refused anything else) and the port a number:
+        // the string is always a valid URL.
+        URL(string: "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(port)/feed")!
+    }
 
     /// Fails the next `count` push requests with `status`.
     public func failNext(_ count: Int, status: Int = 503) {
