@@ -181,9 +181,11 @@ public struct FeedPublisher: Service {
             }
             round.maxVersion = max(round.maxVersion, version)
         }
-        let result = try await producer.sendAll(records)
-        if let failure = result.failures.first {
-            throw FeedPublisherError.notDelivered(count: result.failures.count, firstError: failure.code.name)
+        if !records.isEmpty {
+            let result = try await producer.sendAll(records)
+            if let failure = result.failures.first {
+                throw FeedPublisherError.notDelivered(count: result.failures.count, firstError: failure.code.name)
+            }
         }
         try await store.markOutboxDone(entries.map(\.id))
         logRound(round)
