@@ -50,7 +50,7 @@ let package = Package(
         .testTarget(name: "ServicesTests", dependencies: ["Services", "HSSKTesting", "Kafka", "HealthModel", "RecordStore", "HTTPResponder"],
                     exclude: ["Fixtures"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.
-        .testTarget(name: "hsskTests", dependencies: ["hssk", "RecordStore", "HealthModel"]),
+        .testTarget(name: "hsskTests", dependencies: ["hssk", "RecordStore", "HealthModel", "Services", "HSSKTesting", "Kafka", "SyntheticPopulation"]),
     ],
     swiftLanguageModes: [.v6]
 )

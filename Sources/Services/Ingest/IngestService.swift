@@ -181,8 +181,13 @@ public final class IngestService: Service {
         var codes: [String: Int] = [:]
         try await watchdog.guarding {
             for record in records {
-                FailPoints.check(record)
-                let verdict = poison ? .rejected(Self.poisonPill(record)) : triage.triage(record, senders: accounts)
+                let verdict: RecordTriage.Verdict
+                if poison {
+                    verdict = .rejected(Self.poisonPill(record))
+                } else {
+                    FailPoints.check(record)
+                    verdict = triage.triage(record, senders: accounts)
+                }
                 switch verdict {
                 case .accepted(let record):
                     accepted.append(record)
