@@ -21,7 +21,7 @@ final class CommandLineTests: XCTestCase {
 
         let check = try runCommand(hssk, ["topics", "check", "--bootstrap", String(bootstrap)])
         XCTAssertEqual(check.status, 0, check.output)
-        XCTAssertTrue(check.output.contains("12 up to date, 0 problem(s)"), check.output)
+        XCTAssertTrue(check.output.contains("13 up to date, 0 problem(s)"), check.output)
         let apply = try runCommand(hssk, ["topics", "apply", "--bootstrap", String(bootstrap)])
         XCTAssertEqual(apply.status, 0, apply.output)
         XCTAssertTrue(apply.output.contains("0 created"), apply.output)
