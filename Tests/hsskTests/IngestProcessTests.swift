@@ -153,4 +153,37 @@ final class IngestProcessTests: XCTestCase {
         XCTAssertTrue(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
         setup.scenario.cluster.shutdown()
     }
+
+    /// Two `hssk ingest` processes in one group, with rebalances while records keep arriving (the second
+    /// joins, later the first leaves on SIGTERM): every valid record is still stored exactly once.
+    func testTwoProcessesInOneGroupWithRebalances() async throws {
+        let setup = try await Setup(partitions: 6, backend: .postgres)
+        let records = PopulationGenerator(citizens: 2_500, seed: 9).generate().records
+        let chunks = stride(from: 0, to: records.count, by: records.count / 4).map { Array(records[$0..<min($0 + records.count / 4, records.count)]) }
+        var published: [IngestScenario.Published] = []
+        let first = try setup.ingest()
+        published += try await setup.scenario.publish(chunks[0])
+        let firstProgress = try await setup.processedCount(published)
+        let second = try setup.ingest()
+        for chunk in chunks.dropFirst() {
+            published += try await setup.scenario.publish(chunk)
+            try await Task.sleep(for: .seconds(2))
+        }
+        first.terminate()
+        XCTAssertEqual(first.waitForExit(), 0, "first ingest:\n\(first.output.suffix(2_000))")
+        let done = try await setup.waitUntilProcessed(published)
+        second.terminate()
+        XCTAssertEqual(second.waitForExit(), 0, "second ingest:\n\(second.output.suffix(2_000))")
+        XCTAssertTrue(done)
+        // Both did part of the work, and the partitions moved between them.
+        for process in [first, second] {
+            XCTAssertTrue(process.output.contains("\"event\":\"partitions.assigned\""), process.output.suffix(1_000).description)
+        }
+        XCTAssertTrue(first.output.contains("\"event\":\"partitions.revoked\""))
+        let finalProgress = try await setup.processedCount(published)
+        XCTAssertGreaterThan(finalProgress, firstProgress)
+        let problems = try await setup.problems(published)
+        XCTAssertTrue(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+        setup.scenario.cluster.shutdown()
+    }
 }
