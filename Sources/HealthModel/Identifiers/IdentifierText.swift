@@ -2,7 +2,9 @@
 enum IdentifierText {
     /// NFC, trimmed, and inner spaces removed: identifiers are often typed with spaces ("001 058 012345").
     static func compact(_ text: String) -> String {
-        VietnameseText.normalize(text).filter { $0 != " " }
+        // Most identifiers arrive as plain ASCII without spaces: nothing to do.
+        if text.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) { return text }
+        return VietnameseText.normalize(text).filter { $0 != " " }
     }
 
     /// True when every character is an ASCII digit (full-width and other scripts' digits are rejected).

@@ -6,6 +6,11 @@ public enum VietnameseText {
     ///
     /// Senders mix NFC and NFD (macOS, some HIS exports): "Nguyễn" must be one string whatever the source.
     public static func normalize(_ text: String) -> String {
+        isPlain(text) ? text : normalizeScalars(text)
+    }
+
+    /// The general path of `normalize`, for any text.
+    static func normalizeScalars(_ text: String) -> String {
         let nfc = text.precomposedStringWithCanonicalMapping
         var out = ""
         out.reserveCapacity(nfc.utf8.count)
@@ -50,6 +55,32 @@ public enum VietnameseText {
             }
         }
         return out
+    }
+
+    /// True when `normalize` would return the text unchanged, decided by one scan of its UTF-8: only
+    /// scalars NFC leaves alone (below U+0300, or precomposed Vietnamese letters U+1E00–U+1EFF) and
+    /// no whitespace but single inner spaces. Most text (codes, NFC names) takes this path.
+    static func isPlain(_ text: String) -> Bool {
+        // Native strings are contiguous; anything else takes the general path.
+        text.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            guard let first = bytes.first, let last = bytes.last, first != 0x20, last != 0x20 else { return bytes.isEmpty }
+            var previous: UInt8 = 0
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                switch byte {
+                case 0x20 where previous == 0x20: return false
+                case 0x00..<0x20: return false
+                case 0xC2 where index + 1 < bytes.count && (bytes[index + 1] == 0x85 || bytes[index + 1] == 0xA0): return false
+                case 0xE1 where index + 1 < bytes.count && (0xB8...0xBB).contains(bytes[index + 1]): break
+                case 0xCC...0xFF: return false
+                default: break
+                }
+                previous = byte
+                index += 1
+            }
+            return true
+        } ?? false
     }
 
     /// True when the text is already in the stored (normalised NFC) form.

@@ -182,24 +182,16 @@ public final class IngestService: Service {
         var accepted: [AcceptedRecord] = []
         var deadLetters: [ProducerRecord] = []
         var codes: [String: Int] = [:]
-        try await watchdog.guarding {
-            for record in records {
-                let verdict: RecordTriage.Verdict
-                if poison {
-                    verdict = .rejected(Self.poisonPill(record))
-                } else {
-                    FailPoints.check(record)
-                    verdict = triage.triage(record, senders: accounts)
-                }
-                switch verdict {
-                case .accepted(let record):
-                    accepted.append(record)
-                case .rejected(let rejection):
-                    deadLetters.append(DeadLetters.record(for: record, rejection))
-                    codes[rejection.code, default: 0] += 1
-                    log.event("warning", "record.deadLettered", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
-                                                                 "offset": .int(record.offset), "code": .text(rejection.code)])
-                }
+        let verdicts = try await watchdog.guarding { await triage(records, poison: poison, accounts: accounts) }
+        for (record, verdict) in zip(records, verdicts) {
+            switch verdict {
+            case .accepted(let record):
+                accepted.append(record)
+            case .rejected(let rejection):
+                deadLetters.append(DeadLetters.record(for: record, rejection))
+                codes[rejection.code, default: 0] += 1
+                log.event("warning", "record.deadLettered", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
+                                                             "offset": .int(record.offset), "code": .text(rejection.code)])
             }
         }
         var offsets: [ConsumerOffset] = []
@@ -222,6 +214,28 @@ public final class IngestService: Service {
         let sendersSeen = Set(accepted.map(\.sender))
         if !sendersSeen.isEmpty { try await retrying("touch") { try await self.senders.touch(sendersSeen) } }
         return next
+    }
+
+    /// Authenticates, decodes and validates on every core: records are independent until linking.
+    private func triage(_ records: [ConsumerRecord], poison: Bool, accounts: [String: SenderDirectory.Sender?]) async -> [RecordTriage.Verdict] {
+        let triage = triage
+        let workers = records.count < 64 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunk = (records.count + workers - 1) / workers
+        return await withTaskGroup(of: (Int, [RecordTriage.Verdict]).self) { group in
+            for start in stride(from: 0, to: records.count, by: max(chunk, 1)) {
+                let slice = records[start..<min(start + chunk, records.count)]
+                group.addTask {
+                    (start, slice.map { record in
+                        if poison { return .rejected(Self.poisonPill(record)) }
+                        FailPoints.check(record)
+                        return triage.triage(record, senders: accounts)
+                    })
+                }
+            }
+            var parts: [(Int, [RecordTriage.Verdict])] = []
+            for await part in group { parts.append(part) }
+            return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
+        }
     }
 
     /// Links and applies; false when another consumer had already moved past these records.

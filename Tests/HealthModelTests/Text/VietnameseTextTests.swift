@@ -21,6 +21,23 @@ final class VietnameseTextTests: XCTestCase {
         XCTAssertFalse(VietnameseText.isNormalized(nfdNguyen), "NFD is not the stored form even though == says equal")
     }
 
+    /// The one-scan shortcut never accepts text the general path would change.
+    func testPlainShortcutAgreesWithTheGeneralPath() {
+        let alphabet: [String] = ["a", "Z", "0", " ", "\t", "\n", "\u{00A0}", "\u{0085}", "\u{2003}", "\u{3000}", "ễ", "ư", "Đ", "\u{0301}",
+                                  "\u{0323}", "e\u{0302}", "\u{1EA0}", "\u{212B}", "Å", "\u{0001}", "é", "ơ", "\u{FEFF}", "中"]
+        var generator = SystemRandomNumberGenerator()
+        var plain = 0
+        for _ in 0..<20_000 {
+            let text = (0..<Int.random(in: 0...6, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined()
+            if VietnameseText.isPlain(text) {
+                plain += 1
+                XCTAssertEqual(Array(VietnameseText.normalizeScalars(text).unicodeScalars), Array(text.unicodeScalars), text.debugDescription)
+            }
+            XCTAssertEqual(Array(VietnameseText.normalize(text).unicodeScalars), Array(VietnameseText.normalizeScalars(text).unicodeScalars))
+        }
+        XCTAssertGreaterThan(plain, 100, "the shortcut must be taken for plain text")
+    }
+
     func testNormalizeIsIdempotent() {
         let samples = ["  Nguyễn   Văn\tAn \n", nfdNguyen, "Đặng Thu Hà", "Hoàng\r\nHuỳnh", "a\u{0301}\u{0323}", ""]
         for s in samples {
