@@ -25,6 +25,13 @@ public final class IngestScenario: Sendable {
         public var offset: Int64
         /// The dead-letter code expected, nil when it must be stored.
         public var expectedCode: String?
+        /// Creates a record of a publication.
+        public init(record: ProducerRecord, partition: Int32, offset: Int64, expectedCode: String?) {
+            self.record = record
+            self.partition = partition
+            self.offset = offset
+            self.expectedCode = expectedCode
+        }
     }
 
     public let cluster: EmbeddedCluster
@@ -47,6 +54,7 @@ public final class IngestScenario: Sendable {
         var configuration = IngestConfiguration(bootstrapServers: cluster.bootstrapServers)
         configuration.group = group
         configuration.retry = RetryPolicy(base: .milliseconds(50), cap: .seconds(1))
+        configuration.accountCacheTTL = .milliseconds(200)
         configuration.kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "log_level": "3"]
         return configuration
     }
