@@ -45,6 +45,11 @@ public final class IngestCounters: Sendable {
         state.withLock { body(&$0) }
     }
 
+    func observeBatch(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        observeBatch(milliseconds: Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+    }
+
     func observeBatch(milliseconds: Double) {
         let bound = Self.latencyBoundsMs.first { Double($0) >= milliseconds } ?? Int.max
         state.withLock {

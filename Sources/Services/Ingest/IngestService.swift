@@ -90,43 +90,76 @@ public final class IngestService: Service {
     private func consumeLoop(_ consumer: Consumer, _ producer: Producer, _ watchdog: Watchdog) async throws {
         var pendingCommit: [Kafka.TopicPartition: Int64] = [:]
         var lastCommit = ContinuousClock.now
-        var pollFailures = 0
-        var lastSweep: ContinuousClock.Instant?
-        while !stopping.isSet {
-            if lastSweep.map({ ContinuousClock.now - $0 > .seconds(86_400) }) ?? true {
-                await lockInactiveAccounts()
-                lastSweep = ContinuousClock.now
-            }
-            let batch: [ConsumerRecord]
-            do {
-                batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout)
-                pollFailures = 0
-            } catch let error as KafkaError {
-                if case .fatal = error { throw error }
-                if case .assignmentHookFailed = error { throw error }
-                log.event("warning", "poll.failed", ["error": .text(String(describing: error))])
-                try await backOff(&pollFailures)
-                continue
-            }
-            if !batch.isEmpty {
-                let started = ContinuousClock.now
-                counters.update { $0.consumed += batch.count }
-                // Not cancelled half-way: a batch is finished (or abandoned before commit by `stopping`).
-                let next = try await Task { try await self.process(batch, producer: producer, watchdog: watchdog) }.value
-                counters.observeBatch(milliseconds: Double((ContinuousClock.now - started).components.attoseconds) / 1e15
-                                      + Double((ContinuousClock.now - started).components.seconds) * 1000)
-                pendingCommit.merge(next) { max($0, $1) }
-            }
-            // Kafka's committed offsets only feed lag monitoring: commit at most once a second.
-            if !pendingCommit.isEmpty, batch.isEmpty || ContinuousClock.now - lastCommit > .seconds(1) {
-                do {
-                    try await consumer.commit(pendingCommit.filter { consumer.assignment.contains($0.key) })
-                } catch {
-                    log.event("warning", "commit.failed", ["error": .text(String(describing: error))])
+        var pending: Task<[Kafka.TopicPartition: Int64], any Error>?
+        var inFlight: Set<Kafka.TopicPartition> = []
+        do {
+            var pollFailures = 0
+            var lastSweep: ContinuousClock.Instant?
+            while !stopping.isSet {
+                if lastSweep.map({ ContinuousClock.now - $0 > .seconds(86_400) }) ?? true {
+                    await lockInactiveAccounts()
+                    lastSweep = ContinuousClock.now
                 }
-                pendingCommit = [:]
-                lastCommit = ContinuousClock.now
+                let batch: [ConsumerRecord]
+                do {
+                    batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout)
+                    pollFailures = 0
+                } catch let error as KafkaError {
+                    if case .fatal = error { throw error }
+                    if case .assignmentHookFailed = error { throw error }
+                    log.event("warning", "poll.failed", ["error": .text(String(describing: error))])
+                    try await backOff(&pollFailures)
+                    continue
+                }
+                if !batch.isEmpty {
+                    let started = ContinuousClock.now
+                    counters.update { $0.consumed += batch.count }
+                    // Two stages overlap: while the store applies batch N, batch N+1 is authenticated, validated
+                    // and dead-lettered. Linking and applying stay in order (N+1 links against N's persons).
+                    // Unstructured tasks: a batch is finished (or abandoned before commit by `stopping`), never cancelled half-way.
+                    let busy = inFlight
+                    let plan = try await Task { try await self.plan(batch, busy: busy, producer: producer, watchdog: watchdog) }.value
+                    if let previous = pending { pendingCommit.merge(try await previous.value) { max($0, $1) } }
+                    pending = nil
+                    inFlight = []
+                    switch plan {
+                    case .ready(let prepared):
+                        inFlight = Set(batch.map(\.topicPartition))
+                        pending = Task {
+                            let next = try await self.commit(prepared, watchdog: watchdog)
+                            self.counters.observeBatch(since: started)
+                            return next
+                        }
+                    case .isolate(let attempts):
+                        let next = try await Task { try await self.processIsolating(batch, attempts: attempts, producer: producer, watchdog: watchdog) }.value
+                        counters.observeBatch(since: started)
+                        pendingCommit.merge(next) { max($0, $1) }
+                    }
+                } else if let previous = pending {
+                    pendingCommit.merge(try await previous.value) { max($0, $1) }
+                    pending = nil
+                    inFlight = []
+                }
+                // Kafka's committed offsets only feed lag monitoring: commit at most once a second.
+                if !pendingCommit.isEmpty, batch.isEmpty || ContinuousClock.now - lastCommit > .seconds(1) {
+                    do {
+                        try await consumer.commit(pendingCommit.filter { consumer.assignment.contains($0.key) })
+                    } catch {
+                        log.event("warning", "commit.failed", ["error": .text(String(describing: error))])
+                    }
+                    pendingCommit = [:]
+                    lastCommit = ContinuousClock.now
+                }
             }
+        } catch {
+            // Let the store stage in flight end before the service closes its clients.
+            _ = try? await pending?.value
+            throw error
+        }
+        // Stopping: the batch in the store stage is finished, then Kafka gets the final positions.
+        if let previous = pending { pendingCommit.merge(try await previous.value) { max($0, $1) } }
+        if !pendingCommit.isEmpty {
+            try? await consumer.commit(pendingCommit.filter { consumer.assignment.contains($0.key) })
         }
     }
 
@@ -144,39 +177,67 @@ public final class IngestService: Service {
 
     // MARK: - One batch
 
-    /// Processes a polled batch; returns the next offsets now stored, per partition.
-    private func process(_ batch: [ConsumerRecord], producer: Producer, watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
-        var order: [Kafka.TopicPartition] = []
-        var byPartition: [Kafka.TopicPartition: [ConsumerRecord]] = [:]
-        for record in batch {
-            if byPartition[record.topicPartition] == nil { order.append(record.topicPartition) }
-            byPartition[record.topicPartition, default: []].append(record)
+    /// What to do with a polled batch.
+    private enum Plan: Sendable {
+        /// Triaged and dead-lettered: ready for linking and the store.
+        case ready(PreparedUnit)
+        /// Some partition keeps failing from the same offset: go record by record (after the store stage in flight).
+        case isolate([RecordStore.TopicPartition: Int])
+    }
+
+    /// Counts the attempt (for partitions not still in the store stage: a crash there is counted
+    /// by the restart, whose first batch has nothing in flight) and runs the first stage.
+    private func plan(_ batch: [ConsumerRecord], busy: Set<Kafka.TopicPartition>, producer: Producer, watchdog: Watchdog) async throws -> Plan {
+        var starts: [RecordStore.TopicPartition: Int64] = [:]
+        for record in batch where !busy.contains(record.topicPartition) && starts[storePartition(record.topicPartition)] == nil {
+            starts[storePartition(record.topicPartition)] = record.offset
         }
-        let starts = Dictionary(uniqueKeysWithValues: order.map { (storePartition($0), byPartition[$0]![0].offset) })
-        let attempts = try await retrying("attempts") { try await self.store.recordAttempts(group: self.configuration.group, starts: starts) }
+        let firsts = starts
+        let attempts = firsts.isEmpty ? [:]
+            : try await retrying("attempts") { try await self.store.recordAttempts(group: self.configuration.group, starts: firsts) }
+        if attempts.values.contains(where: { $0 > configuration.maxAttempts }) { return .isolate(attempts) }
+        return .ready(try await prepare(batch, poison: false, producer, watchdog))
+    }
+
+    /// Processes a batch in which some partition keeps failing from the same offset: the other
+    /// partitions as one unit, that partition one record at a time, so the record that fails is
+    /// found; failing alone that often, it is a poison pill.
+    private func processIsolating(_ batch: [ConsumerRecord], attempts: [RecordStore.TopicPartition: Int], producer: Producer,
+                                  watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
         let limit = configuration.maxAttempts
+        let isolated = { (record: ConsumerRecord) in (attempts[self.storePartition(record.topicPartition)] ?? 1) > limit }
         var next: [Kafka.TopicPartition: Int64] = [:]
-        let normal = order.filter { attempts[storePartition($0)] ?? 1 <= limit }.flatMap { byPartition[$0]! }
-        if !normal.isEmpty { next.merge(try await processUnit(normal, poison: false, producer, watchdog)) { max($0, $1) } }
-        // A partition that keeps failing from the same offset is processed one record at a time, so the
-        // record that fails is found; failing alone that often, it is a poison pill.
-        for partition in order where attempts[storePartition(partition)] ?? 1 > limit {
-            let records = byPartition[partition]!
-            log.event("warning", "partition.isolated", ["partition": .text(partition.description), "offset": .int(records[0].offset),
-                                                        "attempts": .int(Int64(attempts[storePartition(partition)] ?? 0))])
-            for (index, record) in records.enumerated() {
-                let count = index == 0 ? attempts[storePartition(partition)] ?? 1
-                    : try await retrying("attempts") {
-                        try await self.store.recordAttempts(group: self.configuration.group, starts: [self.storePartition(partition): record.offset])
-                    }[storePartition(partition)] ?? 1
-                next.merge(try await processUnit([record], poison: count > 2 * limit, producer, watchdog)) { max($0, $1) }
+        let normal = batch.filter { !isolated($0) }
+        if !normal.isEmpty { next.merge(try await commit(try await prepare(normal, poison: false, producer, watchdog), watchdog: watchdog)) { max($0, $1) } }
+        var seen: Set<Kafka.TopicPartition> = []
+        for record in batch where isolated(record) {
+            let partition = record.topicPartition
+            let count: Int
+            if seen.insert(partition).inserted {
+                count = attempts[storePartition(partition)] ?? 1
+                log.event("warning", "partition.isolated", ["partition": .text(partition.description), "offset": .int(record.offset),
+                                                            "attempts": .int(Int64(count))])
+            } else {
+                count = try await retrying("attempts") {
+                    try await self.store.recordAttempts(group: self.configuration.group, starts: [self.storePartition(partition): record.offset])
+                }[storePartition(partition)] ?? 1
             }
+            next.merge(try await commit(try await prepare([record], poison: count > 2 * limit, producer, watchdog), watchdog: watchdog)) { max($0, $1) }
         }
         return next
     }
 
-    /// Dead-letters and stores one unit (a batch, or one isolated record) under the watchdog.
-    private func processUnit(_ records: [ConsumerRecord], poison: Bool, _ producer: Producer, _ watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
+    /// A unit after the first stage: accepted records to link, dead letters already acknowledged.
+    private struct PreparedUnit: Sendable {
+        var accepted: [AcceptedRecord]
+        var offsets: [ConsumerOffset]
+        var next: [Kafka.TopicPartition: Int64]
+        var codes: [String: Int]
+    }
+
+    /// First stage of a unit (a batch, or one isolated record): triage, then the dead letters are sent
+    /// and acknowledged (before the offsets can move past them).
+    private func prepare(_ records: [ConsumerRecord], poison: Bool, _ producer: Producer, _ watchdog: Watchdog) async throws -> PreparedUnit {
         let names = Set(records.compactMap { $0.headerText(EnvelopeHeaders.source) })
         let accounts = try await retrying("accounts") { try await self.senders.senders(named: names) }
         var accepted: [AcceptedRecord] = []
@@ -207,13 +268,18 @@ public final class IngestService: Service {
             next[partition] = max(next[partition] ?? 0, record.offset + 1)
         }
         try await deliver(deadLetters, producer)
-        guard try await storeUnit(accepted, offsets: offsets, watchdog: watchdog) else { return [:] }
+        return PreparedUnit(accepted: accepted, offsets: offsets, next: next, codes: codes)
+    }
+
+    /// Second stage: link and apply; returns the next offsets now stored (none when fenced).
+    private func commit(_ unit: PreparedUnit, watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
+        guard try await storeUnit(unit.accepted, offsets: unit.offsets, watchdog: watchdog) else { return [:] }
         counters.update { counters in
-            for (code, count) in codes { counters.deadLettered[code, default: 0] += count }
+            for (code, count) in unit.codes { counters.deadLettered[code, default: 0] += count }
         }
-        let sendersSeen = Set(accepted.map(\.sender))
+        let sendersSeen = Set(unit.accepted.map(\.sender))
         if !sendersSeen.isEmpty { try await retrying("touch") { try await self.senders.touch(sendersSeen) } }
-        return next
+        return unit.next
     }
 
     /// Authenticates, decodes and validates on every core: records are independent until linking.

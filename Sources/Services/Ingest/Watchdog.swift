@@ -1,22 +1,26 @@
 import Foundation
 import Synchronization
 
-/// Ends the process when one unit of processing runs past its deadline: a record that hangs the
+/// Ends the process when a unit of processing runs past its deadline: a record that hangs the
 /// service is then counted by the restart like one that crashes it (poison-pill detection).
+/// Several units may be guarded at once (the two pipeline stages).
 final class Watchdog: Sendable {
-    private let deadline = Atomic<Int64>(0)
+    private struct State {
+        var deadlines: [UInt64: Int64] = [:]
+        var nextToken: UInt64 = 0
+    }
+    private let state = Mutex(State())
     private let stopped = Atomic<Bool>(false)
     private let limit: Duration
-    private let onExpiry: @Sendable () -> Void
 
     init(limit: Duration, onExpiry: @escaping @Sendable () -> Void) {
         self.limit = limit
-        self.onExpiry = onExpiry
+        // The thread holds the watchdog until `stop`; it checks twice a second.
         let thread = Thread { [self] in
             while !stopped.load(ordering: .acquiring) {
                 Thread.sleep(forTimeInterval: 0.5)
-                let due = deadline.load(ordering: .acquiring)
-                if due > 0, Self.now() > due { onExpiry() }
+                let earliest = state.withLock { $0.deadlines.values.min() }
+                if let earliest, Self.now() > earliest { onExpiry() }
             }
         }
         thread.name = "hssk-watchdog"
@@ -26,8 +30,12 @@ final class Watchdog: Sendable {
     /// Runs `body` under the deadline.
     func guarding<T>(_ body: () async throws -> T) async rethrows -> T {
         let nanos = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
-        deadline.store(Self.now() + nanos, ordering: .releasing)
-        defer { deadline.store(0, ordering: .releasing) }
+        let token = state.withLock { state -> UInt64 in
+            state.nextToken += 1
+            state.deadlines[state.nextToken] = Self.now() + nanos
+            return state.nextToken
+        }
+        defer { _ = state.withLock { $0.deadlines.removeValue(forKey: token) } }
         return try await body()
     }
 
