@@ -109,6 +109,18 @@ struct BatchState {
         }
     }
 
+    /// Gives a person a new profile (a newborn named after a placeholder), findable by its blocking keys.
+    mutating func rename(_ person: PersonRef, profile: PersonProfile, blockingKeys: [String]) {
+        profiles[person] = profile
+        for key in blockingKeys where !(localBlocks[key] ?? []).contains(person) { localBlocks[key, default: []].append(person) }
+    }
+
+    /// The stored demographics of an existing person.
+    func demographics(of person: PersonRef) -> Demographics? {
+        guard case .existing(let id) = person else { return nil }
+        return snapshots[id]?.demographics
+    }
+
     private mutating func cachedProfile(of person: PersonRef) -> PersonProfile? {
         if let known = profiles[person] { return known }
         let computed = profile(of: person)
@@ -116,7 +128,8 @@ struct BatchState {
         return computed
     }
 
-    private func profile(of person: PersonRef) -> PersonProfile? {
+    /// What the person looks like to the matcher: as created or renamed in the batch, else as stored.
+    func profile(of person: PersonRef) -> PersonProfile? {
         if let known = profiles[person] { return known }
         guard case .existing(let id) = person, let d = snapshots[id]?.demographics else { return nil }
         return PersonProfile(PersonDetails(fullName: d.fullName, birthDate: d.birthDate ?? "", sex: d.sex ?? Sex.undetermined.rawValue,

@@ -78,6 +78,7 @@ struct PersonResolver: Sendable {
                 person = nil
             } else {
                 attach(fact, to: match, &state, &out)
+                name(match, from: fact, &state, &out)
                 out.linked += 1
                 person = match
             }
@@ -98,6 +99,7 @@ struct PersonResolver: Sendable {
         case .link(let match):
             attach(fact, to: match, &state, &out)
             out.identity.append(.addBlockingKeys(match, fact.blockingKeys))
+            name(match, from: fact, &state, &out)
             out.linked += 1
             return match
         case .review(let close):
@@ -114,10 +116,7 @@ struct PersonResolver: Sendable {
     private func create(_ fact: Facts, _ state: inout BatchState, _ out: inout Resolution) -> PersonRef {
         state.nextLocal += 1
         let person = PersonRef.new(local: state.nextLocal)
-        let d = fact.details
-        out.identity.append(.newPerson(local: state.nextLocal, Demographics(
-            fullName: d.fullName, birthDate: d.parsedBirthDate.map { _ in d.birthDate }, sex: d.parsedSex?.rawValue,
-            phone: d.parsedPhone?.value, address: d.address?.text, communeCode: d.address?.communeCode)))
+        out.identity.append(.newPerson(local: state.nextLocal, Self.demographics(fact.details)))
         out.identity.append(.addBlockingKeys(person, fact.blockingKeys))
         state.addLocal(person, profile: fact.profile, blockingKeys: fact.blockingKeys)
         attach(fact, to: person, &state, &out)
@@ -127,15 +126,39 @@ struct PersonResolver: Sendable {
 
     /// Adds the identifiers the person does not hold yet. A single-valued one is added only when the
     /// person has none of its type (a differing value was a conflict, handled before), except the new
-    /// personal ID of a re-issue, which replaces the active one.
+    /// personal ID of a re-issue, which replaces the active one. A re-issued number that another person
+    /// already holds (records with the new number arrived first) is never moved: the two persons go to
+    /// review as a likely duplicate.
     private func attach(_ fact: Facts, to person: PersonRef, _ state: inout BatchState, _ out: inout Resolution) {
         for entry in fact.identifiers + (fact.reissued.map { [$0] } ?? []) {
             let key = IdentifierKey(entry.type, entry.value)
             if state.holds(person, key) { continue }
             if Self.singleValued.contains(entry.type), !state.values(of: person, entry.type).isEmpty, entry != fact.reissued { continue }
+            if entry == fact.reissued, let holder = state.holders(of: [key]).first(where: { $0 != person }) {
+                out.identity.append(.openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [person, holder],
+                    evidence: #"{"rule":"reissue","reason":"the re-issued personal ID already belongs to the other person"}"#)))
+                out.reviews += 1
+                continue
+            }
             out.identity.append(.addIdentifier(person, entry))
             state.addHolder(person, key, type: entry.type)
         }
+    }
+
+    /// Gives a person known only by a newborn's placeholder name ("Con bà …") the name the record
+    /// brings, with the record's blocking keys, so that later records find the child by name.
+    private func name(_ person: PersonRef, from fact: Facts, _ state: inout BatchState, _ out: inout Resolution) {
+        guard fact.profile.hasName, let known = state.profile(of: person), !known.hasName else { return }
+        out.identity.append(.updateDemographics(person, Self.demographics(fact.details, keeping: state.demographics(of: person))))
+        out.identity.append(.addBlockingKeys(person, fact.blockingKeys))
+        state.rename(person, profile: fact.profile, blockingKeys: fact.blockingKeys)
+    }
+
+    /// The demographics a record gives, with what it lacks taken from `kept` (e.g. a contact phone).
+    static func demographics(_ d: PersonDetails, keeping kept: Demographics? = nil) -> Demographics {
+        Demographics(fullName: d.fullName, birthDate: d.parsedBirthDate.map { _ in d.birthDate } ?? kept?.birthDate,
+                     sex: d.parsedSex?.rawValue ?? kept?.sex, phone: d.parsedPhone?.value ?? kept?.phone,
+                     address: d.address?.text ?? kept?.address, communeCode: d.address?.communeCode ?? kept?.communeCode)
     }
 
     private static func evidence(_ decision: ProbabilisticMatcher.Decision<PersonRef>) -> String {
