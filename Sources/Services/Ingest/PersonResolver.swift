@@ -66,18 +66,18 @@ struct PersonResolver: Sendable {
         let found = state.holders(of: fact.identifiers.map { IdentifierKey($0.type, $0.value) })
         let person: PersonRef?
         if found.count > 1 {
-            out.identity.append(.openReview(ReviewTaskDraft(kind: "identifierConflict", persons: found,
-                evidence: #"{"rule":"identifier","reason":"the record's identifiers belong to different persons"}"#)))
+            out.identity.append(.openReview(ReviewTaskDraft(kind: "identifierConflict", persons: found, evidence: ReviewEvidence(
+                rule: "identifier", reason: "the record's identifiers belong to different persons", record: Self.reference(record)).json)))
             out.reviews += 1
             person = nil
         } else if let match = found.first {
             if let conflict = state.conflict(match, fact) {
                 out.identity.append(.openReview(ReviewTaskDraft(kind: conflict, persons: [match],
-                    evidence: #"{"rule":"identifier","reason":"\#(conflict)"}"#)))
+                    evidence: ReviewEvidence(rule: "identifier", reason: conflict, record: Self.reference(record)).json)))
                 out.reviews += 1
                 person = nil
             } else {
-                attach(fact, to: match, &state, &out)
+                attach(fact, to: match, record, &state, &out)
                 name(match, from: fact, &state, &out)
                 out.linked += 1
                 person = match
@@ -97,29 +97,29 @@ struct PersonResolver: Sendable {
         let decision = matcher.decide(fact.profile, candidates: candidates)
         switch decision.verdict {
         case .link(let match):
-            attach(fact, to: match, &state, &out)
+            attach(fact, to: match, record, &state, &out)
             out.identity.append(.addBlockingKeys(match, fact.blockingKeys))
             name(match, from: fact, &state, &out)
             out.linked += 1
             return match
         case .review(let close):
-            let created = create(fact, &state, &out)
+            let created = create(fact, record, &state, &out)
             out.identity.append(.openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [created] + close,
-                                                            evidence: Self.evidence(decision))))
+                                                            evidence: ReviewEvidence(decision, record: Self.reference(record)).json)))
             out.reviews += 1
             return created
         case .none:
-            return create(fact, &state, &out)
+            return create(fact, record, &state, &out)
         }
     }
 
-    private func create(_ fact: Facts, _ state: inout BatchState, _ out: inout Resolution) -> PersonRef {
+    private func create(_ fact: Facts, _ record: AcceptedRecord, _ state: inout BatchState, _ out: inout Resolution) -> PersonRef {
         state.nextLocal += 1
         let person = PersonRef.new(local: state.nextLocal)
         out.identity.append(.newPerson(local: state.nextLocal, Self.demographics(fact.details)))
         out.identity.append(.addBlockingKeys(person, fact.blockingKeys))
         state.addLocal(person, profile: fact.profile, blockingKeys: fact.blockingKeys)
-        attach(fact, to: person, &state, &out)
+        attach(fact, to: person, record, &state, &out)
         out.created += 1
         return person
     }
@@ -129,14 +129,14 @@ struct PersonResolver: Sendable {
     /// personal ID of a re-issue, which replaces the active one. A re-issued number that another person
     /// already holds (records with the new number arrived first) is never moved: the two persons go to
     /// review as a likely duplicate.
-    private func attach(_ fact: Facts, to person: PersonRef, _ state: inout BatchState, _ out: inout Resolution) {
+    private func attach(_ fact: Facts, to person: PersonRef, _ record: AcceptedRecord, _ state: inout BatchState, _ out: inout Resolution) {
         for entry in fact.identifiers + (fact.reissued.map { [$0] } ?? []) {
             let key = IdentifierKey(entry.type, entry.value)
             if state.holds(person, key) { continue }
             if Self.singleValued.contains(entry.type), !state.values(of: person, entry.type).isEmpty, entry != fact.reissued { continue }
             if entry == fact.reissued, let holder = state.holders(of: [key]).first(where: { $0 != person }) {
-                out.identity.append(.openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [person, holder],
-                    evidence: #"{"rule":"reissue","reason":"the re-issued personal ID already belongs to the other person"}"#)))
+                out.identity.append(.openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [holder, person], evidence: ReviewEvidence(
+                    rule: "reissue", reason: "the re-issued personal ID already belongs to this person", record: Self.reference(record)).json)))
                 out.reviews += 1
                 continue
             }
@@ -161,13 +161,10 @@ struct PersonResolver: Sendable {
                      address: d.address?.text ?? kept?.address, communeCode: d.address?.communeCode ?? kept?.communeCode)
     }
 
-    private static func evidence(_ decision: ProbabilisticMatcher.Decision<PersonRef>) -> String {
-        var object: [String: Any] = ["rule": "probabilistic"]
-        if let score = decision.score { object["score"] = (score * 100).rounded() / 100 }
-        if let runnerUp = decision.runnerUpScore { object["runnerUp"] = (runnerUp * 100).rounded() / 100 }
-        object["weights"] = Dictionary(uniqueKeysWithValues: decision.evidence.map { ("\($0.key)", ($0.value * 100).rounded() / 100) })
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+    /// Where the record behind a review task can be found again.
+    static func reference(_ record: AcceptedRecord) -> ReviewEvidence.RecordRef {
+        ReviewEvidence.RecordRef(kind: record.record.kind.rawValue, topic: record.coordinates.topic, partition: record.coordinates.partition,
+                                 offset: record.coordinates.offset, key: record.record.kafkaKey)
     }
 
     // MARK: - Facts of a record
