@@ -72,6 +72,15 @@ extension StoreEngine {
         return lookup
     }
 
+    /// A page of active persons in id order, with snapshots.
+    func activePersons(after: PersonID?, limit: Int) throws -> [PersonSnapshot] {
+        guard limit > 0 else { return [] }
+        let ids = try db.query("SELECT id FROM person WHERE status = 'active' AND id > ? ORDER BY id LIMIT ?",
+                               [.int(after?.rawValue ?? 0), .int(Int64(limit))]).map { PersonID(try $0.int(0)) }
+        let found = try snapshots(Set(ids))
+        return ids.compactMap { found[$0] }
+    }
+
     /// Maps each person to the active person it is (itself, or the end of its merge chain).
     private func survivorsOf(_ persons: Set<PersonID>) throws -> [PersonID: PersonID] {
         var result: [PersonID: PersonID] = [:]

@@ -132,7 +132,6 @@ struct BatchState {
     func profile(of person: PersonRef) -> PersonProfile? {
         if let known = profiles[person] { return known }
         guard case .existing(let id) = person, let d = snapshots[id]?.demographics else { return nil }
-        return PersonProfile(PersonDetails(fullName: d.fullName, birthDate: d.birthDate ?? "", sex: d.sex ?? Sex.undetermined.rawValue,
-                                           address: Address(text: d.address, communeCode: d.communeCode), phone: d.phone))
+        return PersonProfile(stored: d)
     }
 }

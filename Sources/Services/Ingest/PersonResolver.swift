@@ -231,3 +231,11 @@ struct PersonResolver: Sendable {
         return out
     }
 }
+
+extension PersonProfile {
+    /// What the matcher compares of a person's stored demographics.
+    init(stored d: Demographics) {
+        self.init(PersonDetails(fullName: d.fullName, birthDate: d.birthDate ?? "", sex: d.sex ?? Sex.undetermined.rawValue,
+                                address: Address(text: d.address, communeCode: d.communeCode), phone: d.phone))
+    }
+}

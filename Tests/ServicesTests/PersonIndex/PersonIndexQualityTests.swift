@@ -24,6 +24,13 @@ final class PersonIndexQualityTests: XCTestCase {
         XCTAssertEqual(quality.falseMerges, 0, "persons holding more than one citizen")
         XCTAssertLessThan(Double(quality.split), Double(quality.citizens) * 0.05, "citizens split over several persons")
         XCTAssertLessThan(Double(quality.unlinked), Double(population.acceptable.count) * 0.01, "records left for review")
+
+        // The sweep afterwards never merges two citizens either.
+        let sweep = try await DuplicateSweep(store: store, actor: "test").run()
+        let swept = try await fixture.quality()
+        print("dedup: \(sweep); then \(swept)")
+        XCTAssertEqual(swept.falseMerges, 0, "the sweep merged two citizens")
+        XCTAssertLessThanOrEqual(swept.split, quality.split)
         await store.close()
     }
 
