@@ -1,5 +1,6 @@
 import Foundation
 import HealthModel
+import Linkage
 import RecordStore
 import XCTest
 
@@ -41,6 +42,8 @@ final class ReviewCommandTests: XCTestCase {
         let result = try await opened.apply(StoreBatch(records: [held], identity: [
             .newPerson(local: 1, Demographics(fullName: "Nguyễn Văn An", birthDate: "1980-03-07", sex: 1, communeCode: "00256")),
             .addIdentifier(.new(local: 1), IdentifierEntry(.personalId, "001080012345", source: "test")),
+            .addBlockingKeys(.new(local: 1), IncrementalLinker.blockingKeys(PersonProfile(patient))),
+            .addBlockingKeys(.new(local: 2), IncrementalLinker.blockingKeys(PersonProfile(patient))),
             .newPerson(local: 2, Demographics(fullName: "Nguyễn Văn An", birthDate: "1980", sex: 1, communeCode: "00256")),
             .addIdentifier(.new(local: 2), IdentifierEntry(.bhxhNumber, "0987654321", source: "test")),
             .openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [.new(local: 2), .new(local: 1)],
@@ -90,5 +93,20 @@ final class ReviewCommandTests: XCTestCase {
         XCTAssertTrue(resolved.output.contains("split") == false && resolved.output.contains("link: record"), resolved.output)
         let open = try run(["review", "list"])
         XCTAssertTrue(open.output.contains("0 task(s)"), open.output)
+    }
+
+    func testDedupReportsAndRaisesNothingTwice() async throws {
+        _ = try await seed()
+        let dry = try run(["dedup", "--dry-run", "--json"])
+        XCTAssertEqual(dry.status, 0, dry.output)
+        let json = try XCTUnwrap(dry.output.range(of: "{") .map { String(dry.output[$0.lowerBound...]) })
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        XCTAssertEqual(report["persons"] as? Int, 2)
+        XCTAssertEqual(report["alreadyInReview"] as? Int, 1, "the seeded pair is in review already: \(json)")
+        XCTAssertEqual(report["reviewsOpened"] as? Int, 0)
+        let swept = try run(["dedup", "--actor", "op.lan"])
+        XCTAssertEqual(swept.status, 0, swept.output)
+        XCTAssertTrue(swept.output.contains("sent to review:       0"), swept.output)
+        XCTAssertEqual(try run(["dedup", "extra"]).status, 64)
     }
 }
