@@ -42,7 +42,7 @@ public struct Citizen: Sendable, Hashable {
     }
 
     /// Demographics as a source would send them on `day` (ISO), before any noise.
-    func details(on day: String) -> PersonDetails {
+    public func details(on day: String) -> PersonDetails {
         var details = PersonDetails(fullName: fullName, birthDate: birthDate, sex: sex, personalId: personalId(on: day))
         details.bhxhNumber = bhxhNumber
         details.phone = phone

@@ -24,6 +24,19 @@ public struct PopulationGenerator: Sendable {
     /// Citizens in households (with mothers, newborns and twins), then their sources' records.
     public func generate() -> Population {
         var random = SeededGenerator(seed: seed)
+        let people = makeCitizens(&random)
+        var (citizens, records) = SourceRecordFactory(people: people, noise: noise).records(&random)
+        records.sort { ($0.eventTime, $0.sequence) < ($1.eventTime, $1.sequence) }
+        return Population(citizens: citizens, records: records.map(\.record))
+    }
+
+    /// The citizens alone, without their records (as `generate()` would make them before the period).
+    public func citizensOnly() -> [Citizen] {
+        var random = SeededGenerator(seed: seed)
+        return makeCitizens(&random)
+    }
+
+    private func makeCitizens(_ random: inout SeededGenerator) -> [Citizen] {
         var people: [Citizen] = []
         var household = 0
         var heads: [Int] = []
@@ -35,9 +48,7 @@ public struct PopulationGenerator: Sendable {
         for index in people.indices where people[index].motherIndex.map({ $0 >= people.count }) == true {
             people[index].motherIndex = nil
         }
-        var (citizens, records) = SourceRecordFactory(people: people, noise: noise).records(&random)
-        records.sort { ($0.eventTime, $0.sequence) < ($1.eventTime, $1.sequence) }
-        return Population(citizens: citizens, records: records.map(\.record))
+        return people
     }
 
     private func makeHousehold(_ household: Int, into people: inout [Citizen], heads: inout [Int], _ random: inout SeededGenerator) {

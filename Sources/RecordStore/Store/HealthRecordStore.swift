@@ -23,6 +23,11 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// One round trip for a batch's linking: identifier holders, block members (blocks larger than
     /// `maxBlockSize` left out) and snapshots of every active person named; merges are followed.
     func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) async throws -> IdentityLookup
+    /// Active members of each block holding at most `maxBlockSize` persons (larger blocks are absent and
+    /// never read), merges followed, without snapshots: for linkers that rank candidates first.
+    func blockMembers(_ blockingKeys: [String], maxBlockSize: Int) async throws -> [String: [PersonID]]
+    /// Decrypted snapshots of the active persons among `ids`.
+    func personSnapshots(_ ids: [PersonID]) async throws -> [PersonID: PersonSnapshot]
     /// Up to `limit` active persons with ids above `after`, in id order, with demographics and
     /// identifiers: a page of a sweep over the whole index (e.g. `hssk dedup`).
     func activePersons(after: PersonID?, limit: Int) async throws -> [PersonSnapshot]

@@ -7,8 +7,11 @@ import RecordStore
 /// identifiers first (active or old personal ID, CMND, BHXH number, local ids, temporary code), then
 /// blocking and Fellegi–Sunter scoring, else a new person. Conflicts open review tasks and never merge.
 ///
-/// Two store round trips per batch: every identifier, then the blocking keys of records that no
-/// identifier resolved. Persons created earlier in the same batch are found through local indexes.
+/// Three store round trips per batch: every identifier (with the holders' snapshots); the members of
+/// the blocks of records that no identifier resolved (blocks larger than `maxBlockSize` are not read);
+/// snapshots of each record's best-placed candidates (those sharing the most blocking keys with it, at
+/// most `maxCandidates`). The work per record is so bounded however large the index grows. Persons
+/// created earlier in the same batch are found through local indexes.
 struct PersonResolver: Sendable {
     /// Identifier types in the order they decide, strongest first.
     static let deterministicOrder: [IdentifierType] = [
@@ -19,7 +22,11 @@ struct PersonResolver: Sendable {
 
     let store: any HealthRecordStore
     var matcher = ProbabilisticMatcher()
-    var maxBlockSize = 400
+    /// A block shared by more persons is unselective (a very common name and birth year in a city):
+    /// the record's other keys find its person.
+    var maxBlockSize = 50
+    /// Store persons scored per record, those sharing the most blocking keys with it first.
+    var maxCandidates = 5
 
     /// The linking of one batch.
     struct Resolution: Sendable {
@@ -49,10 +56,12 @@ struct PersonResolver: Sendable {
         let keys = facts.flatMap { $0.identifiers.map { IdentifierKey($0.type, $0.value) } + $0.mother + ($0.reissued.map { [IdentifierKey($0.type, $0.value)] } ?? []) }
         let byIdentifier = try await store.lookupIdentity(identifiers: keys, blockingKeys: [], maxBlockSize: maxBlockSize)
         let unresolved = facts.filter { fact in !fact.identifiers.contains { byIdentifier.holders[IdentifierKey($0.type, $0.value)] != nil } }
-        let byBlock = unresolved.isEmpty ? IdentityLookup()
-            : try await store.lookupIdentity(identifiers: [], blockingKeys: unresolved.flatMap(\.blockingKeys), maxBlockSize: maxBlockSize)
-        var state = BatchState(holders: byIdentifier.holders, blocks: byBlock.blocks,
-                               snapshots: byIdentifier.persons.merging(byBlock.persons) { a, _ in a })
+        let blocks = unresolved.isEmpty ? [:] : try await store.blockMembers(unresolved.flatMap(\.blockingKeys), maxBlockSize: maxBlockSize)
+        let wanted = Set(unresolved.flatMap { BatchState.ranked($0.blockingKeys, in: blocks, limit: maxCandidates) })
+            .subtracting(byIdentifier.persons.keys)
+        let candidates = wanted.isEmpty ? [:] : try await store.personSnapshots(Array(wanted))
+        var state = BatchState(holders: byIdentifier.holders, blocks: blocks, snapshots: byIdentifier.persons.merging(candidates) { a, _ in a },
+                               maxCandidates: maxCandidates)
         var resolution = Resolution()
         for (record, fact) in zip(records, facts) {
             resolution.persons.append(link(record, fact, &state, &resolution))
