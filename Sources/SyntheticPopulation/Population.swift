@@ -53,7 +53,8 @@ public struct NoiseRates: Sendable {
     public var visitWithoutIdentifiers = 0.35
     /// Doses after the first that carry only the immunization code (no personal ID, no BHXH number).
     public var doseOnlyImmunizationCode = 0.5
-    /// Doses after the first that carry no identifier at all (name, birth date, sex, address only).
+    /// Doses after the first that carry no identifier at all: name, birth date, sex, address and the
+    /// caregiver's phone (a dose with neither identifier nor phone is invalid).
     public var doseWithoutIdentifiers = 0.1
     /// Birth events reported before the personal ID is issued: birth certificate number and mother only.
     public var birthWithoutPersonalId = 0.8

@@ -23,8 +23,9 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// One round trip for a batch's linking: identifier holders, block members (blocks larger than
     /// `maxBlockSize` left out) and snapshots of every active person named; merges are followed.
     func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) async throws -> IdentityLookup
-    /// Active members of each block holding at most `maxBlockSize` persons (larger blocks are absent and
-    /// never read), merges followed, without snapshots: for linkers that rank candidates first.
+    /// Members of each block of at most `maxBlockSize` rows (larger blocks are absent and never read),
+    /// without snapshots, for linkers that rank candidates first. Merges are not followed: a merged
+    /// person's leftover rows name blocks its survivor is in already, and `personSnapshots` skips it.
     func blockMembers(_ blockingKeys: [String], maxBlockSize: Int) async throws -> [String: [PersonID]]
     /// Decrypted snapshots of the active persons among `ids`.
     func personSnapshots(_ ids: [PersonID]) async throws -> [PersonID: PersonSnapshot]

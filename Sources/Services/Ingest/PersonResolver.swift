@@ -155,10 +155,13 @@ struct PersonResolver: Sendable {
     }
 
     /// Gives a person known only by a newborn's placeholder name ("Con bà …") the name the record
-    /// brings, with the record's blocking keys, so that later records find the child by name.
+    /// brings, with the record's blocking keys, so that later records find the child by name. The
+    /// placeholder's phone was the mother's: it is not kept.
     private func name(_ person: PersonRef, from fact: Facts, _ state: inout BatchState, _ out: inout Resolution) {
         guard fact.profile.hasName, let known = state.profile(of: person), !known.hasName else { return }
-        out.identity.append(.updateDemographics(person, Self.demographics(fact.details, keeping: state.demographics(of: person))))
+        var kept = state.demographics(of: person)
+        kept?.phone = nil
+        out.identity.append(.updateDemographics(person, Self.demographics(fact.details, keeping: kept)))
         out.identity.append(.addBlockingKeys(person, fact.blockingKeys))
         state.rename(person, profile: fact.profile, blockingKeys: fact.blockingKeys)
     }
