@@ -16,11 +16,15 @@ public struct Citizen: Sendable, Hashable {
     public var personalId: String
     /// A cancelled personal ID, when the number was re-issued.
     public var oldPersonalId: String?
+    /// The day (ISO) the number was re-issued: records before it carry `oldPersonalId`.
+    public var personalIdReissuedOn: String?
     public var phone: String?
     /// 10-digit social insurance number (mã số BHXH).
     public var bhxhNumber: String
     /// 15-character BHYT card code: group + benefit digit + province + BHXH number.
     public var cardCode: String
+    /// National immunization code (mã tiêm chủng), for the children the programme vaccinates.
+    public var immunizationCode: String?
     public var communeCode: String
     public var street: String
     public var household: Int
@@ -31,9 +35,15 @@ public struct Citizen: Sendable, Hashable {
     /// "Family middle given", as the person's papers write it (NFC).
     public var fullName: String { [familyName, middleName, givenName].filter { !$0.isEmpty }.joined(separator: " ") }
 
-    /// Demographics as a source would send them, before any noise.
-    func details(asOf year: Int) -> PersonDetails {
-        var details = PersonDetails(fullName: fullName, birthDate: birthDate, sex: sex, personalId: personalId)
+    /// The personal ID a source would send on `day` (ISO): the old number before a re-issue.
+    func personalId(on day: String) -> String {
+        if let old = oldPersonalId, let reissued = personalIdReissuedOn, day < reissued { return old }
+        return personalId
+    }
+
+    /// Demographics as a source would send them on `day` (ISO), before any noise.
+    public func details(on day: String) -> PersonDetails {
+        var details = PersonDetails(fullName: fullName, birthDate: birthDate, sex: sex, personalId: personalId(on: day))
         details.bhxhNumber = bhxhNumber
         details.phone = phone
         details.nationality = "000"
@@ -42,8 +52,8 @@ public struct Citizen: Sendable, Hashable {
         return details
     }
 
-    /// A reference to this person (mother of a newborn, guardian).
-    var reference: PersonReference {
-        PersonReference(fullName: fullName, birthDate: birthDate, personalId: personalId, phone: phone)
+    /// A reference to this person on `day` (mother of a newborn, guardian).
+    func reference(on day: String) -> PersonReference {
+        PersonReference(fullName: fullName, birthDate: birthDate, personalId: personalId(on: day), phone: phone)
     }
 }

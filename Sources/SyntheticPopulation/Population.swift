@@ -46,12 +46,29 @@ public struct NoiseRates: Sendable {
     public var wrongCenturyDigit = 0.01
     public var unsigned = 0.005
     public var forged = 0.005
+
+    // Identifier gaps: what sources leave out, so that linking cannot lean on one number everywhere.
+    /// Visits of self-paying patients: only the facility's own patient id and demographics (no personal
+    /// ID, no BHXH number, no card).
+    public var visitWithoutIdentifiers = 0.35
+    /// Doses after the first that carry only the immunization code (no personal ID, no BHXH number).
+    public var doseOnlyImmunizationCode = 0.5
+    /// Doses after the first that carry no identifier at all: name, birth date, sex, address and the
+    /// caregiver's phone (a dose with neither identifier nor phone is invalid).
+    public var doseWithoutIdentifiers = 0.1
+    /// Birth events reported before the personal ID is issued: birth certificate number and mother only.
+    public var birthWithoutPersonalId = 0.8
+    /// Citizens born before 2005 whose personal ID is cancelled and re-issued during the period.
+    public var personalIdReissue = 0.01
+
     public init() {}
-    /// No noise at all.
+    /// No noise at all: every record carries the personal ID and BHXH number.
     public static var none: NoiseRates {
         var rates = NoiseRates()
         rates.noDiacritics = 0; rates.nfd = 0; rates.typo = 0; rates.swappedOrder = 0
         rates.noPersonalId = 0; rates.wrongCenturyDigit = 0; rates.unsigned = 0; rates.forged = 0
+        rates.visitWithoutIdentifiers = 0; rates.doseOnlyImmunizationCode = 0; rates.doseWithoutIdentifiers = 0
+        rates.birthWithoutPersonalId = 0; rates.personalIdReissue = 0
         return rates
     }
 }

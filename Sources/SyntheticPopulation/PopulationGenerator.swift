@@ -6,6 +6,11 @@ public struct PopulationGenerator: Sendable {
     public var citizens: Int
     public var seed: UInt64
     public var noise = NoiseRates()
+    /// Share of births that are twins (same birth date, mother and address; different given names).
+    public var twinRate = 0.03
+    /// Share of household heads who share an earlier, unrelated head's full name and birth year
+    /// (namesakes such as two Nguyễn Văn An born in 1980): persons the index must keep apart.
+    public var namesakeRate = 0.05
     /// The simulated period: records fall between 1 July 2025 and 30 June 2026 (after the 2025 reform:
     /// no district level in addresses).
     static let periodStart = DateComponents(year: 2025, month: 7, day: 1)
@@ -19,27 +24,47 @@ public struct PopulationGenerator: Sendable {
     /// Citizens in households (with mothers, newborns and twins), then their sources' records.
     public func generate() -> Population {
         var random = SeededGenerator(seed: seed)
+        let people = makeCitizens(&random)
+        var (citizens, records) = SourceRecordFactory(people: people, noise: noise).records(&random)
+        records.sort { ($0.eventTime, $0.sequence) < ($1.eventTime, $1.sequence) }
+        return Population(citizens: citizens, records: records.map(\.record))
+    }
+
+    /// The citizens alone, without their records (as `generate()` would make them before the period).
+    public func citizensOnly() -> [Citizen] {
+        var random = SeededGenerator(seed: seed)
+        return makeCitizens(&random)
+    }
+
+    private func makeCitizens(_ random: inout SeededGenerator) -> [Citizen] {
         var people: [Citizen] = []
         var household = 0
+        var heads: [Int] = []
         while people.count < citizens {
-            makeHousehold(household, into: &people, &random)
+            makeHousehold(household, into: &people, heads: &heads, &random)
             household += 1
         }
         if people.count > citizens { people.removeLast(people.count - citizens) }
         for index in people.indices where people[index].motherIndex.map({ $0 >= people.count }) == true {
             people[index].motherIndex = nil
         }
-        var records = SourceRecordFactory(people: people, noise: noise).records(&random)
-        records.sort { ($0.eventTime, $0.sequence) < ($1.eventTime, $1.sequence) }
-        return Population(citizens: people, records: records.map(\.record))
+        return people
     }
 
-    private func makeHousehold(_ household: Int, into people: inout [Citizen], _ random: inout SeededGenerator) {
-        let family = random.weighted(VietnameseNames.family)
+    private func makeHousehold(_ household: Int, into people: inout [Citizen], heads: inout [Int], _ random: inout SeededGenerator) {
+        let namesake = !heads.isEmpty && random.chance(namesakeRate) ? heads.randomElement(using: &random).map { people[$0] } : nil
+        let family = namesake?.familyName ?? random.weighted(VietnameseNames.family)
         let street = "Số \(Int.random(in: 1...200, using: &random)) \(VietnameseNames.streets.randomElement(using: &random) ?? "Phố Huế")"
         let commune = String(format: "%05d", Int.random(in: 1...600, using: &random) * 7)
-        let headAge = Int.random(in: 24...75, using: &random)
-        let father = makeCitizen(people.count, family: family, sex: 1, age: headAge, household, street, commune, &random)
+        let headAge = namesake.map { Self.asOfYear - $0.birthYear } ?? Int.random(in: 24...75, using: &random)
+        var father = makeCitizen(people.count, family: family, sex: 1, age: headAge, household, street, commune, &random)
+        if let namesake {
+            father.middleName = namesake.middleName
+            father.givenName = namesake.givenName
+            // A year-only birth date is kept as is: the two agree on everything the records say of it.
+            if namesake.birthDate.count == 4 { father.birthDate = namesake.birthDate }
+        }
+        heads.append(father.index)
         people.append(father)
         guard random.chance(0.8) else { return }  // one-person household
         let motherFamily = random.weighted(VietnameseNames.family)  // Vietnamese women keep their family name
@@ -49,23 +74,36 @@ public struct PopulationGenerator: Sendable {
         let motherIndex = mother.index
         let motherBirthYear = mother.birthYear
         let children = random.weighted([(0, 0.2), (1, 0.35), (2, 0.35), (3, 0.1)])
+        // Siblings other than twins are born in different years and never share a given name.
+        var birthYears: Set<Int> = []
+        var givenNames: Set<String> = []
+        func named(_ citizen: Citizen, _ random: inout SeededGenerator) -> Citizen {
+            var citizen = citizen
+            let names = citizen.sex == 1 ? VietnameseNames.maleGiven : VietnameseNames.femaleGiven
+            while givenNames.contains(citizen.givenName) { citizen.givenName = names.randomElement(using: &random) ?? "Song" }
+            givenNames.insert(citizen.givenName)
+            citizen.motherIndex = motherIndex
+            return citizen
+        }
         for _ in 0..<children {
             // Children are born when the mother is 20 to 40, and not after the simulated period.
             let latest = min(Self.asOfYear, motherBirthYear + 40)
             let earliest = motherBirthYear + 20
             guard earliest <= latest else { break }
-            let birthYear = Int.random(in: earliest...latest, using: &random)
-            let twins = random.chance(0.02)
-            var child = makeCitizen(people.count, family: family, sex: random.chance(0.51) ? 1 : 2, age: Self.asOfYear - birthYear,
-                                    household, street, commune, &random)
-            child.motherIndex = motherIndex
+            let years = (earliest...latest).filter { !birthYears.contains($0) }
+            guard let birthYear = years.randomElement(using: &random) else { break }
+            birthYears.insert(birthYear)
+            let twins = random.chance(twinRate)
+            let child = named(makeCitizen(people.count, family: family, sex: random.chance(0.51) ? 1 : 2, age: Self.asOfYear - birthYear,
+                                          household, street, commune, &random), &random)
             people.append(child)
             if twins {
-                var twin = makeCitizen(people.count, family: family, sex: random.chance(0.5) ? 1 : 2, age: Self.asOfYear - birthYear,
-                                       household, street, commune, &random)
+                var twin = named(makeCitizen(people.count, family: family, sex: random.chance(0.5) ? 1 : 2, age: Self.asOfYear - birthYear,
+                                             household, street, commune, &random), &random)
                 twin.birthDate = child.birthDate
+                // Twins of one sex usually share the middle name: only the given name tells them apart.
+                if twin.sex == child.sex { twin.middleName = child.middleName }
                 twin.personalId = Self.personalId(province: String(child.personalId.prefix(3)), sex: twin.sex, year: child.birthYear, &random)
-                twin.motherIndex = motherIndex
                 people.append(twin)
             }
         }
@@ -97,8 +135,14 @@ public struct PopulationGenerator: Sendable {
         return Citizen(index: index, familyName: family, middleName: middle, givenName: given, sex: sex, birthDate: birthDate,
                        birthYear: birthYear, personalId: Self.personalId(province: province, sex: sex, year: birthYear, &random),
                        oldPersonalId: nil, phone: age >= 16 && random.chance(0.85) ? Self.phone(&random) : nil, bhxhNumber: bhxh,
-                       cardCode: group + "01" + bhxh, communeCode: commune, street: street, household: household,
-                       motherIndex: nil, deathDate: nil)
+                       cardCode: group + "01" + bhxh,
+                       immunizationCode: birthYear >= 2024 ? Self.immunizationCode(birthYear, &random) : nil,
+                       communeCode: commune, street: street, household: household, motherIndex: nil, deathDate: nil)
+    }
+
+    /// The immunization system's code of a child vaccinated under the national programme.
+    static func immunizationCode(_ birthYear: Int, _ random: inout SeededGenerator) -> String {
+        "TC01\(birthYear % 100)" + random.digits(8)
     }
 
     /// Province of birth registration + century/sex digit + two-digit year + six digits (reference §2).

@@ -48,14 +48,15 @@ struct SourceRecordFactory {
         ("IPV", "Bại liệt tiêm (IPV)", 1, 150), ("SOI", "Sởi", 1, 270), ("VNNB", "Viêm não Nhật Bản", 1, 365),
     ]
 
-    func records(_ random: inout SeededGenerator) -> [DatedRecord] {
+    /// The records, and the citizens as the period left them (deaths, re-issued personal IDs).
+    func records(_ random: inout SeededGenerator) -> (citizens: [Citizen], records: [DatedRecord]) {
         var out: [DatedRecord] = []
         var people = people
         for index in people.indices {
             if people[index].birthYear < 1956 && random.chance(0.02) {
                 people[index].deathDate = Self.day(Int.random(in: 30..<Self.periodDays, using: &random))
             }
-            if people[index].birthYear < 2005 && random.chance(0.002) {
+            if people[index].birthYear < 2005 && random.chance(noise.personalIdReissue) {
                 reissue(&people[index], &out, &random)
             }
         }
@@ -66,23 +67,27 @@ struct SourceRecordFactory {
             visits(citizen, &out, &random)
             if let death = citizen.deathDate {
                 var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "DT-\(citizen.index)", kind: .death,
-                                          occurredAt: death, person: citizen.details(asOf: PopulationGenerator.asOfYear))
+                                          occurredAt: death, person: citizen.details(on: death))
                 event.death = DeathDetails(deathTime: death)
                 append(.registryEvent(event), citizen, time: death, sender: SyntheticAccounts.station.account, &out)
             }
         }
-        return out
+        return (people, out)
     }
 
     // MARK: sources
 
+    /// Days from birth to the birth registration (đăng ký khai sinh) the commune station reports.
+    static let registrationDelay = 10
+    /// Days from birth to the child's first card (issued with the personal ID given at registration).
+    static let firstCardDelay = 15
+
     private func card(_ citizen: Citizen, _ out: inout [DatedRecord], _ random: inout SeededGenerator) {
         let day = Int.random(in: 0..<Self.periodDays, using: &random)
-        let bornInPeriod = dayInPeriod(citizen.birthDate) != nil
-        let at = bornInPeriod ? citizen.birthDate : Self.day(day)
-        var change = InsuranceCardChange(kind: bornInPeriod ? .issued : .renewed, cardCode: citizen.cardCode,
-                                         bhxhNumber: citizen.bhxhNumber, holder: citizen.details(asOf: PopulationGenerator.asOfYear),
-                                         effectiveAt: at)
+        let birthDay = dayInPeriod(citizen.birthDate)
+        let at = birthDay.map { Self.day(min($0 + Self.firstCardDelay, Self.periodDays - 1)) } ?? Self.day(day)
+        var change = InsuranceCardChange(kind: birthDay != nil ? .issued : .renewed, cardCode: citizen.cardCode,
+                                         bhxhNumber: citizen.bhxhNumber, holder: citizen.details(on: at), effectiveAt: at)
         change.benefitLevel = Int(String(citizen.cardCode.dropFirst(2).prefix(1)))
         change.validFrom = at
         change.validTo = "2026-12-31"
@@ -90,33 +95,59 @@ struct SourceRecordFactory {
         append(.insuranceCard(change), citizen, time: at, sender: SyntheticAccounts.socialSecurity, &out)
     }
 
+    /// The birth registration: usually reported before the personal ID exists (birth certificate number
+    /// and the mother's identifiers are then all that identify the child), and before any card.
     private func birth(_ child: Citizen, day: Int, _ out: inout [DatedRecord], _ random: inout SeededGenerator) {
         guard let motherIndex = child.motherIndex else { return }
-        var person = child.details(asOf: PopulationGenerator.asOfYear)
+        let at = Self.day(min(day + Self.registrationDelay, Self.periodDays - 1))
+        var person = child.details(on: at)
         person.phone = nil
+        person.bhxhNumber = nil
+        var truth = RecordTruth(personIndex: child.index)
+        if random.chance(noise.birthWithoutPersonalId) {
+            person.personalId = nil
+            truth.noise.append("newbornWithoutPersonalId")
+        }
         var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "BR-\(child.index)", kind: .birth,
                                   occurredAt: child.birthDate, person: person)
-        event.birth = BirthDetails(birthCertificateNumber: "GKS-\(child.index)", mother: people[motherIndex].reference,
+        event.birth = BirthDetails(birthCertificateNumber: "GKS-\(child.index)", mother: people[motherIndex].reference(on: at),
                                    birthWeightGrams: Int.random(in: 2500...3900, using: &random), birthFacility: "01001")
-        append(.registryEvent(event), child, time: Self.day(min(day + 10, Self.periodDays - 1)), sender: SyntheticAccounts.station.account, &out)
+        out.append(DatedRecord(eventTime: at, sequence: out.count,
+                               record: SyntheticRecord(record: .registryEvent(event), truth: truth, sender: SyntheticAccounts.station.account)))
     }
 
+    /// The TCMR schedule: the birth dose at the hospital names the newborn "Con bà <mother>" with the
+    /// new immunization code only; later doses carry the immunization code, often nothing else, sometimes
+    /// the personal ID and BHXH number, sometimes no identifier at all.
     private func vaccinations(_ child: Citizen, _ out: inout [DatedRecord], _ random: inout SeededGenerator) {
         guard child.birthYear >= 2024, let birth = Self.date(child.birthDate) else { return }
         for (code, name, dose, offset) in Self.schedule {
             guard let given = Self.calendar.date(byAdding: .day, value: offset + (offset == 0 ? 0 : Int.random(in: 0...10, using: &random)), to: birth),
                   let day = Self.calendar.dateComponents([.day], from: Self.start, to: given).day,
                   (0..<Self.periodDays).contains(day) else { continue }
-            var person = child.details(asOf: PopulationGenerator.asOfYear)
+            let time = Self.day(day) + "T09:00"
+            var person = child.details(on: time)
+            person.immunizationCode = child.immunizationCode
             let site = offset == 0 ? SyntheticAccounts.facilities[0] : SyntheticAccounts.facilities[3]
+            var truth = RecordTruth(personIndex: child.index)
             if offset == 0, let mother = child.motherIndex {
                 // Before naming and registration a newborn is "Con bà <mother>", without a personal ID.
                 person.fullName = "Con bà \(people[mother].fullName)"
                 person.personalId = nil
+                person.bhxhNumber = nil
                 person.phone = people[mother].phone
+            } else if random.chance(noise.doseOnlyImmunizationCode) {
+                person.personalId = nil
+                person.bhxhNumber = nil
+                truth.noise.append("onlyImmunizationCode")
+            } else if random.chance(noise.doseWithoutIdentifiers), let phone = child.motherIndex.flatMap({ people[$0].phone }) {
+                // No identifier at all: only the caregiver's phone lets the system find the child.
+                person.personalId = nil
+                person.bhxhNumber = nil
+                person.immunizationCode = nil
+                person.phone = phone
+                truth.noise.append("noIdentifier")
             }
-            let time = Self.day(day) + "T09:00"
-            var truth = RecordTruth(personIndex: child.index)
             person = noisy(person, &truth, &random)
             let record = VaccinationDose(siteCode: site.code, doseId: "TC-\(child.index)-\(code)-\(dose)", person: person, vaccineCode: code,
                                          vaccineName: name, lotNumber: "L" + random.digits(4), doseNumber: dose, administeredAt: time)
@@ -135,7 +166,15 @@ struct SourceRecordFactory {
             let inpatient = random.chance(0.1) && day + 7 < Self.periodDays
             let time = Self.day(day) + String(format: "T%02d:%02d", Int.random(in: 7...16, using: &random), Int.random(in: 0...59, using: &random))
             var truth = RecordTruth(personIndex: citizen.index)
-            let person = noisy(citizen.details(asOf: PopulationGenerator.asOfYear), &truth, &random)
+            var details = citizen.details(on: time)
+            // A self-paying patient: the facility knows them by its own patient id and what they say.
+            let selfPaying = random.chance(noise.visitWithoutIdentifiers)
+            if selfPaying {
+                details.personalId = nil
+                details.bhxhNumber = nil
+                truth.noise.append("onlyFacilityId")
+            }
+            let person = noisy(details, &truth, &random)
             let diagnosisCount = Int.random(in: 1...3, using: &random)
             let diagnoses = (0..<diagnosisCount).map { _ in random.weighted(Self.diagnoses.map { (($0.0, $0.1), $0.2) }) }
             var uniqueCodes: [String] = []
@@ -147,7 +186,9 @@ struct SourceRecordFactory {
                                          uniqueCodes.append(code)
                                          return Diagnosis(code: code, text: text)
                                      })
-            record.insuranceCards = [InsuranceCoverage(cardCode: citizen.cardCode, validFrom: "2025-01-01", validTo: "2026-12-31")]
+            if !selfPaying {
+                record.insuranceCards = [InsuranceCoverage(cardCode: citizen.cardCode, validFrom: "2025-01-01", validTo: "2026-12-31")]
+            }
             if inpatient {
                 record.dischargeTime = Self.day(day + Int.random(in: 2...7, using: &random)) + "T10:00"
                 record.result = 1
@@ -157,15 +198,17 @@ struct SourceRecordFactory {
         }
     }
 
-    /// The personal ID is cancelled and re-issued (e.g. a corrected birth year keeps the same year here):
-    /// the registry reports it and the citizen's later records carry the new number.
+    /// The personal ID is cancelled and re-issued on a day of the period (e.g. a corrected birth year
+    /// keeps the same year here): records before it carry the old number, the registry reports the
+    /// change, and later records carry the new number.
     private func reissue(_ citizen: inout Citizen, _ out: inout [DatedRecord], _ random: inout SeededGenerator) {
         let old = citizen.personalId
+        let at = Self.day(Int.random(in: 30..<(Self.periodDays - 30), using: &random))
         citizen.oldPersonalId = old
+        citizen.personalIdReissuedOn = at
         citizen.personalId = PopulationGenerator.personalId(province: String(old.prefix(3)), sex: citizen.sex, year: citizen.birthYear, &random)
-        let at = Self.day(0)
         var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "ID-\(citizen.index)", kind: .newPersonalIdIssued,
-                                  occurredAt: at, person: citizen.details(asOf: PopulationGenerator.asOfYear))
+                                  occurredAt: at, person: citizen.details(on: at))
         event.newPersonalId = NewPersonalIDDetails(oldPersonalId: old, newPersonalId: citizen.personalId, reason: .other, cancelledAt: at)
         append(.registryEvent(event), citizen, time: at, sender: SyntheticAccounts.station.account, &out)
     }

@@ -25,6 +25,20 @@ final class ComparatorTests: XCTestCase {
         XCTAssertEqual(ComparisonVector(an, profile("Nguyễn Văn Ann"))[.name], 3, "a typo is close")
         XCTAssertEqual(ComparisonVector(an, profile("An Nguyễn Văn"))[.name], 3, "given name first")
         XCTAssertEqual(ComparisonVector(an, profile("Trần Thị Mai"))[.name], 1)
+        XCTAssertEqual(ComparisonVector(an, profile("Nguyễn Hữu An"))[.name], 3, "another middle name is only close")
+        XCTAssertEqual(ComparisonVector(an, profile("Nguyễn An"))[.name], 4, "a missing middle name is no evidence")
+    }
+
+    func testNewbornPlaceholderNamesAndPhoneAreTheMothers() {
+        var details = PersonDetails(fullName: "Con bà Trần Thị Chi", birthDate: "2025-10-05", sex: 1, phone: "0912345678")
+        details.address = Address(text: "Số 9 Kim Mã", communeCode: "00301")
+        let placeholder = PersonProfile(details)
+        XCTAssertFalse(placeholder.hasName)
+        XCTAssertNil(placeholder.phone)
+        XCTAssertEqual(placeholder.locality, "00301")
+        XCTAssertFalse(PersonProfile(PersonDetails(fullName: "CON BA Tran Thi Chi", birthDate: "2025", sex: 2)).hasName)
+        XCTAssertTrue(PersonProfile(PersonDetails(fullName: "Công Văn Bá", birthDate: "1990", sex: 1)).hasName)
+        XCTAssertEqual(ComparisonVector(placeholder, PersonProfile(PersonDetails(fullName: "Trần Thị Chi", birthDate: "1995", sex: 2)))[.name], 0)
     }
 
     func testDateLevelsNeverInventADay() throws {

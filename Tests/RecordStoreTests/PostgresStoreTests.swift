@@ -38,6 +38,7 @@ final class PostgresStoreTests: XCTestCase {
     func testRelationsAndLaterLinks() async throws { try await run { try await $0.relationsAndLaterLinks() } }
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }
+    func testBlockMembersSnapshotsAndSweepPages() async throws { try await run { try await $0.blockMembersSnapshotsAndSweepPages() } }
 
     /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
     func testLostConnectionIsTransientAndRecovers() async throws {

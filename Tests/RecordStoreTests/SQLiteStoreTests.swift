@@ -27,4 +27,5 @@ final class SQLiteStoreTests: XCTestCase {
     func testRelationsAndLaterLinks() async throws { try await contract.relationsAndLaterLinks() }
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }
+    func testBlockMembersSnapshotsAndSweepPages() async throws { try await contract.blockMembersSnapshotsAndSweepPages() }
 }

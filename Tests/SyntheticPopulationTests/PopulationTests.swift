@@ -41,8 +41,51 @@ final class PopulationTests: XCTestCase {
         }
         let byMotherAndBirth = Dictionary(grouping: children) { "\($0.motherIndex ?? -1)/\($0.birthDate)" }
         XCTAssertTrue(byMotherAndBirth.values.contains { $0.count == 2 }, "twins exist")
+        for twins in byMotherAndBirth.values where twins.count == 2 {
+            XCTAssertNotEqual(twins[0].givenName, twins[1].givenName, "twins have different given names")
+            XCTAssertNotEqual(twins[0].personalId, twins[1].personalId)
+        }
+        for siblings in Dictionary(grouping: children, by: { $0.motherIndex ?? -1 }).values {
+            XCTAssertEqual(Set(siblings.map(\.givenName)).count, siblings.count, "siblings never share a given name")
+        }
         let births = population.records.filter { if case let .registryEvent(event) = $0.record { return event.kind == .birth }; return false }
         XCTAssertFalse(births.isEmpty, "newborns of the period are reported by the registry")
+    }
+
+    /// Sources leave identifiers out as they do in practice, and the ground truth still names the person.
+    func testRecordsHaveRealisticIdentifierGaps() throws {
+        let population = PopulationGenerator(citizens: 3_000, seed: 11).generate()
+        let records = population.acceptable
+        func share(_ kind: RecordKind, _ where: (PersonDetails) -> Bool) -> Double {
+            let ofKind = records.filter { $0.record.kind == kind }
+            return Double(ofKind.filter { `where`($0.record.subject) }.count) / Double(max(ofKind.count, 1))
+        }
+        let withoutIDs = share(.visit) { $0.personalId == nil && $0.bhxhNumber == nil }
+        XCTAssertEqual(withoutIDs, 0.35, accuracy: 0.07, "visits known only by the facility's patient id")
+        XCTAssertGreaterThan(share(.vaccination) { $0.personalId == nil && $0.bhxhNumber == nil && $0.immunizationCode != nil }, 0.3,
+                             "doses with only the immunization code")
+        XCTAssertGreaterThan(share(.vaccination) { $0.personalId == nil && $0.bhxhNumber == nil && $0.immunizationCode == nil }, 0,
+                             "doses without any identifier")
+        let births = records.compactMap { record -> (RegistryEvent, Int)? in
+            guard case .registryEvent(let event) = record.record, event.kind == .birth, let truth = record.truth.personIndex else { return nil }
+            return (event, truth)
+        }
+        XCTAssertTrue(births.contains { $0.0.person.personalId == nil && !($0.0.birth?.birthCertificateNumber ?? "").isEmpty },
+                      "newborns registered before their personal ID")
+        for (event, truth) in births {
+            XCTAssertEqual(event.birth?.mother.fullName, population.citizens[population.citizens[truth].motherIndex ?? 0].fullName)
+        }
+        // A re-issued number: older records carry the old one, later ones the new one.
+        let reissued = try XCTUnwrap(population.citizens.first { $0.oldPersonalId != nil })
+        let ids = Set(records.filter { $0.truth.personIndex == reissued.index }.compactMap(\.record.subject.personalId))
+        XCTAssertTrue(ids.isSubset(of: [reissued.personalId, reissued.oldPersonalId ?? ""]))
+        XCTAssertTrue(records.contains { record in
+            if case .registryEvent(let event) = record.record { return event.newPersonalId?.newPersonalId == reissued.personalId }
+            return false
+        })
+        // Namesakes: unrelated citizens with the same full name and birth year.
+        let byName = Dictionary(grouping: population.citizens) { "\($0.fullName)/\($0.birthYear)" }
+        XCTAssertTrue(byName.values.contains { group in group.count > 1 && Set(group.map(\.household)).count > 1 }, "namesakes")
     }
 
     /// Every record's verdict from HealthModel's own validation is the one its ground truth states.

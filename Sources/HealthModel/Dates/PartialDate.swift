@@ -70,24 +70,27 @@ public struct PartialDate: Sendable, Hashable, Codable, CustomStringConvertible,
             return v
         }
         func sep(_ i: Int, _ c: UInt8) -> Bool { i < s.count && s[i] == c }
-        let bad = FieldProblem("date.format",
-            en: "'\(text)' is not a date of the form YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM.",
-            vi: "'\(text)' không đúng định dạng ngày YYYY, YYYY-MM, YYYY-MM-DD hoặc YYYY-MM-DDTHH:MM.")
-        guard let y = digits(0..<4) else { throw bad }
+        // Made only when thrown: the person index parses the birth date of every candidate it compares.
+        func bad() -> FieldProblem {
+            FieldProblem("date.format",
+                en: "'\(text)' is not a date of the form YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDTHH:MM.",
+                vi: "'\(text)' không đúng định dạng ngày YYYY, YYYY-MM, YYYY-MM-DD hoặc YYYY-MM-DDTHH:MM.")
+        }
+        guard let y = digits(0..<4) else { throw bad() }
         switch s.count {
         case 4: try self.init(year: y)
         case 7:
-            guard sep(4, 45), let m = digits(5..<7) else { throw bad }
+            guard sep(4, 45), let m = digits(5..<7) else { throw bad() }
             try self.init(year: y, month: m)
         case 10:
-            guard sep(4, 45), sep(7, 45), let m = digits(5..<7), let d = digits(8..<10) else { throw bad }
+            guard sep(4, 45), sep(7, 45), let m = digits(5..<7), let d = digits(8..<10) else { throw bad() }
             try self.init(year: y, month: m, day: d)
         case 16:
             guard sep(4, 45), sep(7, 45), sep(10, 84), sep(13, 58),
                   let m = digits(5..<7), let d = digits(8..<10), let h = digits(11..<13), let mi = digits(14..<16)
-            else { throw bad }
+            else { throw bad() }
             try self.init(year: y, month: m, day: d, hour: h, minute: mi)
-        default: throw bad
+        default: throw bad()
         }
     }
 

@@ -11,7 +11,8 @@ public enum VietnameseText {
 
     /// The general path of `normalize`, for any text.
     static func normalizeScalars(_ text: String) -> String {
-        let nfc = text.precomposedStringWithCanonicalMapping
+        // ASCII is NFC already; Foundation's normalisation costs microseconds.
+        let nfc = text.utf8.allSatisfy { $0 < 0x80 } ? text : text.precomposedStringWithCanonicalMapping
         var out = ""
         out.reserveCapacity(nfc.utf8.count)
         var pendingSpace = false
@@ -39,6 +40,37 @@ public enum VietnameseText {
     /// `đ` is a letter of its own, not `d` plus a combining mark, so Unicode decomposition leaves it:
     /// it is folded explicitly or "Đặng" would never match "Dang".
     public static func fold(_ text: String) -> String {
+        // The person index folds every candidate's name and address: Foundation's normalisation
+        // costs microseconds per call, so Latin text (all of Vietnamese) is folded scalar by scalar
+        // through a table of what `foldedSlowly` makes of each letter; anything else takes the slow path.
+        var out = String.UnicodeScalarView()
+        // Spacing follows `normalize`: a combining mark counts as text there (and is dropped only after).
+        var pendingSpace = false
+        var started = false
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            if value < 0x80, scalar.properties.isWhitespace {
+                pendingSpace = started
+                continue
+            }
+            if pendingSpace { out.append(" ") }
+            pendingSpace = false
+            started = true
+            if value < 0x80 {
+                out.append((0x41...0x5A).contains(value) ? Unicode.Scalar(value + 0x20) ?? scalar : scalar)
+            } else if (0x300..<0x370).contains(value) {
+                continue  // a combining diacritic (NFD input) folds away
+            } else if let folded = FoldTable.folded(value) {
+                out.append(contentsOf: folded.unicodeScalars)
+            } else {
+                return foldedSlowly(text)
+            }
+        }
+        return String(out)
+    }
+
+    /// The reference folding (Foundation's NFC, lower case, NFD, marks dropped, `đ` → `d`).
+    static func foldedSlowly(_ text: String) -> String {
         let decomposed = normalize(text).lowercased().decomposedStringWithCanonicalMapping
         var out = ""
         out.reserveCapacity(decomposed.utf8.count)
@@ -88,4 +120,24 @@ public enum VietnameseText {
         // String's == is canonical equivalence (NFD == NFC), so compare the scalars themselves.
         normalize(text).unicodeScalars.elementsEqual(text.unicodeScalars)
     }
+}
+
+/// What `VietnameseText.foldedSlowly` makes of each Latin letter outside ASCII (Latin-1 Supplement,
+/// Latin Extended-A and -B, Latin Extended Additional: every Vietnamese letter), built once.
+private enum FoldTable {
+    static let ranges: [Range<UInt32>] = [0x80..<0x250, 0x1E00..<0x1F00]
+    static let table: [UInt32: String] = {
+        var table: [UInt32: String] = [:]
+        for range in ranges {
+            for value in range {
+                guard let scalar = Unicode.Scalar(value), !scalar.properties.isWhitespace,
+                      scalar.properties.generalCategory != .control else { continue }
+                table[value] = VietnameseText.foldedSlowly(String(Character(scalar)))
+            }
+        }
+        return table
+    }()
+
+    /// The folded form of a letter, or nil when the table does not cover it.
+    static func folded(_ value: UInt32) -> String? { table[value] }
 }

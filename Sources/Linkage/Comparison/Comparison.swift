@@ -55,9 +55,13 @@ public struct ComparisonVector: Hashable, Sendable {
 
     /// Names: exact, close (Jaro–Winkler ≥ 0.92 on family and given), an order variant (family and
     /// given exchanged, or the same tokens in another order), similar (≥ 0.8), or different.
+    /// Different middle names (Văn / Hữu, Thị / Kim) make an exact family and given name only close:
+    /// siblings and namesakes differ there; a side without a middle name is no evidence.
     static func nameLevel(_ a: PersonProfile, _ b: PersonProfile) -> Int {
         guard !a.family.isEmpty || !a.given.isEmpty, !b.family.isEmpty || !b.given.isEmpty else { return 0 }
-        if a.family == b.family && a.given == b.given { return 4 }
+        if a.family == b.family && a.given == b.given {
+            return a.middle.isEmpty || b.middle.isEmpty || a.middle == b.middle ? 4 : 3
+        }
         let family = StringSimilarity.jaroWinkler(a.family, b.family)
         let given = StringSimilarity.jaroWinkler(a.given, b.given)
         if family >= 0.92 && (given >= 0.92 || StringSimilarity.editDistance(a.given, b.given, limit: 1) <= 1) { return 3 }

@@ -34,15 +34,31 @@ public struct PersonProfile: Sendable, Hashable {
         self.secondaryID = secondaryID
     }
 
-    /// The profile of a record's person details (Vietnamese order: family, middle…, given).
+    /// The profile of a record's person details (Vietnamese order: family, middle…, given). A newborn's
+    /// placeholder name ("Con bà Trần Thị Chi") and the phone beside it are the mother's: neither is
+    /// compared, or the child would match its mother.
     public init(_ details: PersonDetails) {
-        let tokens = VietnameseText.fold(details.fullName).split(separator: " ").map(String.init)
+        let folded = VietnameseText.fold(details.fullName)
+        let placeholder = Self.isNewbornPlaceholder(folded)
+        let tokens = placeholder ? [] : folded.split(separator: " ").map(String.init)
         self.init(family: tokens.first ?? "", given: tokens.count > 1 ? tokens[tokens.count - 1] : "",
                   middle: tokens.count > 2 ? Array(tokens[1..<(tokens.count - 1)]) : [],
                   birthDate: details.parsedBirthDate, sex: details.parsedSex.map(\.rawValue),
-                  phone: details.parsedPhone?.value, locality: details.address?.communeCode,
+                  phone: placeholder ? nil : details.parsedPhone?.value, locality: details.address?.communeCode,
                   addressTokens: Set(VietnameseText.fold(details.address?.text ?? "").split(separator: " ").map(String.init)))
     }
+
+    /// Prefixes (folded) of the names facilities give a newborn before it is named: "Con bà X",
+    /// "Con của X", "Con chị X", "CB X" (con bà), where X is the mother.
+    static let placeholderPrefixes = ["con ba ", "con cua ", "con chi ", "con me ", "cb "]
+
+    /// True when a folded full name is a newborn's placeholder, which names the mother, not the child.
+    public static func isNewbornPlaceholder(_ foldedName: String) -> Bool {
+        placeholderPrefixes.contains { foldedName.hasPrefix($0) }
+    }
+
+    /// True when the profile has no name to compare (missing, or a newborn's placeholder).
+    public var hasName: Bool { !family.isEmpty || !given.isEmpty }
 
     /// Every name token, for order-insensitive comparison.
     var nameTokens: [String] { ([family] + middle + [given]).filter { !$0.isEmpty } }

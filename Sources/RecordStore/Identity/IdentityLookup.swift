@@ -51,25 +51,71 @@ extension StoreEngine {
             lookup.holders[key, default: []].append(IdentifierMatch(person: PersonID(try row.int(2)), active: row[4].isNull,
                                                                     validFrom: try row.text(3), validTo: row[4].text))
         }
-        var keyOfBlock: [[UInt8]: String] = [:]
-        for key in Set(blockingKeys) { keyOfBlock[cipher.blindIndex("block", key)] = key }
-        var members: [String: [PersonID]] = [:]
-        try selectIn("SELECT key_index, person_id FROM blocking_key WHERE key_index IN", keyOfBlock.keys.map { .blob($0) }) { row in
-            guard let key = keyOfBlock[try row.blob(0)] else { return }
-            members[key, default: []].append(PersonID(try row.int(1)))
-        }
-        for (key, persons) in members where persons.count <= maxBlockSize { lookup.blocks[key] = persons }
-
-        let named = Set(lookup.holders.values.flatMap { $0.map(\.person) } + lookup.blocks.values.flatMap { $0 })
+        let members = try rawBlockMembers(blockingKeys, maxBlockSize: maxBlockSize)
+        let named = Set(lookup.holders.values.flatMap { $0.map(\.person) } + members.values.flatMap { $0 })
         let survivors = try survivorsOf(named)
         for key in Array(lookup.holders.keys) {
             lookup.holders[key] = lookup.holders[key]?.map { var m = $0; m.person = survivors[m.person] ?? m.person; return m }
         }
-        for key in Array(lookup.blocks.keys) {
-            lookup.blocks[key] = Array(Set(lookup.blocks[key]?.map { survivors[$0] ?? $0 } ?? [])).sorted()
-        }
+        for (key, persons) in members { lookup.blocks[key] = Array(Set(persons.map { survivors[$0] ?? $0 })).sorted() }
         lookup.persons = try snapshots(Set(survivors.values))
         return lookup
+    }
+
+    /// Members of each block of at most `maxBlockSize` rows, without snapshots or merges followed:
+    /// a merge moves every key the survivor lacks, so a merged person's leftover rows name blocks the
+    /// survivor is in already (`personSnapshots` leaves merged persons out).
+    func blockMembers(_ blockingKeys: [String], maxBlockSize: Int) throws -> [String: [PersonID]] {
+        try rawBlockMembers(blockingKeys, maxBlockSize: maxBlockSize)
+    }
+
+    /// Snapshots of the active persons among `ids` (a merged person is absent: ask for its survivor).
+    func personSnapshots(_ ids: [PersonID]) throws -> [PersonID: PersonSnapshot] {
+        try snapshots(Set(ids))
+    }
+
+    /// Rows of each block with at most `maxBlockSize` rows. A block of a very common name must cost the
+    /// same in a city as in a village, so it is never read whole: SQLite (in process) reads one row past
+    /// the limit per key; PostgreSQL counts each block in the database (an index-only count, one round trip).
+    private func rawBlockMembers(_ blockingKeys: [String], maxBlockSize: Int) throws -> [String: [PersonID]] {
+        var keyOfBlock: [[UInt8]: String] = [:]
+        for key in Set(blockingKeys) { keyOfBlock[cipher.blindIndex("block", key)] = key }
+        var members: [String: [PersonID]] = [:]
+        guard let first = keyOfBlock.keys.first, maxBlockSize > 0 else { return members }
+        if db.dialect == .sqlite {
+            for (index, key) in keyOfBlock {
+                let rows = try db.query("SELECT person_id FROM blocking_key WHERE key_index = ? LIMIT ?", [.blob(index), .int(Int64(maxBlockSize + 1))])
+                guard !rows.isEmpty, rows.count <= maxBlockSize else { continue }
+                members[key] = try rows.map { PersonID(try $0.int(0)) }
+            }
+            return members
+        }
+        let indexes = Array(keyOfBlock.keys)
+        let chunk = 100
+        let placeholders = Array(repeating: "?", count: chunk).joined(separator: ", ")
+        let sql = """
+            SELECT key_index, person_id FROM blocking_key WHERE key_index IN (
+              SELECT key_index FROM blocking_key WHERE key_index IN (\(placeholders)) GROUP BY key_index HAVING COUNT(*) <= ?)
+            """
+        for start in stride(from: 0, to: indexes.count, by: chunk) {
+            var params: [SQLValue] = indexes[start..<min(start + chunk, indexes.count)].map { .blob($0) }
+            params += Array(repeating: .blob(first), count: chunk - params.count)
+            params.append(.int(Int64(maxBlockSize)))
+            for row in try db.query(sql, params) {
+                guard let key = keyOfBlock[try row.blob(0)] else { continue }
+                members[key, default: []].append(PersonID(try row.int(1)))
+            }
+        }
+        return members
+    }
+
+    /// A page of active persons in id order, with snapshots.
+    func activePersons(after: PersonID?, limit: Int) throws -> [PersonSnapshot] {
+        guard limit > 0 else { return [] }
+        let ids = try db.query("SELECT id FROM person WHERE status = 'active' AND id > ? ORDER BY id LIMIT ?",
+                               [.int(after?.rawValue ?? 0), .int(Int64(limit))]).map { PersonID(try $0.int(0)) }
+        let found = try snapshots(Set(ids))
+        return ids.compactMap { found[$0] }
     }
 
     /// Maps each person to the active person it is (itself, or the end of its merge chain).

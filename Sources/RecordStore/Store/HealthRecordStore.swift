@@ -23,6 +23,15 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// One round trip for a batch's linking: identifier holders, block members (blocks larger than
     /// `maxBlockSize` left out) and snapshots of every active person named; merges are followed.
     func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) async throws -> IdentityLookup
+    /// Members of each block of at most `maxBlockSize` rows (larger blocks are absent and never read),
+    /// without snapshots, for linkers that rank candidates first. Merges are not followed: a merged
+    /// person's leftover rows name blocks its survivor is in already, and `personSnapshots` skips it.
+    func blockMembers(_ blockingKeys: [String], maxBlockSize: Int) async throws -> [String: [PersonID]]
+    /// Decrypted snapshots of the active persons among `ids`.
+    func personSnapshots(_ ids: [PersonID]) async throws -> [PersonID: PersonSnapshot]
+    /// Up to `limit` active persons with ids above `after`, in id order, with demographics and
+    /// identifiers: a page of a sweep over the whole index (e.g. `hssk dedup`).
+    func activePersons(after: PersonID?, limit: Int) async throws -> [PersonSnapshot]
     /// Counts one more processing attempt of each partition from the given offset, committed at once
     /// (a crash leaves it counted), and returns the counts: equal offsets add up, a new offset restarts at 1.
     func recordAttempts(group: String, starts: [TopicPartition: Int64]) async throws -> [TopicPartition: Int]

@@ -66,6 +66,15 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) async throws -> IdentityLookup {
         try await onThread { try $0.lookupIdentity(identifiers: identifiers, blockingKeys: blockingKeys, maxBlockSize: maxBlockSize) }
     }
+    public func blockMembers(_ blockingKeys: [String], maxBlockSize: Int) async throws -> [String: [PersonID]] {
+        try await onThread { try $0.blockMembers(blockingKeys, maxBlockSize: maxBlockSize) }
+    }
+    public func personSnapshots(_ ids: [PersonID]) async throws -> [PersonID: PersonSnapshot] {
+        try await onThread { try $0.personSnapshots(ids) }
+    }
+    public func activePersons(after: PersonID?, limit: Int) async throws -> [PersonSnapshot] {
+        try await onThread { try $0.activePersons(after: after, limit: limit) }
+    }
     public func recordAttempts(group: String, starts: [TopicPartition: Int64]) async throws -> [TopicPartition: Int] {
         try await onThread { try $0.recordAttempts(group: group, starts: starts) }
     }

@@ -8,6 +8,7 @@ struct BatchState {
     private let storeHolders: [IdentifierKey: [IdentifierMatch]]
     private let storeBlocks: [String: [PersonID]]
     private let snapshots: [PersonID: PersonSnapshot]
+    private let maxCandidates: Int
     private var localHolders: [IdentifierKey: PersonRef] = [:]
     private var localBlocks: [String: [PersonRef]] = [:]
     /// Profiles of persons created in the batch, and of stored persons once computed.
@@ -19,10 +20,40 @@ struct BatchState {
     /// Relations already planned (child, mother), so a repeated birth event adds one.
     var relations: Set<[PersonRef]> = []
 
-    init(holders: [IdentifierKey: [IdentifierMatch]], blocks: [String: [PersonID]], snapshots: [PersonID: PersonSnapshot]) {
+    init(holders: [IdentifierKey: [IdentifierMatch]], blocks: [String: [PersonID]], snapshots: [PersonID: PersonSnapshot], maxCandidates: Int) {
         storeHolders = holders
         storeBlocks = blocks
         self.snapshots = snapshots
+        self.maxCandidates = maxCandidates
+    }
+
+    /// The stored persons best placed to be a record's person, at most `limit`: those sharing the most
+    /// of its blocking keys first (the record's own person usually shares five or more, a namesake one
+    /// or two), then those whose shared block is smallest (a commune and birth date says more than a
+    /// common name and birth year). Persons sharing three keys fewer than the best are left out, and
+    /// at most two sharing a single key are kept: the cost per record stays flat as the index grows.
+    static func ranked(_ keys: [String], in blocks: [String: [PersonID]], limit: Int) -> [PersonID] {
+        var hits: [PersonID: (count: Int, smallest: Int)] = [:]
+        for key in keys {
+            guard let members = blocks[key] else { continue }
+            for person in members {
+                let known = hits[person] ?? (0, Int.max)
+                hits[person] = (known.count + 1, min(known.smallest, members.count))
+            }
+        }
+        guard let best = hits.values.map(\.count).max() else { return [] }
+        let ordered = hits.filter { $0.value.count >= best - 2 }
+            .sorted { ($0.value.count, $1.value.smallest, $1.key) > ($1.value.count, $0.value.smallest, $0.key) }
+        var out: [PersonID] = []
+        var singles = 0
+        for (person, hit) in ordered where out.count < limit {
+            if hit.count == 1 {
+                guard singles < 2 else { break }
+                singles += 1
+            }
+            out.append(person)
+        }
+        return out
     }
 
     /// Distinct persons holding any of the identifiers (active or historic), in order of first mention.
@@ -90,12 +121,10 @@ struct BatchState {
     mutating func candidates(for fact: PersonResolver.Facts) -> [(person: PersonRef, profile: PersonProfile)] {
         var seen = Set<PersonRef>()
         var out: [(person: PersonRef, profile: PersonProfile)] = []
-        for key in fact.blockingKeys {
-            let members = (storeBlocks[key] ?? []).map(PersonRef.existing) + (localBlocks[key] ?? [])
-            for person in members where seen.insert(person).inserted {
-                guard !vetoed(person, fact), let profile = cachedProfile(of: person) else { continue }
-                out.append((person, profile))
-            }
+        let stored = Self.ranked(fact.blockingKeys, in: storeBlocks, limit: maxCandidates).map(PersonRef.existing)
+        for person in stored + fact.blockingKeys.flatMap({ localBlocks[$0] ?? [] }) where seen.insert(person).inserted {
+            guard !vetoed(person, fact), let profile = cachedProfile(of: person) else { continue }
+            out.append((person, profile))
         }
         return out
     }
@@ -109,6 +138,18 @@ struct BatchState {
         }
     }
 
+    /// Gives a person a new profile (a newborn named after a placeholder), findable by its blocking keys.
+    mutating func rename(_ person: PersonRef, profile: PersonProfile, blockingKeys: [String]) {
+        profiles[person] = profile
+        for key in blockingKeys where !(localBlocks[key] ?? []).contains(person) { localBlocks[key, default: []].append(person) }
+    }
+
+    /// The stored demographics of an existing person.
+    func demographics(of person: PersonRef) -> Demographics? {
+        guard case .existing(let id) = person else { return nil }
+        return snapshots[id]?.demographics
+    }
+
     private mutating func cachedProfile(of person: PersonRef) -> PersonProfile? {
         if let known = profiles[person] { return known }
         let computed = profile(of: person)
@@ -116,10 +157,10 @@ struct BatchState {
         return computed
     }
 
-    private func profile(of person: PersonRef) -> PersonProfile? {
+    /// What the person looks like to the matcher: as created or renamed in the batch, else as stored.
+    func profile(of person: PersonRef) -> PersonProfile? {
         if let known = profiles[person] { return known }
         guard case .existing(let id) = person, let d = snapshots[id]?.demographics else { return nil }
-        return PersonProfile(PersonDetails(fullName: d.fullName, birthDate: d.birthDate ?? "", sex: d.sex ?? Sex.undetermined.rawValue,
-                                           address: Address(text: d.address, communeCode: d.communeCode), phone: d.phone))
+        return PersonProfile(stored: d)
     }
 }

@@ -7,8 +7,11 @@ import RecordStore
 /// identifiers first (active or old personal ID, CMND, BHXH number, local ids, temporary code), then
 /// blocking and Fellegi–Sunter scoring, else a new person. Conflicts open review tasks and never merge.
 ///
-/// Two store round trips per batch: every identifier, then the blocking keys of records that no
-/// identifier resolved. Persons created earlier in the same batch are found through local indexes.
+/// Three store round trips per batch: every identifier (with the holders' snapshots); the members of
+/// the blocks of records that no identifier resolved (blocks larger than `maxBlockSize` are not read);
+/// snapshots of each record's best-placed candidates (those sharing the most blocking keys with it, at
+/// most `maxCandidates`). The work per record is so bounded however large the index grows. Persons
+/// created earlier in the same batch are found through local indexes.
 struct PersonResolver: Sendable {
     /// Identifier types in the order they decide, strongest first.
     static let deterministicOrder: [IdentifierType] = [
@@ -19,7 +22,11 @@ struct PersonResolver: Sendable {
 
     let store: any HealthRecordStore
     var matcher = ProbabilisticMatcher()
-    var maxBlockSize = 400
+    /// A block shared by more persons is unselective (a very common name and birth year in a city):
+    /// the record's other keys find its person.
+    var maxBlockSize = 50
+    /// Store persons scored per record, those sharing the most blocking keys with it first.
+    var maxCandidates = 5
 
     /// The linking of one batch.
     struct Resolution: Sendable {
@@ -49,10 +56,12 @@ struct PersonResolver: Sendable {
         let keys = facts.flatMap { $0.identifiers.map { IdentifierKey($0.type, $0.value) } + $0.mother + ($0.reissued.map { [IdentifierKey($0.type, $0.value)] } ?? []) }
         let byIdentifier = try await store.lookupIdentity(identifiers: keys, blockingKeys: [], maxBlockSize: maxBlockSize)
         let unresolved = facts.filter { fact in !fact.identifiers.contains { byIdentifier.holders[IdentifierKey($0.type, $0.value)] != nil } }
-        let byBlock = unresolved.isEmpty ? IdentityLookup()
-            : try await store.lookupIdentity(identifiers: [], blockingKeys: unresolved.flatMap(\.blockingKeys), maxBlockSize: maxBlockSize)
-        var state = BatchState(holders: byIdentifier.holders, blocks: byBlock.blocks,
-                               snapshots: byIdentifier.persons.merging(byBlock.persons) { a, _ in a })
+        let blocks = unresolved.isEmpty ? [:] : try await store.blockMembers(unresolved.flatMap(\.blockingKeys), maxBlockSize: maxBlockSize)
+        let wanted = Set(unresolved.flatMap { BatchState.ranked($0.blockingKeys, in: blocks, limit: maxCandidates) })
+            .subtracting(byIdentifier.persons.keys)
+        let candidates = wanted.isEmpty ? [:] : try await store.personSnapshots(Array(wanted))
+        var state = BatchState(holders: byIdentifier.holders, blocks: blocks, snapshots: byIdentifier.persons.merging(candidates) { a, _ in a },
+                               maxCandidates: maxCandidates)
         var resolution = Resolution()
         for (record, fact) in zip(records, facts) {
             resolution.persons.append(link(record, fact, &state, &resolution))
@@ -66,18 +75,19 @@ struct PersonResolver: Sendable {
         let found = state.holders(of: fact.identifiers.map { IdentifierKey($0.type, $0.value) })
         let person: PersonRef?
         if found.count > 1 {
-            out.identity.append(.openReview(ReviewTaskDraft(kind: "identifierConflict", persons: found,
-                evidence: #"{"rule":"identifier","reason":"the record's identifiers belong to different persons"}"#)))
+            out.identity.append(.openReview(ReviewTaskDraft(kind: "identifierConflict", persons: found, evidence: ReviewEvidence(
+                rule: "identifier", reason: "the record's identifiers belong to different persons", record: Self.reference(record)).json)))
             out.reviews += 1
             person = nil
         } else if let match = found.first {
             if let conflict = state.conflict(match, fact) {
                 out.identity.append(.openReview(ReviewTaskDraft(kind: conflict, persons: [match],
-                    evidence: #"{"rule":"identifier","reason":"\#(conflict)"}"#)))
+                    evidence: ReviewEvidence(rule: "identifier", reason: conflict, record: Self.reference(record)).json)))
                 out.reviews += 1
                 person = nil
             } else {
-                attach(fact, to: match, &state, &out)
+                attach(fact, to: match, record, &state, &out)
+                name(match, from: fact, &state, &out)
                 out.linked += 1
                 person = match
             }
@@ -96,55 +106,77 @@ struct PersonResolver: Sendable {
         let decision = matcher.decide(fact.profile, candidates: candidates)
         switch decision.verdict {
         case .link(let match):
-            attach(fact, to: match, &state, &out)
+            attach(fact, to: match, record, &state, &out)
             out.identity.append(.addBlockingKeys(match, fact.blockingKeys))
+            name(match, from: fact, &state, &out)
             out.linked += 1
             return match
         case .review(let close):
-            let created = create(fact, &state, &out)
+            let created = create(fact, record, &state, &out)
             out.identity.append(.openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [created] + close,
-                                                            evidence: Self.evidence(decision))))
+                                                            evidence: ReviewEvidence(decision, record: Self.reference(record)).json)))
             out.reviews += 1
             return created
         case .none:
-            return create(fact, &state, &out)
+            return create(fact, record, &state, &out)
         }
     }
 
-    private func create(_ fact: Facts, _ state: inout BatchState, _ out: inout Resolution) -> PersonRef {
+    private func create(_ fact: Facts, _ record: AcceptedRecord, _ state: inout BatchState, _ out: inout Resolution) -> PersonRef {
         state.nextLocal += 1
         let person = PersonRef.new(local: state.nextLocal)
-        let d = fact.details
-        out.identity.append(.newPerson(local: state.nextLocal, Demographics(
-            fullName: d.fullName, birthDate: d.parsedBirthDate.map { _ in d.birthDate }, sex: d.parsedSex?.rawValue,
-            phone: d.parsedPhone?.value, address: d.address?.text, communeCode: d.address?.communeCode)))
+        out.identity.append(.newPerson(local: state.nextLocal, Self.demographics(fact.details)))
         out.identity.append(.addBlockingKeys(person, fact.blockingKeys))
         state.addLocal(person, profile: fact.profile, blockingKeys: fact.blockingKeys)
-        attach(fact, to: person, &state, &out)
+        attach(fact, to: person, record, &state, &out)
         out.created += 1
         return person
     }
 
     /// Adds the identifiers the person does not hold yet. A single-valued one is added only when the
     /// person has none of its type (a differing value was a conflict, handled before), except the new
-    /// personal ID of a re-issue, which replaces the active one.
-    private func attach(_ fact: Facts, to person: PersonRef, _ state: inout BatchState, _ out: inout Resolution) {
+    /// personal ID of a re-issue, which replaces the active one. A re-issued number that another person
+    /// already holds (records with the new number arrived first) is never moved: the two persons go to
+    /// review as a likely duplicate.
+    private func attach(_ fact: Facts, to person: PersonRef, _ record: AcceptedRecord, _ state: inout BatchState, _ out: inout Resolution) {
         for entry in fact.identifiers + (fact.reissued.map { [$0] } ?? []) {
             let key = IdentifierKey(entry.type, entry.value)
             if state.holds(person, key) { continue }
             if Self.singleValued.contains(entry.type), !state.values(of: person, entry.type).isEmpty, entry != fact.reissued { continue }
+            if entry == fact.reissued, let holder = state.holders(of: [key]).first(where: { $0 != person }) {
+                out.identity.append(.openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [holder, person], evidence: ReviewEvidence(
+                    rule: "reissue", reason: "the re-issued personal ID already belongs to this person", record: Self.reference(record)).json)))
+                out.reviews += 1
+                continue
+            }
             out.identity.append(.addIdentifier(person, entry))
             state.addHolder(person, key, type: entry.type)
         }
     }
 
-    private static func evidence(_ decision: ProbabilisticMatcher.Decision<PersonRef>) -> String {
-        var object: [String: Any] = ["rule": "probabilistic"]
-        if let score = decision.score { object["score"] = (score * 100).rounded() / 100 }
-        if let runnerUp = decision.runnerUpScore { object["runnerUp"] = (runnerUp * 100).rounded() / 100 }
-        object["weights"] = Dictionary(uniqueKeysWithValues: decision.evidence.map { ("\($0.key)", ($0.value * 100).rounded() / 100) })
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+    /// Gives a person known only by a newborn's placeholder name ("Con bà …") the name the record
+    /// brings, with the record's blocking keys, so that later records find the child by name. The
+    /// placeholder's phone was the mother's: it is not kept.
+    private func name(_ person: PersonRef, from fact: Facts, _ state: inout BatchState, _ out: inout Resolution) {
+        guard fact.profile.hasName, let known = state.profile(of: person), !known.hasName else { return }
+        var kept = state.demographics(of: person)
+        kept?.phone = nil
+        out.identity.append(.updateDemographics(person, Self.demographics(fact.details, keeping: kept)))
+        out.identity.append(.addBlockingKeys(person, fact.blockingKeys))
+        state.rename(person, profile: fact.profile, blockingKeys: fact.blockingKeys)
+    }
+
+    /// The demographics a record gives, with what it lacks taken from `kept` (e.g. a contact phone).
+    static func demographics(_ d: PersonDetails, keeping kept: Demographics? = nil) -> Demographics {
+        Demographics(fullName: d.fullName, birthDate: d.parsedBirthDate.map { _ in d.birthDate } ?? kept?.birthDate,
+                     sex: d.parsedSex?.rawValue ?? kept?.sex, phone: d.parsedPhone?.value ?? kept?.phone,
+                     address: d.address?.text ?? kept?.address, communeCode: d.address?.communeCode ?? kept?.communeCode)
+    }
+
+    /// Where the record behind a review task can be found again.
+    static func reference(_ record: AcceptedRecord) -> ReviewEvidence.RecordRef {
+        ReviewEvidence.RecordRef(kind: record.record.kind.rawValue, topic: record.coordinates.topic, partition: record.coordinates.partition,
+                                 offset: record.coordinates.offset, key: record.record.kafkaKey)
     }
 
     // MARK: - Facts of a record
@@ -209,5 +241,13 @@ struct PersonResolver: Sendable {
         if let legacy = p.legacyId.flatMap({ try? LegacyIDNumber(parsing: $0) }) { out.append(IdentifierKey(.legacyId, legacy.value)) }
         if let bhxh = p.bhxhNumber.flatMap({ try? SocialInsuranceNumber(parsing: $0) }) { out.append(IdentifierKey(.bhxhNumber, bhxh.value)) }
         return out
+    }
+}
+
+extension PersonProfile {
+    /// What the matcher compares of a person's stored demographics.
+    init(stored d: Demographics) {
+        self.init(PersonDetails(fullName: d.fullName, birthDate: d.birthDate ?? "", sex: d.sex ?? Sex.undetermined.rawValue,
+                                address: Address(text: d.address, communeCode: d.communeCode), phone: d.phone))
     }
 }

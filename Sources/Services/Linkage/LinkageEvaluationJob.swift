@@ -1,6 +1,7 @@
 import Foundation
 import HealthModel
 import Linkage
+import RecordStore
 import SyntheticPopulation
 
 /// `hssk linkage-eval`: the person index against labelled data — FEBRL files (deduplication, one file
@@ -11,8 +12,9 @@ public enum LinkageEvaluationJob {
         try FEBRLDataSet.evaluate(file)
     }
 
-    /// Links the accepted records of a synthetic population in the order the sources send them:
-    /// personal ID and BHXH number as deterministic identifiers, the probabilistic matcher otherwise.
+    /// Links the accepted records of a synthetic population in the order the sources send them, with
+    /// the identifiers ingest uses (personal ID, BHXH number, immunization code, birth certificate,
+    /// facility patient id…) as deterministic keys, the probabilistic matcher otherwise.
     public static func synthetic(citizens: Int, seed: UInt64) -> LinkageScores {
         let records = PopulationGenerator(citizens: citizens, seed: seed).generate().acceptable
         var linker = IncrementalLinker()
@@ -20,11 +22,14 @@ public enum LinkageEvaluationJob {
         let clock = ContinuousClock()
         let start = clock.now
         for synthetic in records {
-            let person = synthetic.record.subject
-            var keys: [String] = []
-            if let id = person.personalId { keys.append("pid:" + id) }
-            if let bhxh = person.bhxhNumber { keys.append("bhxh:" + bhxh) }
-            _ = linker.link(PersonProfile(person), identifiers: keys)
+            let facts = PersonResolver.facts(AcceptedRecord(record: synthetic.record, original: [],
+                                                            coordinates: KafkaCoordinates(topic: "", partition: 0, offset: 0), sender: synthetic.sender))
+            // A person has one patient id per facility: the facility is part of the key's type, so
+            // ids of two facilities never veto each other.
+            let keys = facts.identifiers.map { entry in
+                entry.type == .facilityPatientId ? "\(entry.type.rawValue)@\(entry.value)" : "\(entry.type.rawValue):\(entry.value)"
+            }
+            _ = linker.link(facts.profile, identifiers: keys)
             truth.append(synthetic.truth.personIndex ?? -1)
         }
         let elapsed = clock.now - start

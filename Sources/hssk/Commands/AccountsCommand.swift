@@ -4,7 +4,6 @@ import Services
 
 // hssk accounts: the interop accounts senders sign with (DESIGN.md §9, docs/operations/accounts.md).
 
-private let actorOption = Option(name: "actor", value: "NAME", help: "Who is acting, for the audit log.", defaultValue: "$USER, else admin")
 private let keyOutOption = Option(name: "key-out", value: "FILE",
                                   help: "Write the key to FILE (mode 0600, never overwritten) instead of printing it.")
 private let commonOptions = [storeOption, keysOption, actorOption]
@@ -23,10 +22,7 @@ private func accountName(_ arguments: ParsedArguments) throws -> String {
 private func administer(_ arguments: ParsedArguments, mustExist: Bool = true,
                         _ body: (AccountAdministration) async throws -> Int32) async throws -> Int32 {
     let location = try required(arguments, "store")
-    let actor = arguments.string("actor") ?? ProcessInfo.processInfo.environment["USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "admin"
-    guard !actor.trimmingCharacters(in: .whitespaces).isEmpty, !actor.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-        throw UsageError(description: "--actor must be a non-empty name")
-    }
+    let actor = try operatorName(arguments)
     let store = try await RecordStores.open(location, keys: try keyRing(arguments), mustExist: mustExist)
     do {
         let status = try await body(AccountAdministration(store: store, actor: actor))

@@ -3,7 +3,7 @@ import Services
 
 let benchCommand = Command(
     name: "bench", summary: "Measure hssk against its targets (DESIGN.md §10); ratios come from one run.",
-    usage: "bench [kafka|store|ingest|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
+    usage: "bench [kafka|store|ingest|linkage|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
     details: """
     Parts: kafka — produce and consume ~500-byte records through hssk's Swift API and through a minimal
     raw-C librdkafka loop on the same embedded cluster; the target is a ratio ≥ 0.8 for both.
@@ -12,6 +12,9 @@ let benchCommand = Command(
     ingest — a synthetic population (with noise and records to reject) on the embedded cluster through the
     whole ingest service per backend, next to the raw insert loop of the same values; targets ≥ 20,000/s
     (SQLite) and ≥ 10,000/s (PostgreSQL) on 2 cores and a ratio ≥ 0.5.
+    linkage — linking cost per record (ingest's resolver on SQLite) with 10 k, 100 k and 1 M persons in the index
+    (quick: 10 k and 50 k); the target is a ratio < 2 between the largest and the smallest. Stores are kept
+    under --cache (default .build/bench-cache when .build exists) and reused.
     """,
     options: [
         Option(name: "quick", value: nil, help: "A short run (smoke test; under 2 minutes on 2 cores)."),
@@ -19,11 +22,12 @@ let benchCommand = Command(
         Option(name: "rounds", value: "N", help: "Runs of each side; the best counts.", defaultValue: "3 (quick: 1)"),
         Option(name: "json", value: "FILE", help: "Also write the results as JSON."),
         Option(name: "postgres", value: "URL", help: "PostgreSQL server for the store part (or HSSK_BENCH_POSTGRES_URL)."),
+        Option(name: "cache", value: "DIR", help: "Where the linkage part keeps its stores between runs.", defaultValue: ".build/bench-cache if .build exists"),
     ],
     run: { arguments in
         let parts = arguments.positional.isEmpty ? ["kafka"] : arguments.positional
-        for part in parts where !["kafka", "store", "ingest", "all"].contains(part) {
-            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, ingest, all)")
+        for part in parts where !["kafka", "store", "ingest", "linkage", "all"].contains(part) {
+            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, ingest, linkage, all)")
         }
         let quick = arguments.flag("quick")
         var report = BenchReport()
@@ -63,6 +67,22 @@ let benchCommand = Command(
             }
             print("\n\(ingest.records) source records end to end (\(ingest.deadLettered) dead-lettered, \(ingest.personsCreated) persons created).\n")
         }
+        if parts.contains("linkage") || parts.contains("all") {
+            var bench = LinkageBench()
+            if quick { bench.sizes = [10_000, 50_000] }
+            bench.rounds = try arguments.int("rounds", default: quick ? 1 : 3, in: 1...20)
+            bench.cacheDirectory = arguments.string("cache")
+                ?? (FileManager.default.fileExists(atPath: ".build") ? ".build/bench-cache" : nil)
+            let linkage = try await bench.run { printError($0) }
+            report.linkage = linkage
+            print("""
+            | part    | persons | µs/record |
+            |---------|--------:|----------:|
+            """)
+            for size in linkage.sizes { print(String(format: "| linkage | %d | %.1f |", size.persons, size.microsecondsPerRecord)) }
+            print(String(format: "\nratio %d / %d persons: %.2f (target < 2.00); %d probe visits known by a facility id only, best of %d round(s).\n",
+                         linkage.sizes.last?.persons ?? 0, linkage.sizes.first?.persons ?? 0, linkage.ratio, linkage.probes, bench.rounds))
+        }
         if parts.contains("kafka") || parts.contains("all") {
             var bench = KafkaBench()
             bench.records = try arguments.int("records", default: quick ? 50_000 : 500_000, in: 1...50_000_000)
@@ -92,4 +112,5 @@ private struct BenchReport: Encodable {
     var kafka: KafkaBench.Result?
     var store: StoreBench.Result?
     var ingest: IngestBench.Result?
+    var linkage: LinkageBench.Result?
 }

@@ -78,3 +78,21 @@ final class VietnameseTextTests: XCTestCase {
         XCTAssertEqual(PersonName(fullName: nfdNguyen + " An").family, "Nguyễn")
     }
 }
+
+/// The table-driven fold is the Foundation fold, on Vietnamese text in every form senders use.
+final class FoldEquivalenceTests: XCTestCase {
+    func testFastFoldEqualsTheReferenceFold() {
+        var random = SystemRandomNumberGenerator()
+        let pieces = ["Nguyễn", "Đặng", "THỊ", "Hương", "ắ", "Ỷ", "ư", "ơ", "Ð", "ß", "ÿ", "Ǆ", "ǅ", "İ", " ", "  ", "\t", "\n", "x", "A", "9",
+                      "\u{0301}", "\u{0323}", "\u{0309}", "e\u{0302}\u{0301}", "Phố Huế", "Số 12", "ﬁ", "Ω", "Ж", "中", "😀"]
+        for _ in 0..<5_000 {
+            var text = (0..<Int.random(in: 0...8, using: &random)).map { _ in pieces.randomElement(using: &random) ?? "" }.joined()
+            if Bool.random(using: &random) { text = text.decomposedStringWithCanonicalMapping }
+            XCTAssertEqual(VietnameseText.fold(text), VietnameseText.foldedSlowly(text), text.unicodeScalars.map { String($0.value, radix: 16) }.joined(separator: " "))
+        }
+        for value in UInt32(0x80)..<0x250 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            XCTAssertEqual(VietnameseText.fold("a" + String(scalar) + "b"), VietnameseText.foldedSlowly("a" + String(scalar) + "b"), String(value, radix: 16))
+        }
+    }
+}
