@@ -1,7 +1,14 @@
 import Foundation
 
+/// A JSON value that validates itself: the source records, and the other values hssk reads
+/// (BHXH's acknowledgements), so that all are decoded with the same strictness.
+public protocol ValidatedValue: Codable, Sendable {
+    /// Every problem of the value, errors and warnings, with JSON paths.
+    func validate() -> [ValidationIssue]
+}
+
 /// What decoding a message value gave: the record when it could be read, and every issue found.
-public struct DecodedRecord<Record: HealthRecord>: Sendable {
+public struct DecodedRecord<Record: ValidatedValue>: Sendable {
     /// The record, when the JSON had the right shape (it may still carry errors in `issues`).
     public var record: Record?
     /// Decoding and validation issues, errors and warnings.
@@ -20,7 +27,7 @@ public enum RecordDecoder {
     public static let maxValueBytes = 4 * 1024 * 1024
 
     /// Decodes and validates one message value as `type`.
-    public static func decode<Record: HealthRecord>(_ data: Data, as type: Record.Type) -> DecodedRecord<Record> {
+    public static func decode<Record: ValidatedValue>(_ data: Data, as type: Record.Type) -> DecodedRecord<Record> {
         var issues = IssueCollector()
         guard data.count <= maxValueBytes else {
             issues.add("$", "json.tooLarge", en: "The value is larger than \(maxValueBytes) bytes.",
