@@ -51,6 +51,26 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// Marks outbox messages done.
     func markOutboxDone(_ ids: [Int64]) async throws
 
+    /// The card of a BHXH number (state folded in effective order, linked persons), nil when unknown.
+    func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord?
+    /// What the insurance sync needs of a person: cards, current non-insurance records, ledger.
+    func insuranceView(_ person: PersonID) async throws -> InsurancePersonView?
+    /// Records supplements as pending (skipping a value equal to its field's newest ledger value) and
+    /// marks `outboxDone` done, in one transaction; returns the drafts recorded.
+    func planSupplements(_ drafts: [SupplementDraft], outboxDone: [Int64]) async throws -> [SupplementDraft]
+    /// Pending supplements, oldest first.
+    func pendingSupplements(limit: Int) async throws -> [PendingSupplement]
+    /// Marks supplements delivered to the cluster.
+    func markSupplementsSent(_ ids: [String]) async throws
+    /// Ledger rows by supplement id.
+    func supplements(ids: [String]) async throws -> [String: SupplementLedgerEntry]
+    /// Records BHXH's answers with the answer consumer's offsets in one transaction (fenced like `apply`).
+    func recordSupplementAnswers(_ answers: [SupplementAnswer], offsets: [ConsumerOffset], actor: String) async throws -> Int
+    /// Queues an outbox message of `kind` for every active person linked to a card; returns how many.
+    func queueForCardHolders(kind: String, payload: [UInt8]) async throws -> Int
+    /// Counts for the insurance report, card validity judged on `day` (`YYYY-MM-DD`).
+    func insuranceReport(day: String) async throws -> InsuranceReport
+
     /// Creates or updates an interop account; the signing key is stored encrypted.
     func saveAccount(_ account: InteropAccount) async throws
     /// An interop account by name.
