@@ -87,7 +87,6 @@ extension StoreContract {
         let view = try XCTUnwrap(found)
         XCTAssertEqual(view.cards.map(\.state.bhxhNumber), [Plain.bhxh])
         XCTAssertEqual(view.records.map(\.kind), [.visit], "insurance's own records are not evidence")
-        XCTAssertEqual(view.ledger, [])
         let outbox = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
         XCTAssertEqual(outbox.count, 1)
 
@@ -142,10 +141,11 @@ extension StoreContract {
         // A new value of a rejected field is a new decision.
         let newPhone = try await store.planSupplements([draft("S4", "phone", "0977000222")], outboxDone: [])
         XCTAssertEqual(newPhone.map(\.supplementID), ["S4"])
-        let later = try await store.insuranceView(person)
-        let ledger = try XCTUnwrap(later).ledger
-        XCTAssertEqual(ledger.map(\.supplementID), ["S1", "S2", "S4"])
-        XCTAssertEqual(ledger.map(\.value), [Plain.phone, Plain.personalID, "0977000222"])
+        let ledger = try await store.supplements(ids: ["S1", "S2", "S4"])
+        XCTAssertEqual(ledger.mapValues(\.value), ["S1": Plain.phone, "S2": Plain.personalID, "S4": "0977000222"])
+        XCTAssertEqual(ledger["S4"]?.status, .pending)
+        XCTAssertEqual(ledger["S4"]?.bhxhNumber, Plain.bhxh)
+        XCTAssertEqual(ledger["S4"]?.field, "phone")
 
         let report = try await store.insuranceReport(day: "2025-06-01")
         XCTAssertEqual(report.openDiscrepancies, ["phone": 1], "the newest phone is pending; the personal ID was accepted")

@@ -67,6 +67,7 @@ extension StoreEngine {
     }
 
     /// What the insurance sync needs of a person (merges followed to the survivor); nil when unknown.
+    /// Records are read only when the person has a card: without one there is nothing to supplement.
     func insuranceView(_ id: PersonID) throws -> InsurancePersonView? {
         var current = id
         // A merge chain is short; the bound only guards against a corrupt cycle.
@@ -93,7 +94,6 @@ extension StoreEngine {
                                                   sender: try row.text(6)))
             }
         }
-        let ledger = try cards.flatMap { try supplementLedger(bhxhIndex: identifierIndex(.bhxhNumber, $0.state.bhxhNumber)) }
-        return InsurancePersonView(person: person, cards: cards, records: records, ledger: ledger)
+        return InsurancePersonView(person: person, cards: cards, records: records)
     }
 }

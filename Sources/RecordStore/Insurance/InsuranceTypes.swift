@@ -23,7 +23,7 @@ public struct PersonSourceRecord: Sendable, Hashable {
     public var sender: String
 }
 
-/// What the insurance sync needs to know about one person.
+/// What the insurance sync needs to know about one person to decide what to send.
 public struct InsurancePersonView: Sendable, Hashable {
     /// The person (merges followed to the surviving person), with identifiers.
     public var person: StoredPerson
@@ -31,8 +31,6 @@ public struct InsurancePersonView: Sendable, Hashable {
     public var cards: [InsuranceCardRecord]
     /// The person's current records from every source but insurance, oldest first.
     public var records: [PersonSourceRecord]
-    /// Every supplement ever planned for the cards' BHXH numbers, oldest first per number.
-    public var ledger: [SupplementLedgerEntry]
 }
 
 /// Where a supplement is in its life.

@@ -19,12 +19,6 @@ extension StoreEngine {
             createdAt: try row.text(7), sentAt: row[8].text, answeredAt: row[9].text)
     }
 
-    /// Every ledger row of a BHXH number, oldest first.
-    func supplementLedger(bhxhIndex: [UInt8]) throws -> [SupplementLedgerEntry] {
-        try db.query("SELECT \(Self.ledgerColumns) FROM insurance_supplement WHERE bhxh_index = ? ORDER BY id", [.blob(bhxhIndex)])
-            .map(ledgerEntry)
-    }
-
     /// Records drafts as pending and marks the outbox rows that led to them done, in one transaction.
     ///
     /// A draft whose value equals the newest ledger value of its (BHXH number, field) is skipped: the

@@ -53,7 +53,7 @@ public protocol HealthRecordStore: AnyObject, Sendable {
 
     /// The card of a BHXH number (state folded in effective order, linked persons), nil when unknown.
     func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord?
-    /// What the insurance sync needs of a person: cards, current non-insurance records, ledger.
+    /// What the insurance sync needs of a person: linked cards and current non-insurance records.
     func insuranceView(_ person: PersonID) async throws -> InsurancePersonView?
     /// Records supplements as pending (skipping a value equal to its field's newest ledger value) and
     /// marks `outboxDone` done, in one transaction; returns the drafts recorded.
