@@ -149,7 +149,7 @@ extension StoreContract {
 
         let report = try await store.insuranceReport(day: "2025-06-01")
         XCTAssertEqual(report.openDiscrepancies, ["phone": 1], "the newest phone is pending; the personal ID was accepted")
-        XCTAssertEqual(report.supplements, ["pending": 1, "sent": 0, "accepted": 1, "rejected": 1])
+        XCTAssertEqual(report.supplements, SupplementCounts(sent: 2, accepted: 1, rejected: 1, awaitingAnswer: 0, pending: 1))
         let queued = try await store.queueForCardHolders(kind: "insurance-supplement", payload: [1])
         XCTAssertEqual(queued, 1)
 

@@ -140,6 +140,20 @@ public struct InsuranceReport: Sendable, Hashable, Codable {
     public var cardsSuspended: Int
     /// Open discrepancies by field: the newest supplement of a (BHXH number, field) is not accepted.
     public var openDiscrepancies: [String: Int]
-    /// Supplements by status.
-    public var supplements: [String: Int]
+    /// What became of the supplements.
+    public var supplements: SupplementCounts
+}
+
+/// Supplements by fate.
+public struct SupplementCounts: Sendable, Hashable, Codable {
+    /// On the supplements topic (answered or not).
+    public var sent: Int
+    /// Accepted by BHXH.
+    public var accepted: Int
+    /// Rejected by BHXH.
+    public var rejected: Int
+    /// Sent, not answered yet.
+    public var awaitingAnswer: Int
+    /// Decided, not yet on the topic.
+    public var pending: Int
 }

@@ -168,10 +168,14 @@ extension StoreEngine {
             """, []) {
             open[try row.text(0)] = Int(try row.int(1))
         }
-        var supplements = Dictionary(uniqueKeysWithValues: SupplementStatus.allCases.map { ($0.rawValue, 0) })
+        var byStatus: [String: Int] = [:]
         for row in try db.query("SELECT status, COUNT(*) FROM insurance_supplement GROUP BY status", []) {
-            supplements[try row.text(0)] = Int(try row.int(1))
+            byStatus[try row.text(0)] = Int(try row.int(1))
         }
+        let accepted = byStatus[SupplementStatus.accepted.rawValue] ?? 0, rejected = byStatus[SupplementStatus.rejected.rawValue] ?? 0
+        let awaiting = byStatus[SupplementStatus.sent.rawValue] ?? 0
+        let supplements = SupplementCounts(sent: accepted + rejected + awaiting, accepted: accepted, rejected: rejected, awaitingAnswer: awaiting,
+                                           pending: byStatus[SupplementStatus.pending.rawValue] ?? 0)
         return InsuranceReport(day: day, persons: persons, personsWithValidCard: valid, personsWithoutValidCard: persons - valid,
                                cards: cards, cardsNotLinked: unlinked, cardsSuspended: suspended, openDiscrepancies: open,
                                supplements: supplements)

@@ -15,17 +15,14 @@ import RecordStore
 /// transaction, so a retried or repeated decision cannot send a value twice either.
 public enum SupplementPlanner {
     /// A value the health record knows, and why.
-    public struct Known: Sendable, Hashable {
+    struct Known: Sendable, Hashable {
         /// The value, normalised as it is sent.
-        public var value: String
+        var value: String
         /// The newest non-insurance record that says so.
-        public var evidence: InsuranceSupplement.Evidence
+        var evidence: InsuranceSupplement.Evidence
         /// Cancelled personal IDs of the person (for `personalId` only).
-        public var previousPersonalIds: [String]?
+        var previousPersonalIds: [String]?
     }
-
-    /// Fields whose values come from registry events only (commune stations verify them against papers).
-    static let registryVerified: Set<InsuranceSupplement.Field> = [.fullName, .birthDate, .deathDate]
 
     /// True when storing `record` may change what the health record would supplement for its person:
     /// a card change (insurance's values, a new link), any registry event, or a record carrying a
@@ -37,9 +34,8 @@ public enum SupplementPlanner {
         }
     }
 
-    /// The supplements to send for `view`, one per (card, field) that differs; ids from `newID`.
-    public static func supplements(for view: InsurancePersonView, generatedAt: String,
-                                   newID: () -> String = { "SUP-" + UUID().uuidString.lowercased() }) -> [InsuranceSupplement] {
+    /// The supplements to send for `view`, one per (card, field) that differs, each with a fresh id.
+    public static func supplements(for view: InsurancePersonView, generatedAt: String) -> [InsuranceSupplement] {
         let known = self.known(view)
         guard !known.isEmpty else { return [] }
         var out: [InsuranceSupplement] = []
@@ -49,7 +45,7 @@ public enum SupplementPlanner {
                 guard let ours = known[field] else { continue }
                 let theirs = insuranceValue(field, card.state)
                 if agrees(field, ours: ours.value, insurance: theirs) { continue }
-                out.append(InsuranceSupplement(supplementId: newID(), bhxhNumber: bhxh, generatedAt: generatedAt, field: field,
+                out.append(InsuranceSupplement(supplementId: "SUP-" + UUID().uuidString.lowercased(), bhxhNumber: bhxh, generatedAt: generatedAt, field: field,
                                                value: ours.value, insuranceValue: theirs, previousPersonalIds: ours.previousPersonalIds,
                                                evidence: ours.evidence))
             }
@@ -58,7 +54,7 @@ public enum SupplementPlanner {
     }
 
     /// What the health record knows of each field, from its non-insurance records and identifiers.
-    public static func known(_ view: InsurancePersonView) -> [InsuranceSupplement.Field: Known] {
+    static func known(_ view: InsurancePersonView) -> [InsuranceSupplement.Field: Known] {
         // Oldest first by the event's own time (arrival breaks ties): the last match is the newest.
         let records = view.records.compactMap { stored -> (stored: PersonSourceRecord, record: SourceRecord, time: String)? in
             let decoded = RecordDecoder.decode(Data(stored.original), kind: stored.kind)

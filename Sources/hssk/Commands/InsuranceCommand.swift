@@ -96,7 +96,11 @@ let insuranceCommand = Command(
                         not linked to a person     \(report.cardsNotLinked)
                         suspended                  \(report.cardsSuspended)
                       open discrepancies           \(open.isEmpty ? "none" : open)
-                      supplements                  pending \(s["pending"] ?? 0), sent \(s["sent"] ?? 0), accepted \(s["accepted"] ?? 0), rejected \(s["rejected"] ?? 0)
+                      supplements sent             \(s.sent)
+                        accepted                   \(s.accepted)
+                        rejected                   \(s.rejected)
+                        awaiting an answer         \(s.awaitingAnswer)
+                      supplements not yet sent     \(s.pending)
                     """)
                 return 0
             }),
