@@ -189,13 +189,16 @@ final class InsuranceEndToEndTests: XCTestCase {
             var messages = result.published
             switch round {
             case 1:
-                // Noise on the answer topic: a forged answer and an answer to nothing hssk sent.
-                let forged = await sim.signedAck(InsuranceAck(supplementId: result.received.first?.supplement.supplementId ?? "x",
-                                                              bhxhNumber: Self.a.bhxh, status: .rejected, reason: "giả mạo",
-                                                              receivedAt: "2026-10-01T08:00:00+07:00"), forged: true)
-                let unknown = await sim.signedAck(InsuranceAck(supplementId: "SUP-never-sent", bhxhNumber: Self.a.bhxh, status: .accepted,
-                                                               receivedAt: "2026-10-01T08:00:00+07:00"))
-                messages += [(forged, nil), (unknown, nil)]
+                // Noise on the answer topic, each after BHXH's real answers: a forged answer, an answer from a
+                // hospital's account, one to nothing hssk sent, one naming another BHXH number. None may count.
+                let aPhone = try XCTUnwrap(result.received.first { $0.supplement.bhxhNumber == Self.a.bhxh && $0.supplement.field == .phone })
+                func answer(_ id: String, _ bhxh: String) -> InsuranceAck {
+                    InsuranceAck(supplementId: id, bhxhNumber: bhxh, status: .rejected, reason: "không hợp lệ", receivedAt: "2026-10-01T08:00:00+07:00")
+                }
+                messages += [(await sim.signedAck(answer(aPhone.supplement.supplementId, Self.a.bhxh), forged: true), nil),
+                             (await sim.signedAck(answer(aPhone.supplement.supplementId, Self.a.bhxh), as: Self.hospital.account), nil),
+                             (await sim.signedAck(answer("SUP-never-sent", Self.a.bhxh)), nil),
+                             (await sim.signedAck(answer(aPhone.supplement.supplementId, Self.b.bhxh)), nil)]
             case 2:
                 messages += try await sim.renewAll(effectiveAt: "2027-01-01", validTo: "2027-12-31")
             case 3:
@@ -266,7 +269,8 @@ final class InsuranceEndToEndTests: XCTestCase {
         XCTAssertEqual([fates.sent, fates.accepted, fates.rejected, fates.awaitingAnswer, fates.pending], [history.count, history.count - 2, 2, 0, 0])
         XCTAssertGreaterThan(report.personsWithValidCard, 100, "the renewed cards are valid in 2027")
         let counters = sync.counters.snapshot
-        XCTAssertEqual(counters.deadLettered, ["signature.invalid": 1, "ack.unknownSupplement": 1])
+        XCTAssertEqual(counters.deadLettered, ["signature.invalid": 1, "sender.notSocialSecurity": 1, "ack.unknownSupplement": 1,
+                                               "ack.bhxhMismatch": 1])
         XCTAssertEqual(counters.accepted + counters.rejected, history.count)
 
         try await sim.close()

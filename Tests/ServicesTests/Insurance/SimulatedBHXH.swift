@@ -128,15 +128,15 @@ actor SimulatedBHXH {
         return signedAck(ack)
     }
 
-    /// Any acknowledgement value, signed with BHXH's key (or a forger's when `forged`).
-    func signedAck(_ ack: InsuranceAck, forged: Bool = false) -> ProducerRecord {
+    /// Any acknowledgement value, sent as `account` and signed with its key (or a forger's when `forged`).
+    func signedAck(_ ack: InsuranceAck, as account: String = SimulatedBHXH.account, forged: Bool = false) -> ProducerRecord {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let value = (try? encoder.encode(ack)).map(Array.init) ?? []
-        let key = forged ? (try? SigningKey(bytes: Array(repeating: 0x5a, count: 32))) : sources.keys[Self.account]
+        let key = forged ? (try? SigningKey(bytes: Array(repeating: 0x5a, count: 32))) : sources.keys[account]
         var headers = [KafkaHeader(EnvelopeHeaders.specVersion, EnvelopeHeaders.specVersionValue),
                        KafkaHeader(EnvelopeHeaders.id, UUID().uuidString.lowercased()),
-                       KafkaHeader(EnvelopeHeaders.source, Self.account),
+                       KafkaHeader(EnvelopeHeaders.source, account),
                        KafkaHeader(EnvelopeHeaders.type, CloudEventTypes.insuranceAck),
                        KafkaHeader(EnvelopeHeaders.time, "2026-10-01T08:00:00+07:00"),
                        KafkaHeader(EnvelopeHeaders.contentType, EnvelopeHeaders.contentTypeValue)]
