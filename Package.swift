@@ -33,7 +33,10 @@ let package = Package(
         .target(name: "Linkage", dependencies: ["HealthModel"]),
         // The health-record store: SQLite and PostgreSQL backends, encryption, audit, backup.
         .target(name: "RecordStore", dependencies: ["HealthModel", "DedicatedThreads", "CSQLite", "CPostgres", "COpenSSL"]),
-        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "RecordStore", "SyntheticPopulation", "CKafkaBaseline", "COpenSSL"]),
+        // A deliberately tiny, strict HTTP/1.1 responder (POSIX sockets): health, metrics, the feed's test receiver.
+        .target(name: "HTTPResponder"),
+        .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "RecordStore", "SyntheticPopulation", "CKafkaBaseline", "COpenSSL",
+                                                 "HTTPResponder"]),
         .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage", "RecordStore"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services", "RecordStore", "HealthModel", "SyntheticPopulation"]),
@@ -42,11 +45,12 @@ let package = Package(
         .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel"]),
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),
+        .testTarget(name: "HTTPResponderTests", dependencies: ["HTTPResponder"]),
         // Fixtures (sample XML 130 files) are read through #filePath, not bundled as resources.
-        .testTarget(name: "ServicesTests", dependencies: ["Services", "HSSKTesting", "Kafka", "HealthModel", "RecordStore"],
+        .testTarget(name: "ServicesTests", dependencies: ["Services", "HSSKTesting", "Kafka", "HealthModel", "RecordStore", "HTTPResponder"],
                     exclude: ["Fixtures"]),
         // Runs the built `hssk` binary (and kcat) as an operator would.
-        .testTarget(name: "hsskTests", dependencies: ["hssk", "RecordStore", "HealthModel"]),
+        .testTarget(name: "hsskTests", dependencies: ["hssk", "RecordStore", "HealthModel", "Services", "HSSKTesting", "Kafka", "SyntheticPopulation"]),
     ],
     swiftLanguageModes: [.v6]
 )

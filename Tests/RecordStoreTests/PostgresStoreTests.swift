@@ -31,6 +31,7 @@ final class PostgresStoreTests: XCTestCase {
     func testBackupRestoreIdenticalContents() async throws { try await run { try await $0.backupRestoreIdenticalContents() } }
     func testConcurrentWriters() async throws { try await run { try await $0.concurrentWriters() } }
     func testMustExistRefusesAnEmptyLocation() async throws { try await run { try await $0.mustExistRefusesAnEmptyLocation() } }
+    func testPersonFileAndFeedMessages() async throws { try await run { try await $0.personFileAndFeedMessages() } }
     func testOutboxOrderAndAccounts() async throws { try await run { try await $0.outboxOrderAndAccounts() } }
     func testAccountLifecycle() async throws { try await run { try await $0.accountLifecycle() } }
     func testLockInactiveAccounts() async throws { try await run { try await $0.lockInactiveAccounts() } }

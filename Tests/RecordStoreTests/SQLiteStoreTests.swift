@@ -20,6 +20,7 @@ final class SQLiteStoreTests: XCTestCase {
     func testBackupRestoreIdenticalContents() async throws { try await contract.backupRestoreIdenticalContents() }
     func testConcurrentWriters() async throws { try await contract.concurrentWriters() }
     func testMustExistRefusesAnEmptyLocation() async throws { try await contract.mustExistRefusesAnEmptyLocation() }
+    func testPersonFileAndFeedMessages() async throws { try await contract.personFileAndFeedMessages() }
     func testOutboxOrderAndAccounts() async throws { try await contract.outboxOrderAndAccounts() }
     func testAccountLifecycle() async throws { try await contract.accountLifecycle() }
     func testLockInactiveAccounts() async throws { try await contract.lockInactiveAccounts() }

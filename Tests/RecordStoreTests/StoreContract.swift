@@ -540,6 +540,63 @@ struct StoreContract {
         await store.close()
     }
 
+    func personFileAndFeedMessages() async throws {
+        let (store, _, person) = try await seeded()
+        let nothing = try await store.personFile(PersonID(999_999))
+        XCTAssertNil(nothing)
+        // A newer version of LK-1 supersedes the first; LK-2 is a second current record; a child is related.
+        var corrected = Fixtures.visit("LK-1")
+        corrected.reason = "Sốt cao"
+        let second = try await store.apply(StoreBatch(
+            records: [try Fixtures.incoming(corrected, offset: 1, person: .existing(person)),
+                      try Fixtures.incoming(Fixtures.visit("LK-2"), offset: 2, person: .existing(person))],
+            identity: [.newPerson(local: 1, Demographics(fullName: "Nguyễn Văn Bé", birthDate: "2020-01-02", sex: 1)),
+                       .relate(.new(local: 1), .father, .existing(person))],
+            offsets: [Fixtures.offset(3)]))
+        let child = try XCTUnwrap(second.newPersons[1])
+        let loaded = try await store.personFile(person)
+        let file = try XCTUnwrap(loaded)
+        XCTAssertEqual(file.person.id, person)
+        XCTAssertEqual(file.records.map(\.kind), [.visit, .visit])
+        XCTAssertEqual(file.records.map(\.version), [2, 1])
+        XCTAssertEqual(file.records.map(\.coordinates.offset), [1, 2])
+        XCTAssertEqual(file.records.first?.original, Array(try RecordDecoder.encode(corrected)), "original bytes, decrypted")
+        XCTAssertEqual(file.relations, [PersonRelation(person: child, kind: .father, other: person)])
+        XCTAssertEqual(file.related[child]?.demographics?.fullName, "Nguyễn Văn Bé")
+        let done = try await store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 100)
+        try await store.markOutboxDone(done.map(\.id))
+
+        // A personal ID added outside a batch queues a feed message; another identifier does not.
+        try await store.addIdentifier(IdentifierEntry(.legacyId, "012345678", source: "test"), to: child, actor: "test")
+        try await store.addIdentifier(IdentifierEntry(.personalId, "001220000123", source: "test"), to: child, actor: "test")
+        var pending = try await store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 100)
+        XCTAssertEqual(pending.map(\.key), [String(child.rawValue)])
+        XCTAssertEqual(pending.compactMap { PersonChange(payload: $0.payload) }, [PersonChange(reason: .identifier)])
+        try await store.markOutboxDone(pending.map(\.id))
+
+        // Merge: one message for the survivor naming the absorbed person; undo: one for each, in that order.
+        let mergeID = try await store.merge(child, into: person, reason: "test", actor: "test")
+        pending = try await store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 100)
+        XCTAssertEqual(pending.map(\.key), [String(person.rawValue)])
+        XCTAssertEqual(pending.compactMap { PersonChange(payload: $0.payload) }, [PersonChange(reason: .merge, other: child.rawValue)])
+        let absorbedFile = try await store.personFile(child)
+        let absorbed = try XCTUnwrap(absorbedFile)
+        XCTAssertEqual(absorbed.person.mergedInto, person)
+        XCTAssertTrue(absorbed.records.isEmpty)
+        let survivorLoaded = try await store.personFile(person)
+        let survivorFile = try XCTUnwrap(survivorLoaded)
+        XCTAssertTrue(survivorFile.person.identifiers.contains { $0.value == "001220000123" }, "the absorbed personal ID moved")
+        try await store.undoMerge(mergeID, actor: "test")
+        let afterUndo = try await store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 100)
+        XCTAssertEqual(afterUndo.dropFirst().map(\.key), [String(person.rawValue), String(child.rawValue)])
+        XCTAssertEqual(afterUndo.dropFirst().compactMap { PersonChange(payload: $0.payload) },
+                       [PersonChange(reason: .undoMerge, other: child.rawValue), PersonChange(reason: .undoMerge, other: person.rawValue)])
+        XCTAssertEqual(afterUndo.map(\.id), afterUndo.map(\.id).sorted(), "ids follow commit order")
+        let report = try await store.verify()
+        XCTAssertEqual(report.problems, [])
+        await store.close()
+    }
+
     func mustExistRefusesAnEmptyLocation() async throws {
         let location = try await fixture.freshLocation()
         await assertStoreError({ try await RecordStores.open(location, keys: Fixtures.keys, mustExist: true) }) {

@@ -21,7 +21,7 @@ final class CommandLineTests: XCTestCase {
 
         let check = try runCommand(hssk, ["topics", "check", "--bootstrap", String(bootstrap)])
         XCTAssertEqual(check.status, 0, check.output)
-        XCTAssertTrue(check.output.contains("12 up to date, 0 problem(s)"), check.output)
+        XCTAssertTrue(check.output.contains("13 up to date, 0 problem(s)"), check.output)
         let apply = try runCommand(hssk, ["topics", "apply", "--bootstrap", String(bootstrap)])
         XCTAssertEqual(apply.status, 0, apply.output)
         XCTAssertTrue(apply.output.contains("0 created"), apply.output)
@@ -210,8 +210,9 @@ final class RunningProcess: @unchecked Sendable {
         return process
     }
 
-    init(_ executable: String, _ arguments: [String]) throws {
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process = RunningProcess.make(executable, arguments)
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe
@@ -237,6 +238,15 @@ final class RunningProcess: @unchecked Sendable {
 
     func terminate() {
         if process.isRunning { process.terminate() }
+    }
+
+    /// True until the process has exited.
+    var isRunning: Bool { process.isRunning }
+
+    /// Sends SIGKILL: the process dies at once, without any cleanup (a crash).
+    func kill9() {
+        if process.isRunning { _ = kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
     }
 
     func waitForExit() -> Int32 {

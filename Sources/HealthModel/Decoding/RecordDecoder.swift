@@ -34,6 +34,9 @@ public enum RecordDecoder {
                        vi: "Dữ liệu lớn hơn \(maxValueBytes) byte.")
             return DecodedRecord(record: nil, issues: issues.issues)
         }
+        if let record = canonicalRecord(data, as: type) {
+            return DecodedRecord(record: record, issues: record.validate())
+        }
         let raw: JSONValue
         do {
             raw = try JSONDecoder().decode(JSONValue.self, from: data)
@@ -65,6 +68,56 @@ public enum RecordDecoder {
         return DecodedRecord(record: record, issues: issues.issues)
     }
 
+    /// The record when `data` is exactly its canonical form (`encode`) with text that normalising
+    /// would not change — what `SourcePublisher` sends. The general path below (five JSON passes) then
+    /// gives the same record and issues, so one decode and one encode suffice.
+    static func canonicalRecord<Record: ValidatedValue>(_ data: Data, as type: Record.Type) -> Record? {
+        guard hasPlainText(data), let record = try? JSONDecoder().decode(Record.self, from: data),
+              let canonical = try? encode(record), canonical == data else { return nil }
+        return record
+    }
+
+    /// True when every string in compact JSON is already normalised: only scalars below U+0300 (which
+    /// NFC leaves alone) or precomposed Vietnamese letters (U+1E00–U+1EFF), no whitespace but single
+    /// inner spaces, no escapes but `\"` and `\\`. Conservative: false sends the value the long way.
+    static func hasPlainText(_ data: Data) -> Bool {
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Bool in
+            var previous: UInt8 = 0
+            var index = 0
+            let count = bytes.count
+            while index < count {
+                let byte = bytes[index]
+                switch byte {
+                case 0x20:
+                    // Outside strings compact JSON has no spaces: a space is inside one. Leading, trailing
+                    // (next to a quote) or doubled spaces would be changed by normalising.
+                    if previous == 0x20 || previous == 0x22 { return false }
+                    if index + 1 < count, bytes[index + 1] == 0x22 { return false }
+                case 0x5C:
+                    guard index + 1 < count, bytes[index + 1] == 0x22 || bytes[index + 1] == 0x5C else { return false }
+                    index += 1
+                case 0x00..<0x20:
+                    return false
+                case 0xC2:
+                    // U+0080–U+00BF: NEL (U+0085) and no-break space (U+00A0) are whitespace.
+                    guard index + 1 < count, bytes[index + 1] != 0x85, bytes[index + 1] != 0xA0 else { return false }
+                case 0xC3...0xCB:
+                    break  // U+00C0–U+02FF
+                case 0xE1:
+                    // U+1E00–U+1EFF is E1 B8 80 … E1 BB BF.
+                    guard index + 1 < count, (0xB8...0xBB).contains(bytes[index + 1]) else { return false }
+                case 0xCC...0xFF:
+                    return false
+                default:
+                    break
+                }
+                previous = bytes[index]
+                index += 1
+            }
+            return true
+        }
+    }
+
     /// Decodes a value of the given kind into a `SourceRecord`.
     public static func decode(_ data: Data, kind: RecordKind) -> (record: SourceRecord?, issues: [ValidationIssue]) {
         switch kind {
@@ -84,7 +137,7 @@ public enum RecordDecoder {
     }
 
     /// The canonical JSON of a record (sorted keys, so equal records give equal bytes).
-    public static func encode<Record: HealthRecord>(_ record: Record) throws -> Data {
+    public static func encode<Record: ValidatedValue>(_ record: Record) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(record)

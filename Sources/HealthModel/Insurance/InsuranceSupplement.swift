@@ -79,12 +79,10 @@ public struct InsuranceSupplement: ValidatedValue, Hashable {
         self.evidence = evidence
     }
 
-    /// Canonical JSON (sorted keys).
+    /// Canonical JSON (`RecordDecoder.encode`: sorted keys).
     public func encoded() -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Strings, an enum and optionals only: encoding cannot fail.
-        return (try? encoder.encode(self)).map(Array.init) ?? []
+        (try? RecordDecoder.encode(self)).map(Array.init) ?? []
     }
 
     /// Every problem of the supplement (hssk validates what it sends; the tests check the examples).

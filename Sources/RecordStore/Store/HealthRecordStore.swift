@@ -26,16 +26,22 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// Counts one more processing attempt of each partition from the given offset, committed at once
     /// (a crash leaves it counted), and returns the counts: equal offsets add up, a new offset restarts at 1.
     func recordAttempts(group: String, starts: [TopicPartition: Int64]) async throws -> [TopicPartition: Int]
-    /// Adds an identifier in its own transaction (see `IdentityChange.addIdentifier`).
+    /// Adds an identifier in its own transaction (see `IdentityChange.addIdentifier`); a personal ID
+    /// also queues a `citizen-feed` outbox message for the person in that transaction.
     func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws
-    /// Merges `merged` into `survivor`: its identifiers, records and relations move; logged, undoable.
+    /// Merges `merged` into `survivor`: its identifiers, records and relations move; logged, undoable;
+    /// queues a `citizen-feed` message for the survivor (`PersonChange.Reason.merge`).
     func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64
-    /// Undoes a merge: exactly what it moved goes back and the merged person is active again.
+    /// Undoes a merge: exactly what it moved goes back and the merged person is active again; queues a
+    /// `citizen-feed` message for each of the two persons (`PersonChange.Reason.undoMerge`).
     func undoMerge(_ mergeID: Int64, actor: String) async throws
     /// Relations recorded for a person, in both directions (`kind` is as recorded: `person` has `kind` `other`).
     func relations(of person: PersonID) async throws -> [PersonRelation]
     /// Merge log entries involving a person (as survivor or merged).
     func merges(involving person: PersonID) async throws -> [MergeLogEntry]
+    /// Everything the store holds about a person, read in one consistent snapshot: the person, their
+    /// current (non-superseded) source records decrypted, their relations and the related persons.
+    func personFile(_ id: PersonID) async throws -> PersonFile?
 
     /// Opens a review task outside a batch.
     func openReview(_ draft: ReviewTaskDraft, actor: String) async throws -> Int64

@@ -74,6 +74,10 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
             try engine.db.transaction {
                 let now = StoreEngine.timestamp()
                 try engine.addIdentifier(entry, to: person, at: now)
+                if entry.type == .personalId {
+                    // The key of the person's citizen document changes (ingest writes its own message in a batch).
+                    try engine.insertOutbox([(OutboxKinds.citizenFeed, String(person.rawValue), PersonChange(reason: .identifier).payload)], at: now)
+                }
                 try engine.appendAudit(actor: actor, action: "add-identifier", subject: "person:\(person.rawValue)",
                                        detail: "type=\(entry.type.rawValue) source=\(entry.source)", at: now)
             }
@@ -85,6 +89,7 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func undoMerge(_ mergeID: Int64, actor: String) async throws { try await onThread { try $0.undoMerge(mergeID, actor: actor) } }
     public func merges(involving person: PersonID) async throws -> [MergeLogEntry] { try await onThread { try $0.merges(involving: person) } }
     public func relations(of person: PersonID) async throws -> [PersonRelation] { try await onThread { try $0.relations(of: person) } }
+    public func personFile(_ id: PersonID) async throws -> PersonFile? { try await onThread { try $0.personFile(id) } }
     public func openReview(_ draft: ReviewTaskDraft, actor: String) async throws -> Int64 {
         try await onThread { engine in
             try engine.db.transaction {

@@ -98,18 +98,12 @@ final class StoreEngine {
             }
             let persons = try batch.records.map { try $0.person.map(resolve) }
             let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
-            // Outbox ids follow batch order (reserved explicitly: a multi-row insert does not promise
-            // the order of default ids), which is the per-person order consumers rely on.
-            let outboxIDs = try reserveIDs("outbox", count: batch.outbox.count)
-            let outboxRows = try zip(batch.outbox, outboxIDs).map { message, id -> [SQLValue] in
-                let key: String
+            try insertOutbox(try batch.outbox.map { message in
                 switch message.key {
-                case .person(let ref): key = String(try resolve(ref).rawValue)
-                case .text(let text): key = text
+                case .person(let ref): return (message.kind, String(try resolve(ref).rawValue), message.payload)
+                case .text(let text): return (message.kind, text, message.payload)
                 }
-                return [.int(id), .text(message.kind), .text(key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)]
-            }
-            try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: outboxRows)
+            }, at: now)
             for offset in batch.offsets {
                 guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
                 // The condition is evaluated against the committed row, also when a concurrent batch
@@ -132,6 +126,17 @@ final class StoreEngine {
                             at: now)
             return result
         }
+    }
+
+    /// Inserts outbox rows in order; call inside a write transaction. Ids are reserved explicitly (a
+    /// multi-row insert does not promise the order of default ids): they follow commit order, which is
+    /// the per-person order readers rely on and what the feed publisher uses as document version.
+    func insertOutbox(_ messages: [(kind: String, key: String, payload: [UInt8])], at now: String) throws {
+        let ids = try reserveIDs("outbox", count: messages.count)
+        let rows = try zip(messages, ids).map { message, id -> [SQLValue] in
+            [.int(id), .text(message.kind), .text(message.key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)]
+        }
+        try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: rows)
     }
 
     /// Next offsets of `group` on `partitions`.

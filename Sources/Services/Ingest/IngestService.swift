@@ -21,7 +21,7 @@ public final class IngestService: Service {
     private let triage: RecordTriage
     private let senders: SenderDirectory
     private let resolver: PersonResolver
-    private let stopping = Atomic<Bool>(false)
+    private let stopping = StopFlag()
 
     /// Creates the service over an open store.
     public init(configuration: IngestConfiguration, store: any HealthRecordStore, log: IngestLog = .standardError) {
@@ -44,13 +44,16 @@ public final class IngestService: Service {
         var consumerConfig = ConsumerConfig(bootstrapServers: configuration.bootstrapServers, groupID: configuration.group)
         consumerConfig.client.properties = configuration.kafkaProperties
         consumerConfig.client.clientID = "hssk-ingest"
-        let store = store, group = configuration.group, log = log
+        let store = store, group = configuration.group, log = log, stopping = stopping, counters = counters
         let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
             startingOffsets: { partitions in
                 // The store is the position (exactly once); a partition it has never seen starts at the
                 // beginning, whatever Kafka's committed offsets say (they may belong to another store).
                 let stored = try Self.waitOnThisThread {
-                    try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+                    try await Self.untilAvailable(stopping: stopping, retry: configuration.retry, log: log,
+                                                  onRetry: { counters.update { $0.retries += 1 } }) {
+                        try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+                    }
                 }
                 log.event("info", "partitions.assigned", ["count": .int(Int64(partitions.count))])
                 return Dictionary(uniqueKeysWithValues: partitions.map {
@@ -76,7 +79,7 @@ public final class IngestService: Service {
                 failure = error
             }
         } onCancel: {
-            stopping.store(true, ordering: .releasing)
+            stopping.set()
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
         do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
@@ -89,7 +92,7 @@ public final class IngestService: Service {
         var lastCommit = ContinuousClock.now
         var pollFailures = 0
         var lastSweep: ContinuousClock.Instant?
-        while !stopping.load(ordering: .acquiring) {
+        while !stopping.isSet {
             if lastSweep.map({ ContinuousClock.now - $0 > .seconds(86_400) }) ?? true {
                 await lockInactiveAccounts()
                 lastSweep = ContinuousClock.now
@@ -181,8 +184,13 @@ public final class IngestService: Service {
         var codes: [String: Int] = [:]
         try await watchdog.guarding {
             for record in records {
-                FailPoints.check(record)
-                let verdict = poison ? .rejected(Self.poisonPill(record)) : triage.triage(record, senders: accounts)
+                let verdict: RecordTriage.Verdict
+                if poison {
+                    verdict = .rejected(Self.poisonPill(record))
+                } else {
+                    FailPoints.check(record)
+                    verdict = triage.triage(record, senders: accounts)
+                }
                 switch verdict {
                 case .accepted(let record):
                     accepted.append(record)
@@ -296,24 +304,37 @@ public final class IngestService: Service {
     // MARK: - Helpers
 
     private func retrying<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let counters = counters
+        return try await Self.untilAvailable(stopping: stopping, retry: configuration.retry, log: log, during: what,
+                                             onRetry: { counters.update { $0.retries += 1 } }, body)
+    }
+
+    /// Runs `body` until the store answers: transient store errors are retried with back-off, until
+    /// shutdown (then nothing was committed and nothing is lost).
+    private static func untilAvailable<T: Sendable>(stopping: StopFlag, retry: RetryPolicy, log: IngestLog, during what: String = "assignment",
+                                                    onRetry: @Sendable () -> Void = {}, _ body: @Sendable () async throws -> T) async throws -> T {
         var failures = 0
         while true {
             do {
                 return try await body()
             } catch let error as StoreError where error.isTransient {
                 log.event("warning", "store.unavailable", ["during": .text(what), "error": .text(String(describing: error))])
-                counters.update { $0.retries += 1 }
-                try await backOff(&failures)
+                onRetry()
+                try await backOff(&failures, stopping: stopping, retry: retry)
             }
         }
     }
 
     /// Sleeps before the next retry; gives up (nothing committed, nothing lost) when shutting down.
     private func backOff(_ failures: inout Int) async throws {
-        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
-        try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
+        try await Self.backOff(&failures, stopping: stopping, retry: configuration.retry)
+    }
+
+    private static func backOff(_ failures: inout Int, stopping: StopFlag, retry: RetryPolicy) async throws {
+        guard !stopping.isSet else { throw CancellationError() }
+        try? await Task.sleep(for: retry.delay(attempt: failures))
         failures += 1
-        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
+        guard !stopping.isSet else { throw CancellationError() }
     }
 
     private func storePartition(_ partition: Kafka.TopicPartition) -> RecordStore.TopicPartition {
@@ -349,4 +370,13 @@ public final class IngestService: Service {
         done.wait()
         return try result.withLock { $0! }.get()
     }
+}
+
+/// Set once when the service is asked to stop; read by the loops that must give up then.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    /// True once `set` was called.
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    /// Asks every reader to stop.
+    func set() { flag.store(true, ordering: .releasing) }
 }

@@ -3,12 +3,15 @@ import Services
 
 let benchCommand = Command(
     name: "bench", summary: "Measure hssk against its targets (DESIGN.md §10); ratios come from one run.",
-    usage: "bench [kafka|store|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
+    usage: "bench [kafka|store|ingest|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
     details: """
     Parts: kafka — produce and consume ~500-byte records through hssk's Swift API and through a minimal
     raw-C librdkafka loop on the same embedded cluster; the target is a ratio ≥ 0.8 for both.
     store — batched encrypted apply (records + offsets) per backend next to a raw C-API insert loop of the
     same rows; PostgreSQL runs when --postgres or HSSK_BENCH_POSTGRES_URL is given (a scratch database).
+    ingest — a synthetic population (with noise and records to reject) on the embedded cluster through the
+    whole ingest service per backend, next to the raw insert loop of the same values; targets ≥ 20,000/s
+    (SQLite) and ≥ 10,000/s (PostgreSQL) on 2 cores and a ratio ≥ 0.5.
     """,
     options: [
         Option(name: "quick", value: nil, help: "A short run (smoke test; under 2 minutes on 2 cores)."),
@@ -19,8 +22,8 @@ let benchCommand = Command(
     ],
     run: { arguments in
         let parts = arguments.positional.isEmpty ? ["kafka"] : arguments.positional
-        for part in parts where !["kafka", "store", "all"].contains(part) {
-            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, all)")
+        for part in parts where !["kafka", "store", "ingest", "all"].contains(part) {
+            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, ingest, all)")
         }
         let quick = arguments.flag("quick")
         var report = BenchReport()
@@ -42,6 +45,23 @@ let benchCommand = Command(
             print(String(format: "\napply with a new person per record (2 identifiers, 1 blocking key): sqlite %.0f records/s", store.sqliteApplyWithPersonsPerS)
                   + (store.postgresApplyWithPersonsPerS.map { String(format: ", postgres %.0f records/s", $0) } ?? ""))
             print("\(store.records) visits in batches of \(store.batchSize), best of \(store.rounds) round(s).\n")
+        }
+        if parts.contains("ingest") || parts.contains("all") {
+            var bench = IngestBench()
+            bench.records = try arguments.int("records", default: quick ? 20_000 : 200_000, in: 100...50_000_000)
+            bench.postgresURL = arguments.string("postgres") ?? ProcessInfo.processInfo.environment["HSSK_BENCH_POSTGRES_URL"]
+            let ingest = try await bench.run { printError($0) }
+            report.ingest = ingest
+            print("""
+            | part   | measure | hssk ingest | raw inserts | ratio | target |
+            |--------|---------|------------:|------------:|------:|-------:|
+            """)
+            print(String(format: "| ingest | sqlite records/s | %.0f | %.0f | %.2f | ≥ 20000/s, ≥ 0.50 |", ingest.sqliteIngestPerS, ingest.sqliteRawPerS,
+                         ingest.sqliteIngestPerS / max(ingest.sqliteRawPerS, 1)))
+            if let rate = ingest.postgresIngestPerS, let raw = ingest.postgresRawPerS {
+                print(String(format: "| ingest | postgres records/s | %.0f | %.0f | %.2f | ≥ 10000/s, ≥ 0.50 |", rate, raw, rate / max(raw, 1)))
+            }
+            print("\n\(ingest.records) source records end to end (\(ingest.deadLettered) dead-lettered, \(ingest.personsCreated) persons created).\n")
         }
         if parts.contains("kafka") || parts.contains("all") {
             var bench = KafkaBench()
@@ -71,4 +91,5 @@ let benchCommand = Command(
 private struct BenchReport: Encodable {
     var kafka: KafkaBench.Result?
     var store: StoreBench.Result?
+    var ingest: IngestBench.Result?
 }

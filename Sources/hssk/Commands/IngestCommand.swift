@@ -5,7 +5,7 @@ import Services
 
 let ingestCommand = Command(
     name: "ingest", summary: "Consume the source topics into the health-record store, exactly once (DESIGN.md §6).",
-    usage: "ingest --bootstrap HOST:PORT --store PATH|URL [--group hssk-ingest] [--topic NAME ...] [--keys FILE] [--batch N]",
+    usage: "ingest --bootstrap HOST:PORT --store PATH|URL [--group hssk-ingest] [--topic NAME ...] [--keys FILE] [--batch N] [--kafka KEY=VALUE ...]",
     details: """
     Per batch: authenticate (ce_source account, hssk-signature), decode, validate, link each record to one
     person, then one store transaction with records, identity changes, outbox rows and the next offsets.
@@ -21,6 +21,8 @@ let ingestCommand = Command(
         Option(name: "topic", value: "NAME", help: "Source topic to read instead of the catalogue's four (repeatable; its kind comes from its name).",
                repeatable: true),
         Option(name: "batch", value: "N", help: "Records per batch (one transaction).", defaultValue: "2000"),
+        Option(name: "kafka", value: "KEY=VALUE", help: "A librdkafka property for both clients, e.g. security.protocol=SASL_SSL (repeatable).",
+               repeatable: true),
     ],
     run: { arguments in
         guard let bootstrap = arguments.string("bootstrap"), !bootstrap.isEmpty else { throw UsageError(description: "--bootstrap is required") }
@@ -28,6 +30,12 @@ let ingestCommand = Command(
         var configuration = IngestConfiguration(bootstrapServers: bootstrap)
         configuration.group = arguments.string("group") ?? configuration.group
         configuration.maxBatchRecords = try arguments.int("batch", default: 2_000, in: 1...50_000)
+        for setting in arguments.strings("kafka") {
+            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
+                throw UsageError(description: "--kafka \(setting): expected KEY=VALUE")
+            }
+            configuration.kafkaProperties[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
+        }
         let topics = arguments.strings("topic")
         if !topics.isEmpty {
             var chosen: [RecordKind: String] = [:]

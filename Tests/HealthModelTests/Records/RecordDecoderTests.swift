@@ -15,6 +15,37 @@ final class RecordDecoderTests: XCTestCase {
         XCTAssertTrue(RecordDecoder.decode(Data([0xFF, 0xFE, 0x00]), kind: .visit).issues.hasErrors)
     }
 
+    /// The short path for canonical values gives exactly what the general path gives.
+    func testCanonicalShortPathEqualsTheGeneralPath() throws {
+        func check<R: HealthRecord>(_ record: R, short: Bool = true, file: StaticString = #filePath, line: UInt = #line) throws {
+            let canonical = try RecordDecoder.encode(record)
+            XCTAssertEqual(RecordDecoder.canonicalRecord(canonical, as: R.self) != nil, short, "short path", file: file, line: line)
+            // Same content, other key order and spacing: the general path.
+            let spaced = try JSONSerialization.data(withJSONObject: try JSONSerialization.jsonObject(with: canonical), options: [.prettyPrinted])
+            XCTAssertNil(RecordDecoder.canonicalRecord(spaced, as: R.self), file: file, line: line)
+            let fast = RecordDecoder.decode(canonical, as: R.self), general = RecordDecoder.decode(spaced, as: R.self)
+            XCTAssertEqual(fast.record, general.record, file: file, line: line)
+            XCTAssertEqual(fast.issues, general.issues, file: file, line: line)
+        }
+        // Line breaks (kept in a treatment summary) are escapes: the general path.
+        try check(RecordFixtures.visit, short: false)
+        var plain = RecordFixtures.visit
+        plain.treatmentSummary = nil
+        try check(plain)
+        try check(RecordFixtures.dose)
+        try check(RecordFixtures.card)
+        try check(RecordFixtures.birth)
+        // Text that normalising would change never takes the short path.
+        var visit = RecordFixtures.visit
+        for name in ["Nguyễn Văn An".decomposedStringWithCanonicalMapping, " Nguyễn Văn An", "Nguyễn  Văn An", "Nguyễn Văn An ", "Nguyễn\u{00A0}Văn An",
+                     "Nguyễn\tVăn An", "Nguyễn Văn \"An\""] {
+            visit.patient.fullName = name
+            let bytes = try RecordDecoder.encode(visit)
+            XCTAssertNil(RecordDecoder.canonicalRecord(bytes, as: VisitRecord.self), name)
+            XCTAssertEqual(RecordDecoder.decode(bytes, as: VisitRecord.self).record?.patient.fullName, VietnameseText.normalize(name), name)
+        }
+    }
+
     func testDecodingErrorsHavePaths() throws {
         var json = try jsonObject(RecordFixtures.visit)
         var patient = json["patient"] as? [String: Any] ?? [:]

@@ -130,9 +130,7 @@ actor SimulatedBHXH {
 
     /// Any acknowledgement value, sent as `account` and signed with its key (or a forger's when `forged`).
     func signedAck(_ ack: InsuranceAck, as account: String = SimulatedBHXH.account, forged: Bool = false) -> ProducerRecord {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let value = (try? encoder.encode(ack)).map(Array.init) ?? []
+        let value = (try? RecordDecoder.encode(ack)).map(Array.init) ?? []
         let key = forged ? (try? SigningKey(bytes: Array(repeating: 0x5a, count: 32))) : sources.keys[account]
         var headers = [KafkaHeader(EnvelopeHeaders.specVersion, EnvelopeHeaders.specVersionValue),
                        KafkaHeader(EnvelopeHeaders.id, UUID().uuidString.lowercased()),

@@ -1,10 +1,11 @@
 import Foundation
-import RecordStore
 
 /// The outbox kinds written by ingest (and the store's merge operations) and read by the publishers.
 ///
 /// The payload says why a person changed; it never carries the change itself: the feed publisher
 /// rebuilds the person's whole document from the store, so a lost detail cannot make it wrong.
+/// (The contract lives in RecordStore because the store itself writes `citizenFeed` messages when a
+/// merge, an undo or a new personal ID changes a person outside a batch.)
 public enum OutboxKinds {
     /// A person's citizen-visible record may have changed: rebuild and publish the document.
     public static let citizenFeed = "citizen-feed"
@@ -22,7 +23,7 @@ public struct PersonChange: Codable, Sendable, Hashable {
         case identifier
         /// Another person was merged into this one (`other` is the absorbed person).
         case merge
-        /// A merge was undone (`other` is the person restored).
+        /// A merge was undone (`other` is the other person of the merge).
         case undoMerge
     }
 
@@ -46,13 +47,17 @@ public struct PersonChange: Codable, Sendable, Hashable {
         self.other = other
     }
 
-    /// The outbox message telling `kind`'s reader that `person` changed.
-    public func message(kind: String = OutboxKinds.citizenFeed, for person: PersonRef) -> OutboxMessage {
+    /// The payload bytes: JSON with sorted keys.
+    public var payload: [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         // Encoding a struct of optionals and a raw-value enum cannot fail.
-        let payload = (try? encoder.encode(self)).map(Array.init) ?? []
-        return OutboxMessage(kind: kind, key: .person(person), payload: payload)
+        return (try? encoder.encode(self)).map(Array.init) ?? []
+    }
+
+    /// The outbox message telling `kind`'s reader that `person` changed.
+    public func message(kind: String = OutboxKinds.citizenFeed, for person: PersonRef) -> OutboxMessage {
+        OutboxMessage(kind: kind, key: .person(person), payload: payload)
     }
 
     /// Reads a payload; nil when it is not one (an outbox row from a newer version, say).

@@ -1,0 +1,264 @@
+import Foundation
+import HealthModel
+import Kafka
+
+/// Settings of the feed pusher.
+public struct FeedPusherConfiguration: Sendable {
+    /// Topic read.
+    public var topic = FeedHeaders.topic
+    /// Where refused documents go.
+    public var deadLetterTopic = FeedHeaders.deadLetterTopic
+    /// Records per push request (before coalescing versions of one person).
+    public var batchSize = 200
+    /// Longest wait for records when there is nothing to push.
+    public var pollTimeout: Duration = .milliseconds(500)
+    /// First wait after a failed request; doubles up to `maxBackoff`, with jitter.
+    public var backoff: Duration = .milliseconds(500)
+    /// Longest wait between attempts.
+    public var maxBackoff: Duration = .seconds(60)
+    /// Largest document accepted from the feed; a larger one is dead-lettered.
+    public var maxDocumentBytes = 1024 * 1024
+
+    /// Default settings.
+    public init() {}
+
+    /// The consumer group of the pusher.
+    public static let group = "hssk-feed-push"
+}
+
+/// Consumes `hssk.citizen-feed.v1` and posts its documents to the citizen app's endpoint, in batches.
+///
+/// - Order: a partition's records (all versions of a person) are posted in offset order; within a
+///   batch only the newest record of each person is sent, so an older version never follows a newer one.
+/// - Delivery: a batch is posted until it succeeds; 5xx, timeouts, connection errors (and 401/403/408/
+///   425/429) are retried with exponential back-off and jitter, forever: while the endpoint is down
+///   nothing is committed and nothing is skipped. During the back-off the partitions are paused and
+///   the consumer keeps polling, so it stays in its group.
+/// - Refusals: another 4xx for a batch splits it into single documents; a document refused on its
+///   own goes to `hssk.citizen-feed.v1.dlq` with the status and response body, and the pusher moves on.
+/// - Position: Kafka's committed offsets (group `hssk-feed-push`), committed only after the batch
+///   and its dead letters are done. A crash before the commit posts the batch again: the receiver
+///   deduplicates by idempotency key (personal ID + version).
+public struct FeedPusher: Service {
+    /// Name for logs.
+    public let name = "feed-pusher"
+    private let consumer: Consumer
+    private let endpoint: FeedEndpoint
+    private let producer: Producer
+    private let configuration: FeedPusherConfiguration
+    private let log: IngestLog
+
+    /// A pusher reading with `consumer` (group `FeedPusherConfiguration.group`), posting to
+    /// `endpoint` and dead-lettering with `producer`.
+    public init(consumer: Consumer, endpoint: FeedEndpoint, producer: Producer,
+                configuration: FeedPusherConfiguration = FeedPusherConfiguration(), log: IngestLog = .standardError) {
+        self.consumer = consumer
+        self.endpoint = endpoint
+        self.producer = producer
+        self.configuration = configuration
+        self.log = log
+    }
+
+    /// The partitions of a batch were taken away during a back-off: start over with what remains.
+    private struct Reassigned: Error {}
+
+    /// Records polled and not yet pushed, and the partitions paused during a back-off.
+    private struct Progress {
+        var pending: [ConsumerRecord] = []
+        var paused: Set<TopicPartition> = []
+    }
+
+    /// Subscribes and pushes until cancelled.
+    public func run() async throws {
+        try await consumer.subscribe([configuration.topic])
+        log.event("info", "feed.pusher.started", ["topic": .text(configuration.topic), "endpoint": .text(endpoint.configuration.url.absoluteString)])
+        var progress = Progress()
+        while !Task.isCancelled {
+            if progress.pending.count < configuration.batchSize {
+                progress.pending += try await consumer.poll(maxRecords: configuration.batchSize - progress.pending.count,
+                                                            timeout: progress.pending.isEmpty ? configuration.pollTimeout : .zero)
+            }
+            dropUnassigned(&progress)
+            guard !progress.pending.isEmpty else { continue }
+            let batch = Array(progress.pending.prefix(configuration.batchSize))
+            do {
+                try await push(batch, &progress)
+            } catch is Reassigned {
+                continue
+            } catch is CancellationError {
+                break
+            }
+            progress.pending.removeFirst(batch.count)
+            var next: [TopicPartition: Int64] = [:]
+            for record in batch { next[record.topicPartition] = max(next[record.topicPartition] ?? 0, record.offset + 1) }
+            do {
+                try await consumer.commit(next)
+            } catch {
+                // Delivered but not committed (e.g. a rebalance): the next owner posts it again; the
+                // receiver deduplicates by idempotency key.
+                log.event("warning", "feed.push.commitFailed", ["reason": .text(String(describing: error))])
+            }
+            if !progress.paused.isEmpty {
+                let assigned = consumer.assignment
+                try await consumer.resume(Array(progress.paused.filter(assigned.contains)))
+                progress.paused = []
+            }
+        }
+        log.event("info", "feed.pusher.stopped")
+    }
+
+    /// Pushes one batch completely: items posted (split on refusal), refused ones dead-lettered.
+    private func push(_ batch: [ConsumerRecord], _ progress: inout Progress) async throws {
+        var items: [(record: ConsumerRecord, item: FeedItem)] = []
+        var dead: [DeadLetter] = []
+        var latest: [String: Int] = [:]
+        for record in batch {
+            switch item(of: record) {
+            case .success(let item):
+                // Compacted semantics: only the newest record of a key matters; it keeps its place.
+                if let index = latest[item.personalId] {
+                    items[index] = (record, item)
+                } else {
+                    latest[item.personalId] = items.count
+                    items.append((record, item))
+                }
+            case .failure(let letter):
+                dead.append(letter)
+            }
+        }
+        if !items.isEmpty { dead += try await post(items, &progress) }
+        if !dead.isEmpty { try await deadLetter(dead, &progress) }
+        let deletions = items.filter { $0.item.operation == .delete }.count
+        log.event("info", "feed.pushed", ["records": .int(Int64(batch.count)), "documents": .int(Int64(items.count - deletions)),
+                                          "deletions": .int(Int64(deletions)), "deadLettered": .int(Int64(dead.count))])
+    }
+
+    /// Posts `items` as one request until it is accepted; a refused request is split into single
+    /// items, and a refused single item is returned as a dead letter.
+    private func post(_ items: [(record: ConsumerRecord, item: FeedItem)], _ progress: inout Progress) async throws -> [DeadLetter] {
+        var attempt = 0
+        while true {
+            try Task.checkCancellation()
+            switch await endpoint.post(FeedWire.body(items.map(\.item))) {
+            case .accepted:
+                return []
+            case .rejected(let status, let body):
+                guard items.count > 1 else {
+                    return [DeadLetter(record: items[0].record, code: "http.\(status)", status: status, responseBody: body,
+                                       message: "The citizen app's endpoint refused the document with HTTP \(status).")]
+                }
+                log.event("warning", "feed.push.refused", ["status": .int(Int64(status)), "items": .int(Int64(items.count))])
+                var dead: [DeadLetter] = []
+                for item in items { dead += try await post([item], &progress) }
+                return dead
+            case .retry(let reason):
+                attempt += 1
+                log.event("warning", "feed.push.retry", ["reason": .text(reason), "attempt": .int(Int64(attempt)), "items": .int(Int64(items.count))])
+                try await wait(Backoff.delay(attempt: attempt, base: configuration.backoff, max: configuration.maxBackoff), &progress)
+            }
+        }
+    }
+
+    /// Waits `delay` with the assigned partitions paused, polling so that the group keeps this member;
+    /// records still arriving are kept in order. Throws `Reassigned` when partitions were taken away.
+    private func wait(_ delay: Duration, _ progress: inout Progress) async throws {
+        let deadline = ContinuousClock.now + delay
+        while true {
+            try Task.checkCancellation()
+            let unpaused = consumer.assignment.subtracting(progress.paused)
+            if !unpaused.isEmpty {
+                try await consumer.pause(Array(unpaused))
+                progress.paused.formUnion(unpaused)
+            }
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return }
+            progress.pending += try await consumer.poll(maxRecords: 1_000, timeout: min(remaining, .milliseconds(200)))
+            if dropUnassigned(&progress) { throw Reassigned() }
+        }
+    }
+
+    /// Drops pending records of partitions no longer assigned (their new owner reads them from the
+    /// committed offset); true when any was dropped.
+    @discardableResult
+    private func dropUnassigned(_ progress: inout Progress) -> Bool {
+        let assigned = consumer.assignment
+        let before = progress.pending.count
+        progress.pending.removeAll { !assigned.contains($0.topicPartition) }
+        progress.paused.formIntersection(assigned)
+        return progress.pending.count != before
+    }
+
+    // MARK: - Items and dead letters
+
+    /// A document refused by the endpoint or unreadable on the feed.
+    struct DeadLetter: Error {
+        var record: ConsumerRecord
+        var code: String
+        var status: Int?
+        var responseBody: [UInt8]
+        var message: String
+    }
+
+    /// The push item of a feed record, or why it cannot be pushed.
+    private func item(of record: ConsumerRecord) -> Result<FeedItem, DeadLetter> {
+        func invalid(_ code: String, _ message: String) -> Result<FeedItem, DeadLetter> {
+            .failure(DeadLetter(record: record, code: code, status: nil, responseBody: [], message: message))
+        }
+        guard let keyBytes = record.key, let key = String(validating: keyBytes, as: UTF8.self),
+              let personalID = try? PersonalID(parsing: key), personalID.value == key else {
+            return invalid("feed.badKey", "The record's key is not a 12-digit personal ID.")
+        }
+        guard let versionText = record.headerText(FeedHeaders.version), let version = Int64(versionText), version > 0 else {
+            return invalid("feed.noVersion", "The record has no valid \(FeedHeaders.version) header.")
+        }
+        guard let value = record.value else { return .success(FeedItem(operation: .delete, personalId: key, version: version, document: nil)) }
+        guard value.count <= configuration.maxDocumentBytes,
+              case .object = try? JSONDecoder().decode(JSONValue.self, from: Data(value)) else {
+            return invalid("feed.badDocument", "The value is not a JSON object of at most \(configuration.maxDocumentBytes) bytes.")
+        }
+        return .success(FeedItem(operation: .upsert, personalId: key, version: version, document: value))
+    }
+
+    /// Produces dead letters (original key, value and headers, plus the DLQ headers), retrying until
+    /// the cluster acknowledged all of them.
+    private func deadLetter(_ letters: [DeadLetter], _ progress: inout Progress) async throws {
+        let failedAt = CitizenDocumentBuilder.rfc3339(Date())
+        let records = letters.map { letter in
+            let issue = ValidationIssue(path: "$", code: letter.code, severity: .error,
+                                        message: BilingualMessage(en: letter.message, vi: "Tài liệu không được gửi tới ứng dụng công dân (\(letter.code))."))
+            var headers = letter.record.headers
+            headers += [KafkaHeader(DeadLetterHeaders.errorCode, letter.code),
+                        KafkaHeader(DeadLetterHeaders.errorDetail, DeadLetterDetail.headerValue(for: [issue])),
+                        KafkaHeader(DeadLetterHeaders.sourceTopic, letter.record.topic),
+                        KafkaHeader(DeadLetterHeaders.sourcePartition, String(letter.record.partition)),
+                        KafkaHeader(DeadLetterHeaders.sourceOffset, String(letter.record.offset)),
+                        KafkaHeader(DeadLetterHeaders.failedAt, failedAt)]
+            if let status = letter.status {
+                headers += [KafkaHeader(FeedPusher.responseStatusHeader, String(status)),
+                            KafkaHeader(key: FeedPusher.responseBodyHeader, value: letter.responseBody)]
+            }
+            return ProducerRecord(topic: configuration.deadLetterTopic, key: letter.record.key, value: letter.record.value, headers: headers)
+        }
+        var attempt = 0
+        while true {
+            do {
+                let result = try await producer.sendAll(records)
+                if result.allDelivered { break }
+                log.event("warning", "feed.push.deadLetterRetry", ["failed": .int(Int64(result.failures.count))])
+            } catch let error as KafkaError {
+                if case .fatal = error { throw error }
+                log.event("warning", "feed.push.deadLetterRetry", ["reason": .text(error.description)])
+            }
+            attempt += 1
+            // Re-sending all of them is harmless: the DLQ is read by people, who see a duplicate at worst.
+            try await wait(Backoff.delay(attempt: attempt, base: configuration.backoff, max: configuration.maxBackoff), &progress)
+        }
+        let statuses = Dictionary(grouping: letters, by: { $0.code }).mapValues { LogValue.int(Int64($0.count)) }
+        log.event("warning", "feed.push.deadLettered", ["count": .int(Int64(letters.count)), "codes": .object(statuses)])
+    }
+
+    /// DLQ header: the endpoint's HTTP status.
+    public static let responseStatusHeader = "hssk-response-status"
+    /// DLQ header: the endpoint's response body (at most 64 KiB).
+    public static let responseBodyHeader = "hssk-response-body"
+}

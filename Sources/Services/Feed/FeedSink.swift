@@ -1,0 +1,283 @@
+import Foundation
+import HealthModel
+import HTTPResponder
+import Synchronization
+
+/// Settings of the reference receiver.
+public struct FeedSinkConfiguration: Sendable {
+    /// Address to listen on.
+    public var host = "127.0.0.1"
+    /// Port (0: any free port).
+    public var port: UInt16 = 0
+    /// JSON Lines file recording every item received (appended).
+    public var output: URL?
+    /// When set, requests must carry a valid `Hssk-Signature`.
+    public var signingKey: SigningKey?
+    /// When set, requests must carry `Authorization: Bearer <token>`.
+    public var bearerToken: String?
+    /// Personal IDs whose documents are refused with 422 (to exercise dead-lettering).
+    public var rejectPersonalIDs: Set<String> = []
+    /// Largest request body.
+    public var maxBodyBytes = 32 * 1024 * 1024
+
+    /// Default settings.
+    public init() {}
+}
+
+/// What the receiver saw.
+public struct FeedSinkReport: Sendable, Hashable, Codable {
+    /// Push requests received.
+    public var requests = 0
+    /// Requests failed on purpose (`failNext`, `failFor`).
+    public var failedOnPurpose = 0
+    /// Requests without valid credentials.
+    public var unauthorized = 0
+    /// Requests refused with 422 (`rejectPersonalIDs`).
+    public var rejected = 0
+    /// Requests whose body was not a valid push request.
+    public var malformed = 0
+    /// Items accepted (duplicates included).
+    public var items = 0
+    /// Documents stored.
+    public var upserts = 0
+    /// Deletions.
+    public var deletions = 0
+    /// Items whose idempotency key had been seen before.
+    public var duplicates = 0
+    /// Items older than a version already received for the same personal ID.
+    public var outOfOrder = 0
+}
+
+/// The reference receiver for tests and the demo (`hssk feed sink`): verifies the request's
+/// credentials, records what arrived, reports duplicates and out-of-order versions, and can be told
+/// to fail. Built on `HTTPResponder`; not an implementation of the citizen app.
+///
+/// Endpoints: `POST /` (any path) push requests; `GET /_stats` the report as JSON;
+/// `POST /_control?failNext=N&status=S&failForSeconds=T` changes the failure plan (same credentials).
+public final class FeedSink: Service {
+    /// Name for logs.
+    public let name = "feed-sink"
+    private let configuration: FeedSinkConfiguration
+    private let core: Core
+    private let responder: Mutex<HTTPResponder?>
+    /// The port listened on.
+    public let port: UInt16
+
+    fileprivate struct State {
+        var report = FeedSinkReport()
+        var failNext = 0
+        var failUntil: ContinuousClock.Instant?
+        var failStatus = 503
+        var seen: Set<String> = []
+        var latest: [String: Int64] = [:]
+        var arrivals: [String: [Int64]] = [:]
+        var documents: [String: [UInt8]] = [:]
+        var output: FileHandle?
+    }
+
+    /// Starts listening.
+    public init(_ configuration: FeedSinkConfiguration) throws {
+        self.configuration = configuration
+        var initial = State()
+        if let output = configuration.output {
+            if !FileManager.default.fileExists(atPath: output.path) {
+                _ = FileManager.default.createFile(atPath: output.path, contents: nil, attributes: [.posixPermissions: 0o600])
+            }
+            let handle = try FileHandle(forWritingTo: output)
+            handle.seekToEndOfFile()
+            initial.output = handle
+        }
+        let core = Core(configuration: configuration, state: initial)
+        self.core = core
+        var limits = HTTPLimits()
+        limits.methods = ["GET", "POST"]
+        limits.maxBodyBytes = configuration.maxBodyBytes
+        limits.requestTimeout = .seconds(30)
+        let responder = try HTTPResponder(host: configuration.host, port: configuration.port, limits: limits, name: "hssk-feed-sink",
+                                          handler: { core.handle($0) })
+        port = responder.port
+        self.responder = Mutex(responder)
+    }
+
+    /// The URL pushers post to.
+    public var url: URL {
+        // The host is an IPv4 literal (the responder refused anything else) and the port a number:
+        // the string is always a valid URL.
+        URL(string: "http://\(configuration.host == "0.0.0.0" ? "127.0.0.1" : configuration.host):\(port)/feed")!
+    }
+
+    /// Fails the next `count` push requests with `status`.
+    public func failNext(_ count: Int, status: Int = 503) {
+        core.state.withLock { $0.failNext = count; $0.failStatus = status }
+    }
+
+    /// Fails every push request for `duration` from now with `status`.
+    public func failFor(_ duration: Duration, status: Int = 503) {
+        core.state.withLock { $0.failUntil = .now + duration; $0.failStatus = status }
+    }
+
+    /// What was received so far.
+    public var report: FeedSinkReport { core.state.withLock { $0.report } }
+
+    /// Versions received per personal ID, in arrival order (duplicates included).
+    public var arrivals: [String: [Int64]] { core.state.withLock { $0.arrivals } }
+
+    /// The newest document stored per personal ID (deleted ones removed), as received.
+    public var documents: [String: [UInt8]] { core.state.withLock { $0.documents } }
+
+    /// Serves until cancelled, then stops listening.
+    public func run() async throws {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: .seconds(3600)) } catch { break }
+        }
+        stop()
+    }
+
+    /// Stops listening and closes the output file.
+    public func stop() {
+        responder.withLock { $0?.stop(); $0 = nil }
+        core.state.withLock { try? $0.output?.close(); $0.output = nil }
+    }
+}
+
+/// The receiver's state and request handling, shared with the responder's connection threads.
+private final class Core: Sendable {
+    let configuration: FeedSinkConfiguration
+    let state: Mutex<FeedSink.State>
+
+    init(configuration: FeedSinkConfiguration, state: FeedSink.State) {
+        self.configuration = configuration
+        self.state = Mutex(state)
+    }
+
+    private struct PushBody: Decodable {
+        struct Item: Decodable {
+            var op: FeedItem.Operation
+            var personalId: String
+            var version: Int64
+            var idempotencyKey: String
+            var document: JSONValue?
+        }
+        var items: [Item]
+    }
+
+    /// Answers one request (on a connection thread of the responder).
+    func handle(_ request: HTTPRequest) -> HTTPResponse {
+        if request.method == "GET" {
+            guard request.path == "/_stats" else { return .text(404, "not found\n") }
+            let report = state.withLock { $0.report }
+            return .json(200, (try? JSONEncoder().encode(report)).map(Array.init) ?? [])
+        }
+        guard authorized(request, configuration) else {
+            state.withLock { $0.report.unauthorized += 1 }
+            return .json(401, Array(#"{"error":"unauthorized"}"#.utf8))
+        }
+        if request.path == "/_control" { return control(request) }
+        let failure = state.withLock { state -> Int? in
+            state.report.requests += 1
+            let failing = state.failNext > 0 || state.failUntil.map { ContinuousClock.now < $0 } == true
+            guard failing else { return nil }
+            state.failNext = max(0, state.failNext - 1)
+            state.report.failedOnPurpose += 1
+            return state.failStatus
+        }
+        if let failure { return .json(failure, Array(#"{"error":"failing on purpose"}"#.utf8)) }
+        guard let body = try? JSONDecoder().decode(PushBody.self, from: Data(request.body)), body.items.allSatisfy(valid) else {
+            state.withLock { $0.report.malformed += 1 }
+            return .json(400, Array(#"{"error":"not a push request"}"#.utf8))
+        }
+        if let refused = body.items.first(where: { configuration.rejectPersonalIDs.contains($0.personalId) }) {
+            state.withLock { $0.report.rejected += 1 }
+            return .json(422, Array(#"{"error":"unknown citizen","idempotencyKey":"\#(refused.idempotencyKey)"}"#.utf8))
+        }
+        let counts = state.withLock { state in Core.record(body.items, into: &state) }
+        return .json(200, Array(#"{"accepted":\#(body.items.count),"duplicates":\#(counts.duplicates),"outOfOrder":\#(counts.outOfOrder)}"#.utf8))
+    }
+
+    private func valid(_ item: PushBody.Item) -> Bool {
+        guard item.idempotencyKey == "\(item.personalId):\(item.version)", item.version > 0,
+              (try? PersonalID(parsing: item.personalId))?.value == item.personalId else { return false }
+        switch (item.op, item.document) {
+        case (.upsert, .object(let fields)?):
+            // The document names the same person and version as the item.
+            return fields["personalId"] == .string(item.personalId) && fields["version"] == .number(Decimal(item.version))
+        case (.delete, nil):
+            return true
+        default:
+            return false
+        }
+    }
+
+    private func authorized(_ request: HTTPRequest, _ configuration: FeedSinkConfiguration) -> Bool {
+        if let token = configuration.bearerToken {
+            let expected = Array("Bearer \(token)".utf8), given = Array((request.header("Authorization") ?? "").utf8)
+            // Constant time in the token's length, so a forger learns nothing from timing.
+            guard expected.count == given.count, zip(expected, given).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 else { return false }
+        }
+        if let key = configuration.signingKey {
+            guard FeedWire.verify(signature: request.header(FeedWire.signatureHeader), timestamp: request.header(FeedWire.timestampHeader),
+                                  body: request.body, key: key, now: Date()) else { return false }
+        }
+        return true
+    }
+
+    private func control(_ request: HTTPRequest) -> HTTPResponse {
+        let query = request.query
+        let status = query["status"].flatMap(Int.init).flatMap { (100...599).contains($0) ? $0 : nil } ?? 503
+        state.withLock { state in
+            state.failStatus = status
+            if let next = query["failNext"].flatMap(Int.init) { state.failNext = max(0, next) }
+            if let seconds = query["failForSeconds"].flatMap(Double.init), seconds.isFinite, seconds >= 0 {
+                state.failUntil = .now + .milliseconds(Int64(seconds * 1000))
+            }
+        }
+        return .json(200, Array(#"{"ok":true}"#.utf8))
+    }
+
+    /// Records accepted items; returns how many were duplicates and out of order.
+    private static func record(_ items: [PushBody.Item], into state: inout FeedSink.State) -> (duplicates: Int, outOfOrder: Int) {
+        var duplicates = 0, outOfOrder = 0
+        let receivedAt = CitizenDocumentBuilder.rfc3339(Date())
+        var lines = Data()
+        for item in items {
+            let duplicate = !state.seen.insert(item.idempotencyKey).inserted
+            let late = !duplicate && item.version < (state.latest[item.personalId] ?? 0)
+            if duplicate { duplicates += 1 }
+            if late { outOfOrder += 1 }
+            state.report.items += 1
+            state.arrivals[item.personalId, default: []].append(item.version)
+            if !duplicate && !late {
+                state.latest[item.personalId] = item.version
+                switch item.op {
+                case .upsert:
+                    state.report.upserts += 1
+                    state.documents[item.personalId] = (try? JSONEncoder().encode(item.document)).map(Array.init)
+                case .delete:
+                    state.report.deletions += 1
+                    state.documents[item.personalId] = nil
+                }
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let line = SinkLine(receivedAt: receivedAt, op: item.op, personalId: item.personalId, version: item.version,
+                                idempotencyKey: item.idempotencyKey, duplicate: duplicate, outOfOrder: late, document: item.document)
+            if let data = try? encoder.encode(line) { lines += data + Data("\n".utf8) }
+        }
+        state.report.duplicates += duplicates
+        state.report.outOfOrder += outOfOrder
+        state.output?.write(lines)
+        return (duplicates, outOfOrder)
+    }
+
+    /// One line of the output file.
+    private struct SinkLine: Encodable {
+        var receivedAt: String
+        var op: FeedItem.Operation
+        var personalId: String
+        var version: Int64
+        var idempotencyKey: String
+        var duplicate: Bool
+        var outOfOrder: Bool
+        var document: JSONValue?
+    }
+}

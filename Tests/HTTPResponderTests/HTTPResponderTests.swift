@@ -1,0 +1,158 @@
+import Foundation
+@testable import HTTPResponder
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The responder over real loopback sockets, driven by a raw client so that malformed and hostile
+/// requests can be sent byte for byte.
+final class HTTPResponderTests: XCTestCase {
+    /// A blocking loopback client (reads with a 5 s guard so a failing test cannot hang).
+    final class RawClient {
+        let fd: Int32
+
+        init(port: UInt16) throws {
+            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+            let rc = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
+            var guardTime = timeval(tv_sec: 5, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &guardTime, socklen_t(MemoryLayout<timeval>.size))
+        }
+
+        deinit { close(fd) }
+
+        func send(_ text: String) { send(Array(text.utf8)) }
+
+        func send(_ bytes: [UInt8]) {
+            _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        }
+
+        /// Reads until `marker` appears (or the peer closes); returns everything read.
+        func read(until marker: String? = nil) -> String {
+            var out: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                if let marker, String(decoding: out, as: UTF8.self).contains(marker) { break }
+                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if n <= 0 { break }
+                out += chunk[0..<n]
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+    }
+
+    func echo(_ limits: HTTPLimits = HTTPLimits()) throws -> HTTPResponder {
+        try HTTPResponder(limits: limits) { request in
+            .text(200, "\(request.method) \(request.path) q=\(request.query["q"] ?? "-") body=\(request.body.count) ua=\(request.header("user-agent") ?? "-")")
+        }
+    }
+
+    func testGetKeepAliveAndPipelining() throws {
+        let server = try echo()
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        client.send("GET /healthz?q=a+b HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        let both = client.read(until: "GET /metrics q=- body=0 ua=-")
+        XCTAssertTrue(both.hasPrefix("HTTP/1.1 200 OK\r\n"), both)
+        XCTAssertTrue(both.contains("GET /healthz q=a b body=0 ua=t"), both)
+        XCTAssertTrue(both.contains("Connection: keep-alive"), both)
+        client.send("GET /last HTTP/1.1\r\nConnection: close\r\n\r\n")
+        let last = client.read()
+        XCTAssertTrue(last.contains("Connection: close") && last.hasSuffix("GET /last q=- body=0 ua=-"), last)
+    }
+
+    func testStrictRefusals() throws {
+        var limits = HTTPLimits()
+        limits.maxBodyBytes = 10
+        limits.methods = ["GET", "POST"]
+        let server = try echo(limits)
+        defer { server.stop() }
+        let cases: [(String, String)] = [
+            ("GET / HTTP/1.1\r\nX: " + String(repeating: "a", count: 17_000) + "\r\n\r\n", "431"),
+            ("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n", "413"),
+            ("POST / HTTP/1.1\r\n\r\n", "411"),
+            ("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", "501"),
+            ("POST / HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n", "400"),
+            ("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "400"),
+            ("DELETE / HTTP/1.1\r\n\r\n", "405"),
+            ("GET / HTTP/2.0\r\n\r\n", "505"),
+            ("GET  / HTTP/1.1\r\n\r\n", "400"),
+            ("GET http://x/ HTTP/1.1\r\n\r\n", "400"),
+            ("GET / HTTP/1.1\r\nX: a\r\n  folded\r\n\r\n", "400"),
+            ("GET / HTTP/1.1\r\nBad Name: a\r\n\r\n", "400"),
+            ("\u{01}\u{02}garbage\r\n\r\n", "400"),
+        ]
+        for (request, status) in cases {
+            let client = try RawClient(port: server.port)
+            client.send(request)
+            let response = client.read()
+            XCTAssertTrue(response.hasPrefix("HTTP/1.1 \(status) "), "\(request.prefix(60)) → \(response.prefix(80))")
+            XCTAssertTrue(response.contains("Connection: close"), "a refused request ends the connection")
+        }
+        let client = try RawClient(port: server.port)
+        client.send("DELETE / HTTP/1.1\r\n\r\n")
+        XCTAssertTrue(client.read().contains("Allow: GET, POST"))
+        XCTAssertEqual(server.openConnections, 0)
+    }
+
+    func testPostBodyWithExpectContinue() throws {
+        var limits = HTTPLimits()
+        limits.methods = ["POST"]
+        let server = try echo(limits)
+        defer { server.stop() }
+        let client = try RawClient(port: server.port)
+        client.send("POST /in HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        XCTAssertEqual(client.read(until: "\r\n\r\n"), "HTTP/1.1 100 Continue\r\n\r\n")
+        client.send("hello")
+        XCTAssertTrue(client.read(until: "body=5").contains("POST /in q=- body=5"))
+    }
+
+    func testASlowRequestIsCutOffAndIdleConnectionsClose() throws {
+        var limits = HTTPLimits()
+        limits.requestTimeout = .milliseconds(200)
+        limits.idleTimeout = .milliseconds(200)
+        let server = try echo(limits)
+        defer { server.stop() }
+        let slow = try RawClient(port: server.port)
+        slow.send("GET / HTTP/1.1\r\nHost:")   // never finished
+        XCTAssertTrue(slow.read().hasPrefix("HTTP/1.1 408 "))
+        let idle = try RawClient(port: server.port)
+        XCTAssertEqual(idle.read(), "", "an idle connection is closed without a response")
+    }
+
+    func testConnectionLimitAndStop() throws {
+        var limits = HTTPLimits()
+        limits.maxConnections = 1
+        let server = try echo(limits)
+        let first = try RawClient(port: server.port)
+        first.send("GET /a HTTP/1.1\r\n\r\n")
+        XCTAssertTrue(first.read(until: "ua=-").contains("GET /a"))
+        let second = try RawClient(port: server.port)
+        XCTAssertTrue(second.read().hasPrefix("HTTP/1.1 503 "), "over the limit: refused, not queued")
+        server.stop()
+        XCTAssertEqual(first.read(), "", "stop ends open connections")
+        XCTAssertThrowsError(try RawClient(port: server.port), "nothing listens after stop")
+        server.stop()
+    }
+
+    func testParserRules() {
+        let limits = HTTPLimits()
+        func parse(_ text: String) -> Result<HTTPRequestHead, HTTPParseError> { HTTPRequestHead.parse(ArraySlice(Array(text.utf8)), limits: limits) }
+        guard case .success(let head) = parse("GET /x?y=1 HTTP/1.0\r\nConnection: keep-alive\r\nHost:  a ") else { return XCTFail() }
+        XCTAssertEqual(head.target, "/x?y=1")
+        XCTAssertTrue(head.keepAlive)
+        XCTAssertEqual(head.headers.last, HTTPHeader("Host", "a"))
+        guard case .success(let closing) = parse("GET / HTTP/1.0") else { return XCTFail() }
+        XCTAssertFalse(closing.keepAlive, "HTTP/1.0 closes unless asked")
+        guard case .failure(let error) = parse("POST / HTTP/1.1\r\nContent-Length: 1") else { return XCTFail() }
+        XCTAssertEqual(error.status, 405, "GET only by default")
+        XCTAssertThrowsError(try HTTPResponder(host: "localhost") { _ in .text(200, "") }, "an IPv4 literal is required")
+    }
+}

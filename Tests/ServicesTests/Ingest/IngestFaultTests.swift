@@ -1,0 +1,85 @@
+import Foundation
+import HealthModel
+import HSSKTesting
+import Kafka
+import RecordStore
+@testable import Services
+import SyntheticPopulation
+import XCTest
+
+/// Transient failures (a broker down, request errors, the store unavailable) are retried: no record
+/// is skipped, none goes to the dead-letter topics, and the outcome equals a run without faults.
+final class IngestFaultTests: XCTestCase {
+    /// Runs ingest over a population while `fault` acts, then checks the outcome.
+    private func run(_ backend: TestStores.Backend, citizens: Int = 600, partitions: Int = 4,
+                     fault: @escaping @Sendable (IngestScenario, String) async throws -> Void) async throws -> IngestCounters.Snapshot {
+        let scenario = try IngestScenario(partitions: partitions)
+        let location = try TestStores.freshLocation(backend)
+        let store = try await RecordStores.open(location, keys: try KeyRing.generate())
+        try await scenario.registerAccounts(in: store)
+        let population = PopulationGenerator(citizens: citizens, seed: 3).generate()
+        let service = IngestService(configuration: scenario.configuration(), store: store, log: .silent)
+        let running = Task { try await service.run() }
+        let half = population.records.count / 2
+        var published = try await scenario.publish(Array(population.records.prefix(half)))
+        let firstHalf = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(published))
+        XCTAssertTrue(firstHalf)
+        // The second half arrives while the fault lasts.
+        let faulting = Task { try await fault(scenario, location) }
+        try await Task.sleep(for: .milliseconds(500))
+        published += try await scenario.publish(Array(population.records.dropFirst(half)))
+        try await faulting.value
+        let processed = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(published), timeout: .seconds(150))
+        running.cancel()
+        try await running.value
+        XCTAssertTrue(processed, "not everything was processed")
+        let letters = try await scenario.deadLetters(atLeast: published.filter { $0.expectedCode != nil }.count)
+        let problems = try await scenario.check(published, store: store, deadLetters: letters)
+        XCTAssertTrue(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+        await store.close()
+        scenario.cluster.shutdown()
+        return service.counters.snapshot
+    }
+
+    func testBrokerDownAndRequestErrors() async throws {
+        let counters = try await run(.sqlite) { scenario, _ in
+            // Errors on the requests ingest makes (fetch, produce of dead letters, commits), then a broker down.
+            scenario.cluster.pushRequestErrors(.fetch, Array(repeating: .notLeaderForPartition, count: 5))
+            scenario.cluster.pushRequestErrors(.produce, Array(repeating: .notEnoughReplicas, count: 5))
+            scenario.cluster.pushRequestErrors(.offsetCommit, Array(repeating: .requestTimedOut, count: 3))
+            try scenario.cluster.setBrokerDown(2)
+            try await Task.sleep(for: .seconds(3))
+            try scenario.cluster.setBrokerUp(2)
+        }
+        XCTAssertGreaterThan(counters.stored, 0)
+    }
+
+    func testSQLiteStoreLockedForLongerThanItsBusyTimeout() async throws {
+        let counters = try await run(.sqlite) { _, location in
+            // Another process holds the database's write lock beyond the store's 15 s busy timeout.
+            try TestStores.run("python3", ["-c", """
+                import sqlite3, sys, time
+                c = sqlite3.connect(sys.argv[1], isolation_level=None)
+                c.execute('BEGIN EXCLUSIVE')
+                time.sleep(20)
+                c.execute('COMMIT')
+                """, location])
+        }
+        XCTAssertGreaterThan(counters.retries, 0, "the outage was never felt")
+    }
+
+    func testPostgresUnreachableForAWhile() async throws {
+        let counters = try await run(.postgres) { _, location in
+            let database = try XCTUnwrap(URLComponents(string: location)?.path.dropFirst()).description
+            let admin = try XCTUnwrap(ProcessInfo.processInfo.environment["HSSK_TEST_POSTGRES_URL"])
+            // Refuse new connections and cut the existing ones: the store's connection is lost.
+            try TestStores.run("psql", ["--quiet", "--no-psqlrc", "--dbname", admin, "--command", """
+                ALTER DATABASE \(database) ALLOW_CONNECTIONS false;
+                SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid();
+                """])
+            try await Task.sleep(for: .seconds(5))
+            try TestStores.run("psql", ["--quiet", "--no-psqlrc", "--dbname", admin, "--command", "ALTER DATABASE \(database) ALLOW_CONNECTIONS true"])
+        }
+        XCTAssertGreaterThan(counters.retries, 0, "the outage was never felt")
+    }
+}
