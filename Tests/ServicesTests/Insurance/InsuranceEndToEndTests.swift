@@ -123,7 +123,8 @@ final class InsuranceEndToEndTests: XCTestCase {
         for (topic, partitions) in [(SimulatedBHXH.supplementsTopic, 3), (SimulatedBHXH.acksTopic, 3), (SimulatedBHXH.acksTopic + ".dlq", 1)] {
             try scenario.cluster.createTopic(topic, partitions: partitions, replicationFactor: 3)
         }
-        let store = try await RecordStores.open(try TestStores.freshLocation(backend), keys: try KeyRing.generate())
+        let location = try TestStores.freshLocation(backend)
+        let store = try await RecordStores.open(location, keys: try KeyRing.generate())
         try await scenario.registerAccounts(in: store)
         let sim = try SimulatedBHXH(bootstrap: scenario.cluster.bootstrapServers, sources: scenario.sources, partitions: 3,
                                     phoneLocked: [Self.c.bhxh])
@@ -276,5 +277,17 @@ final class InsuranceEndToEndTests: XCTestCase {
         try await sim.close()
         await store.close()
         scenario.cluster.shutdown()
+
+        // Nothing of it in plaintext at rest: cards, states, supplements, answers (the SQLite file and its journal).
+        if backend == .sqlite {
+            let bytes = ["", "-wal", "-shm"].flatMap { Array(FileManager.default.contents(atPath: location + $0) ?? Data()) }
+            XCTAssertGreaterThan(bytes.count, 0)
+            let people = [Self.a, Self.b, Self.c, Self.d, Self.e, Self.f, Self.g, Self.h]
+            let needles = people.flatMap { [$0.bhxh, $0.details.fullName, $0.details.personalId ?? "", $0.details.phone ?? ""] }
+                + [Self.eNewID, "0912000031", "0912000032", "Trần Văn Binh"]
+            for needle in needles where !needle.isEmpty {
+                XCTAssertNil(Data(bytes).range(of: Data(needle.utf8)), "'\(needle)' in plaintext in the store")
+            }
+        }
     }
 }
