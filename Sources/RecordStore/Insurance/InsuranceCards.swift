@@ -66,9 +66,14 @@ extension StoreEngine {
         return InsuranceCardRecord(state: state, persons: persons)
     }
 
-    /// What the insurance sync needs of a person (merges followed to the survivor); nil when unknown.
-    /// Records are read only when the person has a card: without one there is nothing to supplement.
+    /// What the insurance sync needs of a person (merges followed to the survivor), read in one
+    /// snapshot; nil when unknown. Records are read only when the person has a card: without one there
+    /// is nothing to supplement.
     func insuranceView(_ id: PersonID) throws -> InsurancePersonView? {
+        try readSnapshot { try insuranceViewInSnapshot(id) }
+    }
+
+    private func insuranceViewInSnapshot(_ id: PersonID) throws -> InsurancePersonView? {
         var current = id
         // A merge chain is short; the bound only guards against a corrupt cycle.
         for _ in 0..<32 {
@@ -80,18 +85,17 @@ extension StoreEngine {
         let indexes = try db.query("SELECT DISTINCT bhxh_index FROM insurance_card WHERE person_id = ?", [.int(current.rawValue)])
             .map { try $0.blob(0) }
         let cards = try indexes.compactMap { try insuranceCard(index: $0) }.sorted { $0.state.bhxhNumber < $1.state.bhxhNumber }
-        var records: [PersonSourceRecord] = []
+        var records: [PersonRecord] = []
         if !cards.isEmpty {
             for row in try db.query("""
-                SELECT id, kind, original_enc, topic, kafka_partition, kafka_offset, sender FROM source_record
+                SELECT id, kind, original_enc, topic, kafka_partition, kafka_offset, sender, version FROM source_record
                 WHERE person_id = ? AND superseded_by IS NULL AND kind <> ? ORDER BY id
                 """, [.int(current.rawValue), .text(RecordKind.insuranceCard.rawValue)]) {
                 guard let kind = RecordKind(rawValue: try row.text(1)) else { continue }
-                records.append(PersonSourceRecord(id: try row.int(0), kind: kind,
-                                                  original: try cipher.open(try row.blob(2), context: "source_record.original_enc"),
-                                                  coordinates: KafkaCoordinates(topic: try row.text(3), partition: Int32(try row.int(4)),
-                                                                                offset: try row.int(5)),
-                                                  sender: try row.text(6)))
+                records.append(PersonRecord(id: try row.int(0), kind: kind,
+                                            original: try cipher.open(try row.blob(2), context: "source_record.original_enc"),
+                                            coordinates: KafkaCoordinates(topic: try row.text(3), partition: Int32(try row.int(4)), offset: try row.int(5)),
+                                            sender: try row.text(6), version: Int(try row.int(7))))
             }
         }
         return InsurancePersonView(person: person, cards: cards, records: records)

@@ -9,20 +9,6 @@ public struct InsuranceCardRecord: Sendable, Hashable {
     public var persons: [PersonID]
 }
 
-/// A person's current source record that did not come from insurance, decrypted.
-public struct PersonSourceRecord: Sendable, Hashable {
-    /// Row id (grows with arrival).
-    public var id: Int64
-    /// Kind of record; decode `original` with `RecordDecoder.decode(_:kind:)`.
-    public var kind: RecordKind
-    /// The message value exactly as received.
-    public var original: [UInt8]
-    /// Where it was read.
-    public var coordinates: KafkaCoordinates
-    /// Sender account.
-    public var sender: String
-}
-
 /// What the insurance sync needs to know about one person to decide what to send.
 public struct InsurancePersonView: Sendable, Hashable {
     /// The person (merges followed to the surviving person), with identifiers.
@@ -30,7 +16,7 @@ public struct InsurancePersonView: Sendable, Hashable {
     /// The cards linked to the person.
     public var cards: [InsuranceCardRecord]
     /// The person's current records from every source but insurance, oldest first.
-    public var records: [PersonSourceRecord]
+    public var records: [PersonRecord]
 }
 
 /// Where a supplement is in its life.

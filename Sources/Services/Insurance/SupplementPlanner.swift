@@ -56,7 +56,7 @@ public enum SupplementPlanner {
     /// What the health record knows of each field, from its non-insurance records and identifiers.
     static func known(_ view: InsurancePersonView) -> [InsuranceSupplement.Field: Known] {
         // Oldest first by the event's own time (arrival breaks ties): the last match is the newest.
-        let records = view.records.compactMap { stored -> (stored: PersonSourceRecord, record: SourceRecord, time: String)? in
+        let records = view.records.compactMap { stored -> (stored: PersonRecord, record: SourceRecord, time: String)? in
             let decoded = RecordDecoder.decode(Data(stored.original), kind: stored.kind)
             guard let record = decoded.record, record.kind != .insuranceCard else { return nil }
             return (stored, record, eventTime(record))
@@ -65,7 +65,7 @@ public enum SupplementPlanner {
             if let x, let y, x != y { return x < y }
             return a.stored.id < b.stored.id
         }
-        func evidence(_ entry: (stored: PersonSourceRecord, record: SourceRecord, time: String)) -> InsuranceSupplement.Evidence {
+        func evidence(_ entry: (stored: PersonRecord, record: SourceRecord, time: String)) -> InsuranceSupplement.Evidence {
             InsuranceSupplement.Evidence(topic: entry.stored.coordinates.topic, sender: entry.stored.sender, recordKey: entry.record.kafkaKey,
                                          recordType: recordType(entry.record), time: entry.time)
         }

@@ -15,10 +15,10 @@ final class SupplementPlannerTests: XCTestCase {
         PersonDetails(fullName: name, birthDate: birth, sex: 2, personalId: personalId, bhxhNumber: bhxh, phone: phone)
     }
 
-    private func stored(_ record: SourceRecord, id: Int64, sender: String = "01001_lt_bvbm") throws -> PersonSourceRecord {
+    private func stored(_ record: SourceRecord, id: Int64, sender: String = "01001_lt_bvbm") throws -> PersonRecord {
         let topic = SourcePublisher.defaultTopics[record.kind] ?? ""
-        return PersonSourceRecord(id: id, kind: record.kind, original: Array(try SourcePublisher.canonicalJSON(record)),
-                                  coordinates: KafkaCoordinates(topic: topic, partition: 0, offset: id), sender: sender)
+        return PersonRecord(id: id, kind: record.kind, original: Array(try SourcePublisher.canonicalJSON(record)),
+                            coordinates: KafkaCoordinates(topic: topic, partition: 0, offset: id), sender: sender, version: 1)
     }
 
     private func visit(_ episode: String, _ patient: PersonDetails, at time: String = "2025-09-10T08:00") -> SourceRecord {
@@ -44,7 +44,7 @@ final class SupplementPlannerTests: XCTestCase {
     }
 
     private func view(personalIDs: [(String, String?)] = [("001185000101", nil)], cards: [InsuranceCardRecord],
-                      records: [PersonSourceRecord]) -> InsurancePersonView {
+                      records: [PersonRecord]) -> InsurancePersonView {
         InsurancePersonView(person: StoredPerson(id: PersonID(1), demographics: nil,
                                                  identifiers: personalIDs.map { StoredIdentifier(type: .personalId, value: $0.0, validFrom: "2016-01-01",
                                                                                                  validTo: $0.1, source: "test") },
