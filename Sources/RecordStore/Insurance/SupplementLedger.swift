@@ -106,19 +106,7 @@ extension StoreEngine {
                           try answer.reason.map { .blob(try cipher.seal($0, context: "insurance_supplement.reason_enc")) } ?? .null,
                           .text(now), .text(answer.supplementID)])
             }
-            // Same statement as `apply`: the stored position only moves forward from where this batch began.
-            for offset in offsets {
-                guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
-                let moved = try db.execute("""
-                    INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
-                    WHERE consumer_offset.next_offset <= ?
-                    """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset),
-                          .text(now), .int(offset.processedFrom ?? Int64.max)])
-                guard moved == 1 else {
-                    throw StoreError.offsetMoved("\(offset.group) \(offset.partition) is already past offset \(offset.processedFrom ?? -1)")
-                }
-            }
+            try storeOffsets(offsets, at: now)
             let accepted = answers.filter(\.accepted).count
             let positions = offsets.map { "\($0.group):\($0.partition)=\($0.nextOffset)" }.joined(separator: ",")
             try appendAudit(actor: actor, action: "supplement-answers", subject: "insurance_supplement",
@@ -135,11 +123,7 @@ extension StoreEngine {
                 SELECT DISTINCT c.person_id FROM insurance_card c JOIN person p ON p.id = c.person_id
                 WHERE p.status = 'active' ORDER BY c.person_id
                 """, []).map { try $0.int(0) }
-            let ids = try reserveIDs("outbox", count: persons.count)
-            let rows = try zip(ids, persons).map { id, person -> [SQLValue] in
-                [.int(id), .text(kind), .text(String(person)), .blob(try cipher.seal(payload, context: "outbox.payload_enc")), .text(now)]
-            }
-            try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: rows)
+            try insertOutbox(persons.map { (kind, String($0), payload) }, at: now)
             try appendAudit(actor: "insurance-sync", action: "queue-card-holders", subject: "outbox", detail: "kind=\(kind) persons=\(persons.count)", at: now)
             return persons.count
         }
