@@ -152,6 +152,20 @@ extension StoreContract {
         XCTAssertEqual(report.supplements, SupplementCounts(sent: 2, accepted: 1, rejected: 1, awaitingAnswer: 0, pending: 1))
         let queued = try await store.queueForCardHolders(kind: "insurance-supplement", payload: [1])
         XCTAssertEqual(queued, 1)
+        let rescan = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(rescan.map(\.key), [String(person.rawValue)])
+        try await store.markOutboxDone(rescan.map(\.id))
+
+        // A merge may bring the card holder values insurance lacks: both ends are decided again.
+        let other = try await store.apply(StoreBatch(identity: [.newPerson(local: 1, Demographics(fullName: "Nguyễn Văn Ân"))])).newPersons[1]
+        let absorbed = try XCTUnwrap(other)
+        let mergeID = try await store.merge(absorbed, into: person, reason: "test", actor: "test")
+        let afterMerge = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(afterMerge.map(\.key), [String(person.rawValue)])
+        try await store.markOutboxDone(afterMerge.map(\.id))
+        try await store.undoMerge(mergeID, actor: "test")
+        let afterUndo = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(afterUndo.map(\.key), [String(person.rawValue), String(absorbed.rawValue)])
 
         let verify = try await store.verify()
         XCTAssertTrue(verify.ok, "\(verify.problems)")

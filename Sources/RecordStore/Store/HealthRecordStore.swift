@@ -30,10 +30,10 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// also queues a `citizen-feed` outbox message for the person in that transaction.
     func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws
     /// Merges `merged` into `survivor`: its identifiers, records and relations move; logged, undoable;
-    /// queues a `citizen-feed` message for the survivor (`PersonChange.Reason.merge`).
+    /// queues `citizen-feed` and `insurance-supplement` messages for the survivor (`PersonChange.Reason.merge`).
     func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64
     /// Undoes a merge: exactly what it moved goes back and the merged person is active again; queues a
-    /// `citizen-feed` message for each of the two persons (`PersonChange.Reason.undoMerge`).
+    /// `citizen-feed` and an `insurance-supplement` message for each of the two persons (`PersonChange.Reason.undoMerge`).
     func undoMerge(_ mergeID: Int64, actor: String) async throws
     /// Relations recorded for a person, in both directions (`kind` is as recorded: `person` has `kind` `other`).
     func relations(of person: PersonID) async throws -> [PersonRelation]

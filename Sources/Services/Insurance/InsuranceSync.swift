@@ -119,7 +119,7 @@ public final class InsuranceSync: Service {
     }
 
     /// Queues every person linked to a card for a fresh decision (first run on an existing store, or
-    /// after merges); returns how many.
+    /// after reviews linked records by hand, which queues nothing); returns how many.
     public func queueAllCardHolders() async throws -> Int {
         try await store.queueForCardHolders(kind: OutboxKinds.insuranceSupplement, payload: Array(#"{"reason":"rescan"}"#.utf8))
     }

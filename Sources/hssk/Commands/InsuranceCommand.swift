@@ -33,7 +33,7 @@ let insuranceCommand = Command(
                 Option(name: "bootstrap", value: "HOST:PORT", help: "Kafka bootstrap servers."), storeOption, keysOption,
                 Option(name: "group", value: "NAME", help: "Consumer group of the acknowledgement reader.", defaultValue: "hssk-insurance-sync"),
                 Option(name: "key-file", value: "FILE", help: "hssk's own signing key (hex or base64): supplements then carry hssk-signature."),
-                Option(name: "rescan", value: nil, help: "First queue every person linked to a card (first run on an existing store, after merges)."),
+                Option(name: "rescan", value: nil, help: "First queue every person linked to a card (first run on an existing store, after records were linked by review)."),
             ],
             run: { arguments in
                 let bootstrap = try required(arguments, "bootstrap")
