@@ -2,7 +2,7 @@ import Foundation
 
 // The hssk command-line tool: parses arguments and calls Services; nothing more lives here.
 let commands: [Command] = [brokerCommand, topicsCommand, publishCommand, ingestCommand, linkageEvalCommand, backupCommand, restoreCommand,
-                           verifyCommand, keysCommand, accountsCommand, dlqCommand, feedCommand, reviewCommand, personsCommand, dedupCommand,
+                           verifyCommand, keysCommand, accountsCommand, dlqCommand, feedCommand, insuranceCommand, reviewCommand, personsCommand, dedupCommand,
                            benchCommand]
 
 let root = Command(

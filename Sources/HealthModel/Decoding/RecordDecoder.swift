@@ -1,7 +1,14 @@
 import Foundation
 
+/// A JSON value that validates itself: the source records, and the other values hssk reads
+/// (BHXH's acknowledgements), so that all are decoded with the same strictness.
+public protocol ValidatedValue: Codable, Sendable {
+    /// Every problem of the value, errors and warnings, with JSON paths.
+    func validate() -> [ValidationIssue]
+}
+
 /// What decoding a message value gave: the record when it could be read, and every issue found.
-public struct DecodedRecord<Record: HealthRecord>: Sendable {
+public struct DecodedRecord<Record: ValidatedValue>: Sendable {
     /// The record, when the JSON had the right shape (it may still carry errors in `issues`).
     public var record: Record?
     /// Decoding and validation issues, errors and warnings.
@@ -20,7 +27,7 @@ public enum RecordDecoder {
     public static let maxValueBytes = 4 * 1024 * 1024
 
     /// Decodes and validates one message value as `type`.
-    public static func decode<Record: HealthRecord>(_ data: Data, as type: Record.Type) -> DecodedRecord<Record> {
+    public static func decode<Record: ValidatedValue>(_ data: Data, as type: Record.Type) -> DecodedRecord<Record> {
         var issues = IssueCollector()
         guard data.count <= maxValueBytes else {
             issues.add("$", "json.tooLarge", en: "The value is larger than \(maxValueBytes) bytes.",
@@ -64,7 +71,7 @@ public enum RecordDecoder {
     /// The record when `data` is exactly its canonical form (`encode`) with text that normalising
     /// would not change — what `SourcePublisher` sends. The general path below (five JSON passes) then
     /// gives the same record and issues, so one decode and one encode suffice.
-    static func canonicalRecord<Record: HealthRecord>(_ data: Data, as type: Record.Type) -> Record? {
+    static func canonicalRecord<Record: ValidatedValue>(_ data: Data, as type: Record.Type) -> Record? {
         guard hasPlainText(data), let record = try? JSONDecoder().decode(Record.self, from: data),
               let canonical = try? encode(record), canonical == data else { return nil }
         return record
@@ -130,7 +137,7 @@ public enum RecordDecoder {
     }
 
     /// The canonical JSON of a record (sorted keys, so equal records give equal bytes).
-    public static func encode<Record: HealthRecord>(_ record: Record) throws -> Data {
+    public static func encode<Record: ValidatedValue>(_ record: Record) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(record)

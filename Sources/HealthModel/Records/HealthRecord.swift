@@ -35,7 +35,7 @@ public enum SenderScope: Sendable, Hashable {
 }
 
 /// A record published on a source topic: canonical JSON, full validation, Kafka key and sender scope.
-public protocol HealthRecord: Codable, Sendable, Hashable {
+public protocol HealthRecord: ValidatedValue, Hashable {
     /// Which kind of record this is.
     static var kind: RecordKind { get }
     /// The canonical JSON schema version this code writes and reads.

@@ -92,8 +92,11 @@ extension StoreEngine {
             do { movedJSON = String(decoding: try JSONEncoder().encode(moved), as: UTF8.self) } catch { throw StoreError.backend("\(error)") }
             let id = try db.insertReturningID("INSERT INTO merge_log (survivor_id, merged_id, reason, actor, moved, merged_at) VALUES (?, ?, ?, ?, ?, ?)",
                                               [.int(survivor.rawValue), .int(merged.rawValue), .text(reason), .text(actor), .text(movedJSON), .text(now)])
-            // The survivor's citizen document changes and the absorbed person's key must go.
-            try insertOutbox([(OutboxKinds.citizenFeed, String(survivor.rawValue), PersonChange(reason: .merge, other: merged.rawValue).payload)], at: now)
+            // The survivor's citizen document changes and the absorbed person's key must go; the survivor may
+            // now hold a card and values insurance lacks.
+            let change = PersonChange(reason: .merge, other: merged.rawValue).payload
+            try insertOutbox([(OutboxKinds.citizenFeed, String(survivor.rawValue), change),
+                              (OutboxKinds.insuranceSupplement, String(survivor.rawValue), change)], at: now)
             try appendAudit(actor: actor, action: "merge", subject: "merge_log:\(id)",
                             detail: "merged=\(merged) survivor=\(survivor) rows=\(moved.values.map(\.count).reduce(0, +))", at: now)
             return id
@@ -125,9 +128,14 @@ extension StoreEngine {
             let now = Self.timestamp()
             try db.execute("UPDATE person SET status = 'active', merged_into = NULL, updated_at = ? WHERE id = ?", [.text(now), .int(merged.rawValue)])
             try db.execute("UPDATE merge_log SET undone_at = ?, undone_by = ? WHERE id = ?", [.text(now), .text(actor), .int(mergeID)])
-            // Both persons' citizen documents change: the restored person is published again.
-            try insertOutbox([(OutboxKinds.citizenFeed, String(survivor.rawValue), PersonChange(reason: .undoMerge, other: merged.rawValue).payload),
-                              (OutboxKinds.citizenFeed, String(merged.rawValue), PersonChange(reason: .undoMerge, other: survivor.rawValue).payload)],
+            // Both persons' citizen documents change: the restored person is published again. Both are
+            // decided again for insurance too (what was sent stays in the ledger and is not repeated).
+            let survivorChange = PersonChange(reason: .undoMerge, other: merged.rawValue).payload
+            let mergedChange = PersonChange(reason: .undoMerge, other: survivor.rawValue).payload
+            try insertOutbox([(OutboxKinds.citizenFeed, String(survivor.rawValue), survivorChange),
+                              (OutboxKinds.citizenFeed, String(merged.rawValue), mergedChange),
+                              (OutboxKinds.insuranceSupplement, String(survivor.rawValue), survivorChange),
+                              (OutboxKinds.insuranceSupplement, String(merged.rawValue), mergedChange)],
                              at: now)
             try appendAudit(actor: actor, action: "undo-merge", subject: "merge_log:\(mergeID)",
                             detail: "merged=\(merged) survivor=\(survivor)", at: now)

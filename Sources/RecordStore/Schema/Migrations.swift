@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 2
+    static let currentVersion = 3
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -204,6 +204,48 @@ enum Migrations {
               PRIMARY KEY (group_id, topic, kafka_partition))
             """,
         ],
+        [
+            // Insurance (Hà Nội regulation art. 18). A card is its holder's BHXH number; its history is
+            // insurance_card + the originals in source_record, and this table holds the history folded
+            // in effective order (InsuranceCardState), rewritten in the transaction that adds a change.
+            // Plain columns: status and days only, for the report; everything else is in state_enc.
+            """
+            CREATE TABLE insurance_card_state (
+              id {pk},
+              bhxh_index {blob} NOT NULL UNIQUE,
+              status TEXT NOT NULL,
+              valid_from TEXT,
+              valid_to TEXT,
+              effective_at TEXT NOT NULL,
+              changes {int} NOT NULL,
+              state_enc {blob} NOT NULL,
+              updated_at TEXT NOT NULL)
+            """,
+            "CREATE INDEX insurance_card_bhxh ON insurance_card(bhxh_index)",
+            // The supplement ledger: one row per (BHXH number, field, value) hssk decided to send, kept
+            // for good. The newest row of a (BHXH number, field) is what insurance last heard from us:
+            // a value is sent again only when ours differs from it. Rows are written 'pending' before
+            // they are produced (so a crash resends the same supplement id), then 'sent', then
+            // 'accepted' or 'rejected' from BHXH's acknowledgement.
+            """
+            CREATE TABLE insurance_supplement (
+              id {pk},
+              supplement_id TEXT NOT NULL UNIQUE,
+              bhxh_index {blob} NOT NULL,
+              field TEXT NOT NULL,
+              bhxh_enc {blob} NOT NULL,
+              value_enc {blob} NOT NULL,
+              payload_enc {blob} NOT NULL,
+              status TEXT NOT NULL,
+              reason_code TEXT,
+              reason_enc {blob},
+              created_at TEXT NOT NULL,
+              sent_at TEXT,
+              answered_at TEXT)
+            """,
+            "CREATE INDEX insurance_supplement_card ON insurance_supplement(bhxh_index, field)",
+            "CREATE INDEX insurance_supplement_pending ON insurance_supplement(id) WHERE status = 'pending'",
+        ],
     ]
 
     /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
@@ -211,7 +253,9 @@ enum Migrations {
         ("person", "id", "demographics_enc"), ("identifier", "id", "value_enc"),
         ("source_record", "id", "source_key_enc"), ("source_record", "id", "original_enc"),
         ("review_task", "id", "evidence_enc"), ("outbox", "id", "payload_enc"),
-        ("account", "id", "signing_key_enc"),
+        ("account", "id", "signing_key_enc"), ("insurance_card_state", "id", "state_enc"),
+        ("insurance_supplement", "id", "bhxh_enc"), ("insurance_supplement", "id", "value_enc"),
+        ("insurance_supplement", "id", "payload_enc"), ("insurance_supplement", "id", "reason_enc"),
     ]
 
     /// Tables in dependency order (for digests and copies), with their ordering key.
@@ -220,7 +264,8 @@ enum Migrations {
         ("source_record", "id"), ("visit", "id"), ("vaccination", "id"), ("insurance_card", "id"),
         ("registry_event", "id"), ("relation", "id"), ("merge_log", "id"), ("review_task", "id"),
         ("outbox", "id"), ("consumer_offset", "group_id, topic, kafka_partition"), ("audit_log", "seq"),
-        ("account", "id"), ("processing_attempt", "group_id, topic, kafka_partition"),
+        ("account", "id"), ("processing_attempt", "group_id, topic, kafka_partition"), ("insurance_card_state", "id"),
+        ("insurance_supplement", "id"),
     ]
 
     /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.

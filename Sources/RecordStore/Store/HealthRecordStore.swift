@@ -39,10 +39,10 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// also queues a `citizen-feed` outbox message for the person in that transaction.
     func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws
     /// Merges `merged` into `survivor`: its identifiers, records and relations move; logged, undoable;
-    /// queues a `citizen-feed` message for the survivor (`PersonChange.Reason.merge`).
+    /// queues `citizen-feed` and `insurance-supplement` messages for the survivor (`PersonChange.Reason.merge`).
     func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64
     /// Undoes a merge: exactly what it moved goes back and the merged person is active again; queues a
-    /// `citizen-feed` message for each of the two persons (`PersonChange.Reason.undoMerge`).
+    /// `citizen-feed` and an `insurance-supplement` message for each of the two persons (`PersonChange.Reason.undoMerge`).
     func undoMerge(_ mergeID: Int64, actor: String) async throws
     /// Relations recorded for a person, in both directions (`kind` is as recorded: `person` has `kind` `other`).
     func relations(of person: PersonID) async throws -> [PersonRelation]
@@ -65,6 +65,26 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     func pendingOutbox(kind: String, limit: Int) async throws -> [OutboxEntry]
     /// Marks outbox messages done.
     func markOutboxDone(_ ids: [Int64]) async throws
+
+    /// The card of a BHXH number (state folded in effective order, linked persons), nil when unknown.
+    func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord?
+    /// What the insurance sync needs of a person: linked cards and current non-insurance records.
+    func insuranceView(_ person: PersonID) async throws -> InsurancePersonView?
+    /// Records supplements as pending (skipping a value equal to its field's newest ledger value) and
+    /// marks `outboxDone` done, in one transaction; returns the drafts recorded.
+    func planSupplements(_ drafts: [SupplementDraft], outboxDone: [Int64]) async throws -> [SupplementDraft]
+    /// Pending supplements, oldest first.
+    func pendingSupplements(limit: Int) async throws -> [PendingSupplement]
+    /// Marks supplements delivered to the cluster.
+    func markSupplementsSent(_ ids: [String]) async throws
+    /// Ledger rows by supplement id.
+    func supplements(ids: [String]) async throws -> [String: SupplementLedgerEntry]
+    /// Records BHXH's answers with the answer consumer's offsets in one transaction (fenced like `apply`).
+    func recordSupplementAnswers(_ answers: [SupplementAnswer], offsets: [ConsumerOffset], actor: String) async throws -> Int
+    /// Queues an outbox message of `kind` for every active person linked to a card; returns how many.
+    func queueForCardHolders(kind: String, payload: [UInt8]) async throws -> Int
+    /// Counts for the insurance report, card validity judged on `day` (`YYYY-MM-DD`).
+    func insuranceReport(day: String) async throws -> InsuranceReport
 
     /// Creates or updates an interop account; the signing key is stored encrypted.
     func saveAccount(_ account: InteropAccount) async throws

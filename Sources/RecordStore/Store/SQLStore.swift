@@ -126,6 +126,23 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
         try await onThread { try $0.pendingOutbox(kind: kind, limit: limit) }
     }
     public func markOutboxDone(_ ids: [Int64]) async throws { try await onThread { try $0.markOutboxDone(ids) } }
+    public func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord? {
+        try await onThread { try $0.insuranceCard(bhxhNumber: bhxhNumber) }
+    }
+    public func insuranceView(_ person: PersonID) async throws -> InsurancePersonView? { try await onThread { try $0.insuranceView(person) } }
+    public func planSupplements(_ drafts: [SupplementDraft], outboxDone: [Int64]) async throws -> [SupplementDraft] {
+        try await onThread { try $0.planSupplements(drafts, outboxDone: outboxDone) }
+    }
+    public func pendingSupplements(limit: Int) async throws -> [PendingSupplement] { try await onThread { try $0.pendingSupplements(limit: limit) } }
+    public func markSupplementsSent(_ ids: [String]) async throws { try await onThread { try $0.markSupplementsSent(ids) } }
+    public func supplements(ids: [String]) async throws -> [String: SupplementLedgerEntry] { try await onThread { try $0.supplements(ids: ids) } }
+    public func recordSupplementAnswers(_ answers: [SupplementAnswer], offsets: [ConsumerOffset], actor: String) async throws -> Int {
+        try await onThread { try $0.recordSupplementAnswers(answers, offsets: offsets, actor: actor) }
+    }
+    public func queueForCardHolders(kind: String, payload: [UInt8]) async throws -> Int {
+        try await onThread { try $0.queueForCardHolders(kind: kind, payload: payload) }
+    }
+    public func insuranceReport(day: String) async throws -> InsuranceReport { try await onThread { try $0.insuranceReport(day: day) } }
     public func saveAccount(_ account: InteropAccount) async throws { try await onThread { try $0.saveAccount(account) } }
     public func account(named name: String) async throws -> InteropAccount? { try await onThread { try $0.account(named: name) } }
     public func touchAccount(named name: String) async throws { try await onThread { try $0.touchAccount(named: name) } }

@@ -140,6 +140,7 @@ extension StoreEngine {
             latest.append((row, previous))
         }
         try storeDerived(latest, all: planned, records: records, persons: persons)
+        try refreshCardStates(planned.map { (records[$0.index], ($0.previous ?? -1) >= 0) }, at: now)
         for row in planned {
             if let previous = row.previous {
                 let incoming = records[row.index]

@@ -104,20 +104,7 @@ final class StoreEngine {
                 case .text(let text): return (message.kind, text, message.payload)
                 }
             }, at: now)
-            for offset in batch.offsets {
-                guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
-                // The condition is evaluated against the committed row, also when a concurrent batch
-                // inserted it first (PostgreSQL waits for it): two writers can never both move on.
-                let changed = try db.execute("""
-                    INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
-                    WHERE consumer_offset.next_offset <= ?
-                    """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset), .text(now),
-                          .int(offset.processedFrom ?? Int64.max)])
-                guard changed == 1 else {
-                    throw StoreError.offsetMoved("\(offset.group) \(offset.partition) is already past offset \(offset.processedFrom ?? -1)")
-                }
-            }
+            try storeOffsets(batch.offsets, at: now)
             let result = ApplyResult(records: outcomes, newPersons: newPersons)
             let stored = outcomes.count - result.duplicates
             let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.nextOffset)" }.joined(separator: ",")
@@ -125,6 +112,24 @@ final class StoreEngine {
                             detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
                             at: now)
             return result
+        }
+    }
+
+    /// Stores consumer positions, fenced (see `ConsumerOffset.processedFrom`); call inside a write transaction.
+    func storeOffsets(_ offsets: [ConsumerOffset], at now: String) throws {
+        for offset in offsets {
+            guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
+            // The condition is evaluated against the committed row, also when a concurrent batch
+            // inserted it first (PostgreSQL waits for it): two writers can never both move on.
+            let changed = try db.execute("""
+                INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
+                WHERE consumer_offset.next_offset <= ?
+                """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset), .text(now),
+                      .int(offset.processedFrom ?? Int64.max)])
+            guard changed == 1 else {
+                throw StoreError.offsetMoved("\(offset.group) \(offset.partition) is already past offset \(offset.processedFrom ?? -1)")
+            }
         }
     }
 

@@ -345,13 +345,17 @@ public final class IngestService: Service {
     private func batch(_ accepted: [AcceptedRecord], _ resolution: PersonResolver.Resolution, _ offsets: [ConsumerOffset]) -> StoreBatch {
         var records: [IncomingRecord] = []
         var outbox: [OutboxMessage] = []
-        var announced = Set<PersonRef>()
+        var announced = Set<PersonRef>(), insured = Set<PersonRef>()
         for (record, person) in zip(accepted, resolution.persons) {
             records.append(IncomingRecord(record: record.record, original: record.original, coordinates: record.coordinates,
                                           sender: record.sender, person: person))
-            if let person, announced.insert(person).inserted {
-                outbox.append(PersonChange(reason: .record, topic: record.coordinates.topic, partition: record.coordinates.partition,
-                                           offset: record.coordinates.offset).message(for: person))
+            guard let person else { continue }
+            let change = PersonChange(reason: .record, topic: record.coordinates.topic, partition: record.coordinates.partition,
+                                      offset: record.coordinates.offset)
+            if announced.insert(person).inserted { outbox.append(change.message(for: person)) }
+            // Insurance sync decides again for persons a record may have given a new value or card.
+            if SupplementPlanner.concerns(record.record), insured.insert(person).inserted {
+                outbox.append(change.message(kind: OutboxKinds.insuranceSupplement, for: person))
             }
         }
         return StoreBatch(records: records, identity: resolution.identity, outbox: outbox, offsets: offsets, actor: "ingest")
@@ -434,7 +438,7 @@ public final class IngestService: Service {
     }
 
     /// Runs async work from a thread that may block (the consumer's, inside a rebalance callback).
-    private static func waitOnThisThread<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    static func waitOnThisThread<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<Result<T, any Error>?>(nil)
         Task {

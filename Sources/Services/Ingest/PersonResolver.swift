@@ -183,7 +183,10 @@ struct PersonResolver: Sendable {
 
     static func facts(_ record: AcceptedRecord) -> Facts {
         let subject = record.record.subject
-        let source = record.record.kafkaKey
+        // Identifiers remember their source in a plain column. A card's key is its holder's BHXH number
+        // (personal data), so a card names its message instead, which points at the same stored record.
+        let source = record.record.kind == .insuranceCard
+            ? "\(record.coordinates.topic)/\(record.coordinates.partition)/\(record.coordinates.offset)" : record.record.kafkaKey
         var identifiers = personIdentifiers(subject, source: source)
         var mother: [IdentifierKey] = []
         var reissued: IdentifierEntry?

@@ -12,7 +12,7 @@ struct AcceptedRecord: Sendable {
 }
 
 /// A record that is dead-lettered: the main code and every finding.
-struct Rejection: Sendable, Hashable {
+struct Rejection: Error, Sendable, Hashable {
     var code: String
     var issues: [ValidationIssue]
 
@@ -44,7 +44,7 @@ struct RecordTriage: Sendable {
             return .rejected(Rejection(path: "$", code: "topic.unknown", en: "Topic \(message.topic) is not a source topic.",
                                        vi: "Topic \(message.topic) không phải topic nguồn."))
         }
-        if let problem = envelopeProblem(message, kind: kind) { return .rejected(problem) }
+        if let problem = Self.envelopeProblem(message, ceType: kind.ceType) { return .rejected(problem) }
         guard let value = message.value else {
             return .rejected(Rejection(path: "$", code: "value.missing", en: "The record has no value.", vi: "Bản ghi không có dữ liệu."))
         }
@@ -53,26 +53,10 @@ struct RecordTriage: Sendable {
             return .rejected(Rejection(path: "$", code: "json.tooLarge", en: "The value is larger than \(RecordDecoder.maxValueBytes) bytes.",
                                        vi: "Dữ liệu lớn hơn \(RecordDecoder.maxValueBytes) byte."))
         }
-        let source = message.headerText(EnvelopeHeaders.source) ?? ""
-        guard let known = senders[source], let sender = known else {
-            return .rejected(Rejection(path: "headers.ce_source", code: "sender.unknownAccount",
-                                       en: "No interop account named '\(source)' is registered.",
-                                       vi: "Tài khoản liên thông '\(source)' chưa được đăng ký."))
-        }
-        guard !sender.locked else {
-            return .rejected(Rejection(path: "headers.ce_source", code: "sender.accountLocked",
-                                       en: "Account \(source) is locked; ask the Department of Health to unlock it.",
-                                       vi: "Tài khoản \(source) đã bị khóa; liên hệ Sở Y tế để mở khóa."))
-        }
-        guard let signature = message.headerText(EnvelopeHeaders.signature), !signature.isEmpty else {
-            return .rejected(Rejection(path: "headers.\(EnvelopeHeaders.signature)", code: "signature.missing",
-                                       en: "The record is not signed (header \(EnvelopeHeaders.signature)).",
-                                       vi: "Bản ghi chưa được ký (header \(EnvelopeHeaders.signature))."))
-        }
-        guard let key = sender.key, RecordSignature.verify(value: value, signature: signature, key: key) else {
-            return .rejected(Rejection(path: "headers.\(EnvelopeHeaders.signature)", code: "signature.invalid",
-                                       en: "The signature does not match the value and the key of account \(source).",
-                                       vi: "Chữ ký không khớp với dữ liệu và khóa của tài khoản \(source)."))
+        let sender: SenderDirectory.Sender
+        switch Self.authenticate(message, value: value, senders: senders) {
+        case .success(let known): sender = known
+        case .failure(let rejection): return .rejected(rejection)
         }
         let decoded = RecordDecoder.decode(Data(value), kind: kind)
         guard let record = decoded.record, !decoded.issues.hasErrors else { return .rejected(Rejection(decoded.issues)) }
@@ -89,7 +73,36 @@ struct RecordTriage: Sendable {
         return .accepted(AcceptedRecord(record: record, original: value, coordinates: coordinates, sender: sender.name.value))
     }
 
-    private func envelopeProblem(_ message: ConsumerRecord, kind: RecordKind) -> Rejection? {
+    /// The sender of `value`: a registered, unlocked account whose key signed it; else why not.
+    /// Shared with the insurance sync, which authenticates BHXH's answers the same way.
+    static func authenticate(_ message: ConsumerRecord, value: [UInt8], senders: [String: SenderDirectory.Sender?])
+        -> Result<SenderDirectory.Sender, Rejection> {
+        let source = message.headerText(EnvelopeHeaders.source) ?? ""
+        guard let known = senders[source], let sender = known else {
+            return .failure(Rejection(path: "headers.ce_source", code: "sender.unknownAccount",
+                                      en: "No interop account named '\(source)' is registered.",
+                                      vi: "Tài khoản liên thông '\(source)' chưa được đăng ký."))
+        }
+        guard !sender.locked else {
+            return .failure(Rejection(path: "headers.ce_source", code: "sender.accountLocked",
+                                      en: "Account \(source) is locked; ask the Department of Health to unlock it.",
+                                      vi: "Tài khoản \(source) đã bị khóa; liên hệ Sở Y tế để mở khóa."))
+        }
+        guard let signature = message.headerText(EnvelopeHeaders.signature), !signature.isEmpty else {
+            return .failure(Rejection(path: "headers.\(EnvelopeHeaders.signature)", code: "signature.missing",
+                                      en: "The record is not signed (header \(EnvelopeHeaders.signature)).",
+                                      vi: "Bản ghi chưa được ký (header \(EnvelopeHeaders.signature))."))
+        }
+        guard let key = sender.key, RecordSignature.verify(value: value, signature: signature, key: key) else {
+            return .failure(Rejection(path: "headers.\(EnvelopeHeaders.signature)", code: "signature.invalid",
+                                      en: "The signature does not match the value and the key of account \(source).",
+                                      vi: "Chữ ký không khớp với dữ liệu và khóa của tài khoản \(source)."))
+        }
+        return .success(sender)
+    }
+
+    /// The CloudEvents envelope's problem (`ce_type` must be `ceType`), if any.
+    static func envelopeProblem(_ message: ConsumerRecord, ceType: String) -> Rejection? {
         for name in [EnvelopeHeaders.specVersion, EnvelopeHeaders.id, EnvelopeHeaders.source, EnvelopeHeaders.type, EnvelopeHeaders.contentType] {
             guard let value = message.headerText(name), !value.isEmpty else {
                 return Rejection(path: "headers.\(name)", code: "envelope.missingHeader", en: "Header \(name) is missing.",
@@ -100,9 +113,9 @@ struct RecordTriage: Sendable {
                  EnvelopeHeaders.contentType where value != EnvelopeHeaders.contentTypeValue:
                 return Rejection(path: "headers.\(name)", code: "envelope.invalidHeader", en: "Header \(name) has an unsupported value.",
                                  vi: "Header \(name) có giá trị không được hỗ trợ.")
-            case EnvelopeHeaders.type where value != kind.ceType:
+            case EnvelopeHeaders.type where value != ceType:
                 return Rejection(path: "headers.\(name)", code: "envelope.typeMismatch",
-                                 en: "ce_type must be \(kind.ceType) on \(message.topic).", vi: "ce_type phải là \(kind.ceType) trên \(message.topic).")
+                                 en: "ce_type must be \(ceType) on \(message.topic).", vi: "ce_type phải là \(ceType) trên \(message.topic).")
             default:
                 continue
             }

@@ -1,0 +1,372 @@
+import Foundation
+import HealthModel
+import Kafka
+import RecordStore
+import Synchronization
+
+/// How `hssk insurance sync` runs.
+public struct InsuranceSyncConfiguration: Sendable {
+    /// Kafka bootstrap servers.
+    public var bootstrapServers: String
+    /// Consumer group of the acknowledgement reader; the store keeps its offsets under this name.
+    public var group = "hssk-insurance-sync"
+    /// Where supplements go.
+    public var supplementsTopic = "hssk.insurance.supplements.v1"
+    /// Where BHXH answers.
+    public var acksTopic = "hssk.insurance.acks.v1"
+    /// `ce_source` of the supplements.
+    public var source = "hssk-insurance-sync"
+    /// hssk's own key: when set, supplements carry `hssk-signature` so BHXH can verify them as hssk verifies BHXH.
+    public var signingKey: SigningKey?
+    /// Outbox rows, supplements or acknowledgements handled per step.
+    public var batchSize = 500
+    /// How long a poll for acknowledgements waits (also the idle wait between rounds).
+    public var pollTimeout: Duration = .milliseconds(200)
+    /// Back-off for transient failures (store or broker unavailable).
+    public var retry = RetryPolicy()
+    /// How long a looked-up account (lock state, key) is trusted before it is read again.
+    public var accountCacheTTL: Duration = .seconds(10)
+    /// Extra librdkafka properties (e.g. security settings for production).
+    public var kafkaProperties: [String: String] = [:]
+
+    /// Creates a configuration with defaults.
+    public init(bootstrapServers: String) {
+        self.bootstrapServers = bootstrapServers
+    }
+}
+
+/// What the insurance sync has done since it started (counts only).
+public final class InsuranceSyncCounters: Sendable {
+    /// A copy of the counters at one moment.
+    public struct Snapshot: Sendable, Hashable, Codable {
+        /// Outbox rows handled.
+        public var outboxRows = 0
+        /// Supplements decided and recorded as pending, by field.
+        public var planned: [String: Int] = [:]
+        /// Supplements delivered to the cluster.
+        public var sent = 0
+        /// Answers recorded.
+        public var accepted = 0
+        public var rejected = 0
+        /// Acknowledgements dead-lettered, by error code.
+        public var deadLettered: [String: Int] = [:]
+        /// Transient failures retried.
+        public var retries = 0
+        /// Supplements planned, every field.
+        public var plannedTotal: Int { planned.values.reduce(0, +) }
+    }
+
+    private let state = Mutex(Snapshot())
+
+    /// Creates zeroed counters.
+    public init() {}
+
+    /// The current values.
+    public var snapshot: Snapshot { state.withLock { $0 } }
+
+    func update(_ body: (inout Snapshot) -> Void) { state.withLock { body(&$0) } }
+}
+
+/// Failures of the insurance sync that a retry may cure.
+public enum InsuranceSyncError: Error, Sendable, CustomStringConvertible {
+    /// Some records were not acknowledged by the cluster.
+    case notDelivered(count: Int, firstError: String)
+
+    public var description: String {
+        switch self {
+        case .notDelivered(let count, let firstError): return "\(count) records not delivered (\(firstError))"
+        }
+    }
+}
+
+/// `hssk insurance sync`: the outbound half of the two-way connection with BHXH (Hà Nội regulation
+/// art. 18), and the reader of BHXH's answers. The inbound half (card changes) is ingest's.
+///
+/// Each round:
+/// 1. answers: acknowledgements from `hssk.insurance.acks.v1` are authenticated (a `bhxh_lt_…` account,
+///    its signature), matched to the ledger, and recorded with the consumer's offsets in one store
+///    transaction (exactly once); anything else is dead-lettered first;
+/// 2. decisions: `insurance-supplement` outbox rows (queued by ingest for persons a record may have
+///    changed) name persons; `SupplementPlanner` compares what the health record knows with insurance's
+///    last known values and the ledger; new supplements are recorded as pending in the transaction that
+///    marks the outbox rows done;
+/// 3. sending: pending supplements are produced (idempotent producer, key = BHXH number) and marked sent
+///    once the cluster acknowledged them. A crash between producing and marking resends them once with
+///    the same supplement id, which BHXH treats as the same supplement.
+///
+/// Run one sync per store: decisions are serialised by the store's write lock, but two syncs would
+/// read the same outbox rows.
+public final class InsuranceSync: Service {
+    /// `insurance-sync`.
+    public let name = "insurance-sync"
+    /// The configuration it runs with.
+    public let configuration: InsuranceSyncConfiguration
+    /// What it has done so far.
+    public let counters = InsuranceSyncCounters()
+
+    private let store: any HealthRecordStore
+    private let log: IngestLog
+    private let senders: SenderDirectory
+    private let triage = AckTriage()
+    private let stopping = Atomic<Bool>(false)
+
+    /// Creates the service over an open store.
+    public init(configuration: InsuranceSyncConfiguration, store: any HealthRecordStore, log: IngestLog = .standardError) {
+        self.configuration = configuration
+        self.store = store
+        self.log = log
+        senders = SenderDirectory(store: store, ttl: configuration.accountCacheTTL)
+    }
+
+    /// Queues every person linked to a card for a fresh decision (first run on an existing store, or
+    /// after reviews linked records by hand, which queues nothing); returns how many.
+    public func queueAllCardHolders() async throws -> Int {
+        try await store.queueForCardHolders(kind: OutboxKinds.insuranceSupplement, payload: Array(#"{"reason":"rescan"}"#.utf8))
+    }
+
+    /// Runs rounds until cancelled (SIGTERM/SIGINT through `ServiceRunner`), then finishes the round
+    /// in hand and returns.
+    public func run() async throws {
+        let configuration = configuration
+        var producerConfig = ProducerConfig(bootstrapServers: configuration.bootstrapServers)
+        producerConfig.client.properties = configuration.kafkaProperties
+        producerConfig.client.clientID = "hssk-insurance-sync"
+        let producer = try Producer(config: producerConfig)
+        var consumerConfig = ConsumerConfig(bootstrapServers: configuration.bootstrapServers, groupID: configuration.group)
+        consumerConfig.client.properties = configuration.kafkaProperties
+        consumerConfig.client.clientID = "hssk-insurance-sync"
+        let store = store, group = configuration.group, log = log
+        let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
+            startingOffsets: { partitions in
+                // As ingest: the store is the position, so every answer is recorded exactly once.
+                let stored = try IngestService.waitOnThisThread {
+                    try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+                }
+                return Dictionary(uniqueKeysWithValues: partitions.map {
+                    ($0, stored[RecordStore.TopicPartition($0.topic, $0.partition)] ?? KafkaOffset.beginning)
+                })
+            }))
+        try await consumer.subscribe([configuration.acksTopic])
+        log.event("info", "insurance.sync.started", ["group": .text(group)])
+        var failure: (any Error)?
+        await withTaskCancellationHandler {
+            do {
+                try await loop(consumer, producer)
+            } catch is CancellationError {
+            } catch {
+                failure = error
+            }
+        } onCancel: {
+            stopping.store(true, ordering: .releasing)
+        }
+        do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
+        do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
+        let s = counters.snapshot
+        log.event("info", "insurance.sync.stopped", [
+            "outboxRows": .int(Int64(s.outboxRows)), "planned": .object(s.planned.mapValues { .int(Int64($0)) }), "sent": .int(Int64(s.sent)),
+            "accepted": .int(Int64(s.accepted)), "rejected": .int(Int64(s.rejected)),
+            "deadLettered": .object(s.deadLettered.mapValues { .int(Int64($0)) }), "retries": .int(Int64(s.retries)),
+        ])
+        if let failure { throw failure }
+    }
+
+    private func loop(_ consumer: Consumer, _ producer: Producer) async throws {
+        var failures = 0
+        while !stopping.load(ordering: .acquiring) {
+            do {
+                let acks = try await consumer.poll(maxRecords: configuration.batchSize, timeout: configuration.pollTimeout)
+                if !acks.isEmpty { try await answer(acks, producer, consumer) }
+                try await decide()
+                try await send(producer)
+                failures = 0
+            } catch let error as KafkaError {
+                if case .fatal = error { throw error }
+                if case .assignmentHookFailed = error { throw error }
+                log.event("warning", "insurance.sync.retry", ["error": .text(String(describing: error))])
+                try await backOff(&failures)
+            } catch let error as StoreError where error.isTransient {
+                log.event("warning", "insurance.sync.retry", ["error": .text(String(describing: error))])
+                try await backOff(&failures)
+            } catch let error as InsuranceSyncError {
+                log.event("warning", "insurance.sync.retry", ["error": .text(error.description)])
+                try await backOff(&failures)
+            }
+        }
+    }
+
+    // MARK: - Answers
+
+    /// Records a polled batch of acknowledgements. Polled records are not read again unless the process
+    /// restarts, so this retries transient failures itself until the batch is stored (or shutdown).
+    private func answer(_ records: [ConsumerRecord], _ producer: Producer, _ consumer: Consumer) async throws {
+        let names = Set(records.compactMap { $0.headerText(EnvelopeHeaders.source) })
+        let accounts = try await retrying { try await self.senders.senders(named: names) }
+        var authentic: [(ConsumerRecord, InsuranceAck)] = []
+        var deadLetters: [ProducerRecord] = []
+        var codes: [String: Int] = [:]
+        func reject(_ record: ConsumerRecord, _ rejection: Rejection) {
+            deadLetters.append(DeadLetters.record(for: record, rejection))
+            codes[rejection.code, default: 0] += 1
+            log.event("warning", "ack.deadLettered", ["partition": .int(Int64(record.partition)), "offset": .int(record.offset),
+                                                      "code": .text(rejection.code)])
+        }
+        for record in records {
+            switch triage.triage(record, senders: accounts) {
+            case .accepted(let ack): authentic.append((record, ack))
+            case .rejected(let rejection): reject(record, rejection)
+            }
+        }
+        let ids = authentic.map(\.1.supplementId)
+        let ledger = ids.isEmpty ? [:] : try await retrying { try await self.store.supplements(ids: ids) }
+        var answers: [SupplementAnswer] = []
+        for (record, ack) in authentic {
+            if let problem = triage.ledgerProblem(ack, ledger[ack.supplementId]) {
+                reject(record, problem)
+            } else {
+                answers.append(SupplementAnswer(supplementID: ack.supplementId, accepted: ack.status == .accepted,
+                                                reasonCode: ack.reasonCode, reason: ack.reason))
+            }
+        }
+        try await deliver(deadLetters, producer)
+        var offsets: [RecordStore.TopicPartition: ConsumerOffset] = [:]
+        for record in records {
+            let partition = RecordStore.TopicPartition(record.topic, record.partition)
+            var offset = offsets[partition] ?? ConsumerOffset(group: configuration.group, partition: partition, nextOffset: record.offset + 1,
+                                                              processedFrom: record.offset)
+            offset.nextOffset = max(offset.nextOffset, record.offset + 1)
+            offset.processedFrom = min(offset.processedFrom ?? record.offset, record.offset)
+            offsets[partition] = offset
+        }
+        let positions = Array(offsets.values), recorded = answers
+        do {
+            _ = try await retrying { try await self.store.recordSupplementAnswers(recorded, offsets: positions, actor: "insurance-sync") }
+        } catch StoreError.offsetMoved(let detail) {
+            // Another sync process answered these after a rebalance; nothing here may be applied twice.
+            log.event("warning", "ack.batch.fenced", ["detail": .text(detail)])
+            return
+        }
+        counters.update { c in
+            c.accepted += answers.filter(\.accepted).count
+            c.rejected += answers.filter { !$0.accepted }.count
+            for (code, count) in codes { c.deadLettered[code, default: 0] += count }
+        }
+        log.event("info", "acks.recorded", ["accepted": .int(Int64(answers.filter(\.accepted).count)),
+                                            "rejected": .int(Int64(answers.filter { !$0.accepted }.count)),
+                                            "deadLettered": .int(Int64(deadLetters.count))])
+        // Kafka's committed offsets only feed lag monitoring; the store holds the position.
+        let commit = Dictionary(uniqueKeysWithValues: positions.map { (Kafka.TopicPartition($0.partition.topic, $0.partition.partition), $0.nextOffset) })
+        do { try await consumer.commit(commit) } catch { log.event("warning", "commit.failed", ["error": .text(String(describing: error))]) }
+    }
+
+    /// Sends dead letters until the cluster has acknowledged all of them (before the offsets move past).
+    private func deliver(_ deadLetters: [ProducerRecord], _ producer: Producer) async throws {
+        guard !deadLetters.isEmpty else { return }
+        var failures = 0
+        while true {
+            do {
+                let result = try await producer.sendAll(deadLetters)
+                if result.allDelivered { return }
+                log.event("warning", "deadLetter.undelivered", ["count": .int(Int64(result.failures.count))])
+            } catch let error as KafkaError {
+                if case .fatal = error { throw error }
+                log.event("warning", "deadLetter.failed", ["error": .text(String(describing: error))])
+            }
+            try await backOff(&failures)
+        }
+    }
+
+    // MARK: - Decisions
+
+    /// Turns pending `insurance-supplement` outbox rows into pending supplements, one batch at a time.
+    private func decide() async throws {
+        while !stopping.load(ordering: .acquiring) {
+            let entries = try await store.pendingOutbox(kind: OutboxKinds.insuranceSupplement, limit: configuration.batchSize)
+            guard !entries.isEmpty else { return }
+            var persons: [PersonID] = []
+            for entry in entries {
+                // Keys are person ids written by the store; anything else is marked done and ignored.
+                guard let id = Int64(entry.key), !persons.contains(PersonID(id)) else { continue }
+                persons.append(PersonID(id))
+            }
+            let generatedAt = SourcePublisher.timestamp(Date())
+            var drafts: [SupplementDraft] = []
+            var invalid = 0
+            for person in persons {
+                guard let view = try await store.insuranceView(person) else { continue }
+                for supplement in SupplementPlanner.supplements(for: view, generatedAt: generatedAt) {
+                    // Never send what our own schema refuses (the values come from validated records).
+                    guard !supplement.validate().hasErrors else {
+                        invalid += 1
+                        continue
+                    }
+                    drafts.append(SupplementDraft(supplementID: supplement.supplementId, bhxhNumber: supplement.bhxhNumber,
+                                                  field: supplement.field.rawValue, value: supplement.value, payload: supplement.encoded()))
+                }
+            }
+            let planned = try await store.planSupplements(drafts, outboxDone: entries.map(\.id))
+            let byField = Dictionary(grouping: planned, by: \.field).mapValues(\.count)
+            counters.update { c in
+                c.outboxRows += entries.count
+                for (field, count) in byField { c.planned[field, default: 0] += count }
+            }
+            log.event("info", "supplements.planned", ["outboxRows": .int(Int64(entries.count)), "persons": .int(Int64(persons.count)),
+                                                      "planned": .object(byField.mapValues { .int(Int64($0)) }), "invalid": .int(Int64(invalid))])
+        }
+    }
+
+    // MARK: - Sending
+
+    /// Produces pending supplements and marks them sent once the cluster has them.
+    private func send(_ producer: Producer) async throws {
+        while !stopping.load(ordering: .acquiring) {
+            let pending = try await store.pendingSupplements(limit: configuration.batchSize)
+            guard !pending.isEmpty else { return }
+            let time = SourcePublisher.timestamp(Date())
+            let result = try await producer.sendAll(pending.map { record(for: $0, time: time) })
+            if let first = result.failures.first {
+                throw InsuranceSyncError.notDelivered(count: result.failures.count, firstError: first.code.name)
+            }
+            try await store.markSupplementsSent(pending.map(\.supplementID))
+            counters.update { $0.sent += pending.count }
+            log.event("info", "supplements.sent", ["count": .int(Int64(pending.count))])
+        }
+    }
+
+    /// The Kafka record of a supplement: key = BHXH number, `ce_id` = supplement id.
+    private func record(for supplement: PendingSupplement, time: String) -> ProducerRecord {
+        var headers = [KafkaHeader(EnvelopeHeaders.specVersion, EnvelopeHeaders.specVersionValue),
+                       KafkaHeader(EnvelopeHeaders.id, supplement.supplementID),
+                       KafkaHeader(EnvelopeHeaders.source, configuration.source),
+                       KafkaHeader(EnvelopeHeaders.type, CloudEventTypes.insuranceSupplement),
+                       KafkaHeader(EnvelopeHeaders.time, time),
+                       KafkaHeader(EnvelopeHeaders.contentType, EnvelopeHeaders.contentTypeValue)]
+        if let key = configuration.signingKey {
+            headers.append(KafkaHeader(EnvelopeHeaders.signature, RecordSignature.sign(value: supplement.payload, key: key)))
+        }
+        return ProducerRecord(topic: configuration.supplementsTopic, key: Array(supplement.bhxhNumber.utf8), value: supplement.payload,
+                              headers: headers)
+    }
+
+    // MARK: - Helpers
+
+    private func retrying<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        var failures = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as StoreError where error.isTransient {
+                log.event("warning", "store.unavailable", ["error": .text(String(describing: error))])
+                try await backOff(&failures)
+            }
+        }
+    }
+
+    /// Sleeps before the next retry; gives up (nothing committed, nothing lost) when shutting down.
+    private func backOff(_ failures: inout Int) async throws {
+        counters.update { $0.retries += 1 }
+        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
+        try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
+        failures += 1
+        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
+    }
+}

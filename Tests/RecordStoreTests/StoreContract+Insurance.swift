@@ -1,0 +1,178 @@
+import Foundation
+import HealthModel
+@testable import RecordStore
+import XCTest
+
+/// Insurance in the store: card state kept in step with the change history in effective order, the
+/// supplement ledger, answers with fenced offsets, the report, and all of it encrypted at rest.
+extension StoreContract {
+    static let cardsTopic = "hssk.insurance.cards.v1"
+
+    func cardChange(_ kind: InsuranceCardChange.ChangeKind, _ effective: String, bhxh: String = Plain.bhxh, validTo: String? = nil,
+                    phone: String? = Plain.phone) -> InsuranceCardChange {
+        var c = InsuranceCardChange(kind: kind, cardCode: "GD401" + bhxh, bhxhNumber: bhxh,
+                                    holder: Fixtures.patient(phone: phone), effectiveAt: effective)
+        if let validTo {
+            c.validFrom = effective
+            c.validTo = validTo
+        }
+        if kind == .suspended { c.reason = "Tạm dừng" }
+        return c
+    }
+
+    func incomingCard(_ change: InsuranceCardChange, offset: Int64, person: PersonRef?) throws -> IncomingRecord {
+        IncomingRecord(record: .insuranceCard(change), original: Array(try RecordDecoder.encode(change)),
+                       coordinates: KafkaCoordinates(topic: Self.cardsTopic, partition: 0, offset: offset), sender: "bhxh_lt_hn", person: person)
+    }
+
+    func cardStateFollowsEffectiveTime() async throws {
+        let (store, _, person) = try await seeded()
+        let issued = cardChange(.issued, "2025-01-01", validTo: "2025-12-31")
+        let suspended = cardChange(.suspended, "2025-07-01")
+        let renewed = cardChange(.renewed, "2026-01-01", validTo: "2026-12-31", phone: "0987000111")
+        // One card arrives change by change, newest effective first; another gets all three in one batch.
+        for (offset, change) in [renewed, suspended, issued].enumerated() {
+            _ = try await store.apply(StoreBatch(records: [try incomingCard(change, offset: Int64(offset), person: .existing(person))]))
+            if offset == 0 {
+                let first = try await store.insuranceCard(bhxhNumber: Plain.bhxh)
+                XCTAssertEqual(first?.state.validTo, "2026-12-31")
+            }
+        }
+        let other = "0123400000"
+        _ = try await store.apply(StoreBatch(records: try [renewed, suspended, issued].enumerated().map { offset, change in
+            var change = change
+            change.bhxhNumber = other
+            change.cardCode = "GD401" + other
+            return try incomingCard(change, offset: Int64(10 + offset), person: nil)
+        }))
+        let found = try await store.insuranceCard(bhxhNumber: Plain.bhxh)
+        let card = try XCTUnwrap(found)
+        let expected = try XCTUnwrap(InsuranceCardState.fold([issued, suspended, renewed]))
+        XCTAssertEqual(card.state, expected)
+        XCTAssertEqual(card.state.status, .active, "arrival order would have left the card suspended or expired")
+        XCTAssertEqual(card.state.validTo, "2026-12-31")
+        XCTAssertEqual(card.state.holder.phone, "0987000111")
+        XCTAssertEqual(card.state.changes, 3)
+        XCTAssertEqual(card.persons, [person])
+        let foundOther = try await store.insuranceCard(bhxhNumber: other)
+        let unlinked = try XCTUnwrap(foundOther)
+        XCTAssertEqual(unlinked.state.validTo, "2026-12-31")
+        XCTAssertEqual(unlinked.state.status, .active)
+        XCTAssertEqual(unlinked.persons, [])
+        // A replay changes nothing.
+        let replay = try await store.apply(StoreBatch(records: [try incomingCard(issued, offset: 2, person: .existing(person))]))
+        XCTAssertEqual(replay.duplicates, 1)
+        let replayed = try await store.insuranceCard(bhxhNumber: Plain.bhxh)
+        XCTAssertEqual(replayed?.state.changes, 3)
+        let none = try await store.insuranceCard(bhxhNumber: "9999999999")
+        XCTAssertNil(none)
+
+        let report = try await store.insuranceReport(day: "2026-03-01")
+        XCTAssertEqual(report.persons, 1)
+        XCTAssertEqual(report.personsWithValidCard, 1)
+        XCTAssertEqual(report.cards, 2)
+        XCTAssertEqual(report.cardsNotLinked, 1)
+        XCTAssertEqual(report.cardsSuspended, 0)
+        let earlier = try await store.insuranceReport(day: "2025-08-01")
+        XCTAssertEqual(earlier.personsWithValidCard, 0, "on 2025-08-01 the current state's validity has not begun")
+        XCTAssertEqual(earlier.personsWithoutValidCard, 1)
+    }
+
+    func supplementLedger() async throws {
+        let (store, location, person) = try await seeded()
+        _ = try await store.apply(StoreBatch(records: [try incomingCard(cardChange(.issued, "2025-01-01", validTo: "2026-12-31", phone: nil),
+                                                                        offset: 0, person: .existing(person))],
+                                             outbox: [OutboxMessage(kind: "insurance-supplement", key: .person(.existing(person)), payload: [1])]))
+        let found = try await store.insuranceView(person)
+        let view = try XCTUnwrap(found)
+        XCTAssertEqual(view.cards.map(\.state.bhxhNumber), [Plain.bhxh])
+        XCTAssertEqual(view.records.map(\.kind), [.visit], "insurance's own records are not evidence")
+        let outbox = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(outbox.count, 1)
+
+        func draft(_ id: String, _ field: String, _ value: String) -> SupplementDraft {
+            SupplementDraft(supplementID: id, bhxhNumber: Plain.bhxh, field: field, value: value, payload: Array("{\"value\":\"\(value)\"}".utf8))
+        }
+        let planned = try await store.planSupplements([draft("S1", "phone", Plain.phone), draft("S1b", "phone", Plain.phone),
+                                                       draft("S2", "personalId", Plain.personalID)], outboxDone: outbox.map(\.id))
+        XCTAssertEqual(planned.map(\.supplementID), ["S1", "S2"], "the same value twice is recorded once")
+        let drained = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(drained, [], "the outbox rows are done with the decision")
+        let again = try await store.planSupplements([draft("S3", "phone", Plain.phone)], outboxDone: [])
+        XCTAssertEqual(again, [], "a value equal to the newest of its field is never recorded again")
+
+        let pending = try await store.pendingSupplements(limit: 10)
+        XCTAssertEqual(pending.map(\.supplementID), ["S1", "S2"])
+        XCTAssertEqual(pending.first?.bhxhNumber, Plain.bhxh)
+        XCTAssertEqual(pending.first?.payload, Array("{\"value\":\"\(Plain.phone)\"}".utf8))
+        // BHXH answered S2 before it was marked sent (a crash in between): the answer is kept.
+        let acks = TopicPartition("hssk.insurance.acks.v1", 0)
+        _ = try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S2", accepted: true)],
+                                                    offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, nextOffset: 1, processedFrom: 0)],
+                                                    actor: "test")
+        try await store.markSupplementsSent(["S1", "S2"])
+        let stillPending = try await store.pendingSupplements(limit: 10)
+        XCTAssertEqual(stillPending, [])
+        var entries = try await store.supplements(ids: ["S1", "S2", "S9"])
+        XCTAssertEqual(entries["S1"]?.status, .sent)
+        XCTAssertNotNil(entries["S1"]?.sentAt)
+        XCTAssertEqual(entries["S2"]?.status, .accepted)
+        XCTAssertNil(entries["S9"])
+
+        let changed = try await store.recordSupplementAnswers(
+            [SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "DT01", reason: "Số điện thoại do chủ thẻ tự đăng ký")],
+            offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, nextOffset: 2, processedFrom: 1)], actor: "test")
+        XCTAssertEqual(changed, 1)
+        entries = try await store.supplements(ids: ["S1"])
+        XCTAssertEqual(entries["S1"]?.status, .rejected)
+        XCTAssertEqual(entries["S1"]?.reasonCode, "DT01")
+        XCTAssertEqual(entries["S1"]?.reason, "Số điện thoại do chủ thẻ tự đăng ký")
+        // The same answers read again by a second consumer after a rebalance are fenced off.
+        await assertStoreError({
+            try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S1", accepted: true)],
+                                                    offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, nextOffset: 2, processedFrom: 1)],
+                                                    actor: "test")
+        }) { if case .offsetMoved = $0 { return true } else { return false } }
+        let stored = try await store.offsets(group: "hssk-insurance-sync", partitions: [acks])
+        XCTAssertEqual(stored[acks], 2)
+        entries = try await store.supplements(ids: ["S1"])
+        XCTAssertEqual(entries["S1"]?.status, .rejected)
+
+        // A new value of a rejected field is a new decision.
+        let newPhone = try await store.planSupplements([draft("S4", "phone", "0977000222")], outboxDone: [])
+        XCTAssertEqual(newPhone.map(\.supplementID), ["S4"])
+        let ledger = try await store.supplements(ids: ["S1", "S2", "S4"])
+        XCTAssertEqual(ledger.mapValues(\.value), ["S1": Plain.phone, "S2": Plain.personalID, "S4": "0977000222"])
+        XCTAssertEqual(ledger["S4"]?.status, .pending)
+        XCTAssertEqual(ledger["S4"]?.bhxhNumber, Plain.bhxh)
+        XCTAssertEqual(ledger["S4"]?.field, "phone")
+
+        let report = try await store.insuranceReport(day: "2025-06-01")
+        XCTAssertEqual(report.openDiscrepancies, ["phone": 1], "the newest phone is pending; the personal ID was accepted")
+        XCTAssertEqual(report.supplements, SupplementCounts(sent: 2, accepted: 1, rejected: 1, awaitingAnswer: 0, pending: 1))
+        let queued = try await store.queueForCardHolders(kind: "insurance-supplement", payload: [1])
+        XCTAssertEqual(queued, 1)
+        let rescan = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(rescan.map(\.key), [String(person.rawValue)])
+        try await store.markOutboxDone(rescan.map(\.id))
+
+        // A merge may bring the card holder values insurance lacks: both ends are decided again.
+        let other = try await store.apply(StoreBatch(identity: [.newPerson(local: 1, Demographics(fullName: "Nguyễn Văn Ân"))])).newPersons[1]
+        let absorbed = try XCTUnwrap(other)
+        let mergeID = try await store.merge(absorbed, into: person, reason: "test", actor: "test")
+        let afterMerge = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(afterMerge.map(\.key), [String(person.rawValue)])
+        try await store.markOutboxDone(afterMerge.map(\.id))
+        try await store.undoMerge(mergeID, actor: "test")
+        let afterUndo = try await store.pendingOutbox(kind: "insurance-supplement", limit: 10)
+        XCTAssertEqual(afterUndo.map(\.key), [String(person.rawValue), String(absorbed.rawValue)])
+
+        let verify = try await store.verify()
+        XCTAssertTrue(verify.ok, "\(verify.problems)")
+        await store.close()
+        let bytes = try fixture.rawBytes(location)
+        for needle in Plain.needles + ["0977000222"] {
+            XCTAssertEqual(occurrences(of: needle, in: bytes), 0, "plaintext '\(needle)' found in the database")
+        }
+    }
+}
