@@ -50,8 +50,8 @@ public final class IngestService: Service {
                 // The store is the position (exactly once); a partition it has never seen starts at the
                 // beginning, whatever Kafka's committed offsets say (they may belong to another store).
                 let stored = try Self.waitOnThisThread {
-                    try await Self.untilAvailable(stopping: stopping, retry: configuration.retry, log: log,
-                                                  onRetry: { counters.update { $0.retries += 1 } }) {
+                    try await TransientRetry(policy: configuration.retry, stopping: stopping, log: log,
+                                             onRetry: { counters.update { $0.retries += 1 } }).untilStoreAnswers("assignment") {
                         try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
                     }
                 }
@@ -108,7 +108,7 @@ public final class IngestService: Service {
                     if case .fatal = error { throw error }
                     if case .assignmentHookFailed = error { throw error }
                     log.event("warning", "poll.failed", ["error": .text(String(describing: error))])
-                    try await backOff(&pollFailures)
+                    try await retry.backOff(&pollFailures)
                     continue
                 }
                 if !batch.isEmpty {
@@ -267,7 +267,7 @@ public final class IngestService: Service {
             }
             next[partition] = max(next[partition] ?? 0, record.offset + 1)
         }
-        try await deliver(deadLetters, producer)
+        try await retry.deliver(deadLetters, with: producer)
         return PreparedUnit(accepted: accepted, offsets: offsets, next: next, codes: codes)
     }
 
@@ -331,8 +331,7 @@ public final class IngestService: Service {
                 log.event("info", "identity.race", ["detail": .text(detail.prefix(80).description)])
             } catch let error as StoreError where error.isTransient {
                 log.event("warning", "store.unavailable", ["error": .text(String(describing: error)), "attempt": .int(Int64(failures))])
-                counters.update { $0.retries += 1 }
-                try await backOff(&failures)
+                try await retry.backOff(&failures)
                 // The commit may have succeeded before the connection dropped: never apply twice.
                 if let stored = try? await store.offsets(group: configuration.group, partitions: offsets.map(\.partition)),
                    offsets.allSatisfy({ (stored[$0.partition] ?? -1) >= $0.nextOffset }) {
@@ -361,60 +360,14 @@ public final class IngestService: Service {
         return StoreBatch(records: records, identity: resolution.identity, outbox: outbox, offsets: offsets, actor: "ingest")
     }
 
-    /// Sends dead letters until the cluster has acknowledged all of them.
-    private func deliver(_ deadLetters: [ProducerRecord], _ producer: Producer) async throws {
-        guard !deadLetters.isEmpty else { return }
-        var failures = 0
-        while true {
-            do {
-                let result = try await producer.sendAll(deadLetters)
-                if result.allDelivered { return }
-                log.event("warning", "deadLetter.undelivered", ["count": .int(Int64(result.failures.count)),
-                                                                "code": .text(result.failures[0].code.name)])
-            } catch let error as KafkaError {
-                if case .fatal = error { throw error }
-                log.event("warning", "deadLetter.failed", ["error": .text(String(describing: error))])
-            }
-            // Resending all is safe: a dead letter is delivered at least once.
-            counters.update { $0.retries += 1 }
-            try await backOff(&failures)
-        }
-    }
-
-    // MARK: - Helpers
-
-    private func retrying<T: Sendable>(_ what: String, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// Retry of transient failures, counted in `retries`.
+    private var retry: TransientRetry {
         let counters = counters
-        return try await Self.untilAvailable(stopping: stopping, retry: configuration.retry, log: log, during: what,
-                                             onRetry: { counters.update { $0.retries += 1 } }, body)
+        return TransientRetry(policy: configuration.retry, stopping: stopping, log: log, onRetry: { counters.update { $0.retries += 1 } })
     }
 
-    /// Runs `body` until the store answers: transient store errors are retried with back-off, until
-    /// shutdown (then nothing was committed and nothing is lost).
-    private static func untilAvailable<T: Sendable>(stopping: StopFlag, retry: RetryPolicy, log: IngestLog, during what: String = "assignment",
-                                                    onRetry: @Sendable () -> Void = {}, _ body: @Sendable () async throws -> T) async throws -> T {
-        var failures = 0
-        while true {
-            do {
-                return try await body()
-            } catch let error as StoreError where error.isTransient {
-                log.event("warning", "store.unavailable", ["during": .text(what), "error": .text(String(describing: error))])
-                onRetry()
-                try await backOff(&failures, stopping: stopping, retry: retry)
-            }
-        }
-    }
-
-    /// Sleeps before the next retry; gives up (nothing committed, nothing lost) when shutting down.
-    private func backOff(_ failures: inout Int) async throws {
-        try await Self.backOff(&failures, stopping: stopping, retry: configuration.retry)
-    }
-
-    private static func backOff(_ failures: inout Int, stopping: StopFlag, retry: RetryPolicy) async throws {
-        guard !stopping.isSet else { throw CancellationError() }
-        try? await Task.sleep(for: retry.delay(attempt: failures))
-        failures += 1
-        guard !stopping.isSet else { throw CancellationError() }
+    private func retrying<T: Sendable>(_ what: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        try await retry.untilStoreAnswers(what, body)
     }
 
     private func storePartition(_ partition: Kafka.TopicPartition) -> RecordStore.TopicPartition {
@@ -450,13 +403,4 @@ public final class IngestService: Service {
         done.wait()
         return try result.withLock { $0! }.get()
     }
-}
-
-/// Set once when the service is asked to stop; read by the loops that must give up then.
-final class StopFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    /// True once `set` was called.
-    var isSet: Bool { flag.load(ordering: .acquiring) }
-    /// Asks every reader to stop.
-    func set() { flag.store(true, ordering: .releasing) }
 }

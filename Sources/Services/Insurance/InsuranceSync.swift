@@ -108,7 +108,7 @@ public final class InsuranceSync: Service {
     private let log: IngestLog
     private let senders: SenderDirectory
     private let triage = AckTriage()
-    private let stopping = Atomic<Bool>(false)
+    private let stopping = StopFlag()
 
     /// Creates the service over an open store.
     public init(configuration: InsuranceSyncConfiguration, store: any HealthRecordStore, log: IngestLog = .standardError) {
@@ -157,7 +157,7 @@ public final class InsuranceSync: Service {
                 failure = error
             }
         } onCancel: {
-            stopping.store(true, ordering: .releasing)
+            stopping.set()
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
         do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
@@ -172,7 +172,7 @@ public final class InsuranceSync: Service {
 
     private func loop(_ consumer: Consumer, _ producer: Producer) async throws {
         var failures = 0
-        while !stopping.load(ordering: .acquiring) {
+        while !stopping.isSet {
             do {
                 let acks = try await consumer.poll(maxRecords: configuration.batchSize, timeout: configuration.pollTimeout)
                 if !acks.isEmpty { try await answer(acks, producer, consumer) }
@@ -183,13 +183,13 @@ public final class InsuranceSync: Service {
                 if case .fatal = error { throw error }
                 if case .assignmentHookFailed = error { throw error }
                 log.event("warning", "insurance.sync.retry", ["error": .text(String(describing: error))])
-                try await backOff(&failures)
+                try await retry.backOff(&failures)
             } catch let error as StoreError where error.isTransient {
                 log.event("warning", "insurance.sync.retry", ["error": .text(String(describing: error))])
-                try await backOff(&failures)
+                try await retry.backOff(&failures)
             } catch let error as InsuranceSyncError {
                 log.event("warning", "insurance.sync.retry", ["error": .text(error.description)])
-                try await backOff(&failures)
+                try await retry.backOff(&failures)
             }
         }
     }
@@ -227,7 +227,7 @@ public final class InsuranceSync: Service {
                                                 reasonCode: ack.reasonCode, reason: ack.reason))
             }
         }
-        try await deliver(deadLetters, producer)
+        try await retry.deliver(deadLetters, with: producer)
         var offsets: [RecordStore.TopicPartition: ConsumerOffset] = [:]
         for record in records {
             let partition = RecordStore.TopicPartition(record.topic, record.partition)
@@ -258,28 +258,11 @@ public final class InsuranceSync: Service {
         do { try await consumer.commit(commit) } catch { log.event("warning", "commit.failed", ["error": .text(String(describing: error))]) }
     }
 
-    /// Sends dead letters until the cluster has acknowledged all of them (before the offsets move past).
-    private func deliver(_ deadLetters: [ProducerRecord], _ producer: Producer) async throws {
-        guard !deadLetters.isEmpty else { return }
-        var failures = 0
-        while true {
-            do {
-                let result = try await producer.sendAll(deadLetters)
-                if result.allDelivered { return }
-                log.event("warning", "deadLetter.undelivered", ["count": .int(Int64(result.failures.count))])
-            } catch let error as KafkaError {
-                if case .fatal = error { throw error }
-                log.event("warning", "deadLetter.failed", ["error": .text(String(describing: error))])
-            }
-            try await backOff(&failures)
-        }
-    }
-
     // MARK: - Decisions
 
     /// Turns pending `insurance-supplement` outbox rows into pending supplements, one batch at a time.
     private func decide() async throws {
-        while !stopping.load(ordering: .acquiring) {
+        while !stopping.isSet {
             let entries = try await store.pendingOutbox(kind: OutboxKinds.insuranceSupplement, limit: configuration.batchSize)
             guard !entries.isEmpty else { return }
             var persons: [PersonID] = []
@@ -318,7 +301,7 @@ public final class InsuranceSync: Service {
 
     /// Produces pending supplements and marks them sent once the cluster has them.
     private func send(_ producer: Producer) async throws {
-        while !stopping.load(ordering: .acquiring) {
+        while !stopping.isSet {
             let pending = try await store.pendingSupplements(limit: configuration.batchSize)
             guard !pending.isEmpty else { return }
             let time = SourcePublisher.timestamp(Date())
@@ -349,24 +332,13 @@ public final class InsuranceSync: Service {
 
     // MARK: - Helpers
 
-    private func retrying<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
-        var failures = 0
-        while true {
-            do {
-                return try await body()
-            } catch let error as StoreError where error.isTransient {
-                log.event("warning", "store.unavailable", ["error": .text(String(describing: error))])
-                try await backOff(&failures)
-            }
-        }
+    /// Retry of transient failures, counted in `retries`.
+    private var retry: TransientRetry {
+        let counters = counters
+        return TransientRetry(policy: configuration.retry, stopping: stopping, log: log, onRetry: { counters.update { $0.retries += 1 } })
     }
 
-    /// Sleeps before the next retry; gives up (nothing committed, nothing lost) when shutting down.
-    private func backOff(_ failures: inout Int) async throws {
-        counters.update { $0.retries += 1 }
-        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
-        try? await Task.sleep(for: configuration.retry.delay(attempt: failures))
-        failures += 1
-        guard !stopping.load(ordering: .acquiring) else { throw CancellationError() }
+    private func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await retry.untilStoreAnswers("insurance", body)
     }
 }

@@ -1,0 +1,65 @@
+import Foundation
+import Kafka
+import RecordStore
+import Synchronization
+
+/// Set once when a service is asked to stop; read by the loops that must give up then.
+final class StopFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    /// True once `set` was called.
+    var isSet: Bool { flag.load(ordering: .acquiring) }
+    /// Asks every reader to stop.
+    func set() { flag.store(true, ordering: .releasing) }
+}
+
+/// How the services wait out what is only unavailable for a while (the store, the cluster): retry
+/// with jittered exponential back-off, never skip, and give up only when the service stops — then
+/// nothing was committed and nothing is lost.
+struct TransientRetry: Sendable {
+    let policy: RetryPolicy
+    let stopping: StopFlag
+    let log: IngestLog
+    /// Counts each retry (for the service's counters).
+    let onRetry: @Sendable () -> Void
+
+    /// Runs `body` until the store answers; transient store errors are logged and retried.
+    func untilStoreAnswers<T: Sendable>(_ what: String, _ body: @Sendable () async throws -> T) async throws -> T {
+        var failures = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as StoreError where error.isTransient {
+                log.event("warning", "store.unavailable", ["during": .text(what), "error": .text(String(describing: error))])
+                try await backOff(&failures)
+            }
+        }
+    }
+
+    /// Sends records until the cluster has acknowledged all of them; resending all is safe (dead
+    /// letters are delivered at least once).
+    func deliver(_ records: [ProducerRecord], with producer: Producer) async throws {
+        guard !records.isEmpty else { return }
+        var failures = 0
+        while true {
+            do {
+                let result = try await producer.sendAll(records)
+                if result.allDelivered { return }
+                log.event("warning", "deadLetter.undelivered", ["count": .int(Int64(result.failures.count)),
+                                                                "code": .text(result.failures[0].code.name)])
+            } catch let error as KafkaError {
+                if case .fatal = error { throw error }
+                log.event("warning", "deadLetter.failed", ["error": .text(String(describing: error))])
+            }
+            try await backOff(&failures)
+        }
+    }
+
+    /// Sleeps before retry number `failures` and counts it; throws `CancellationError` when stopping.
+    func backOff(_ failures: inout Int) async throws {
+        guard !stopping.isSet else { throw CancellationError() }
+        onRetry()
+        try? await Task.sleep(for: policy.delay(attempt: failures))
+        failures += 1
+        guard !stopping.isSet else { throw CancellationError() }
+    }
+}
