@@ -25,17 +25,11 @@ let ingestCommand = Command(
                repeatable: true),
     ],
     run: { arguments in
-        guard let bootstrap = arguments.string("bootstrap"), !bootstrap.isEmpty else { throw UsageError(description: "--bootstrap is required") }
-        guard let location = arguments.string("store"), !location.isEmpty else { throw UsageError(description: "--store is required") }
-        var configuration = IngestConfiguration(bootstrapServers: bootstrap)
+        let location = try required(arguments, "store")
+        var configuration = IngestConfiguration(bootstrapServers: try required(arguments, "bootstrap"))
         configuration.group = arguments.string("group") ?? configuration.group
         configuration.maxBatchRecords = try arguments.int("batch", default: 2_000, in: 1...50_000)
-        for setting in arguments.strings("kafka") {
-            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
-                throw UsageError(description: "--kafka \(setting): expected KEY=VALUE")
-            }
-            configuration.kafkaProperties[String(setting[..<equals])] = String(setting[setting.index(after: equals)...])
-        }
+        configuration.kafkaProperties = try kafkaProperties(arguments.strings("kafka"))
         let topics = arguments.strings("topic")
         if !topics.isEmpty {
             var chosen: [RecordKind: String] = [:]
@@ -47,14 +41,8 @@ let ingestCommand = Command(
             }
             configuration.topics = chosen
         }
-        let store = try await RecordStores.open(location, keys: try KeyRing.load(path: arguments.string("keys")))
-        let service = IngestService(configuration: configuration, store: store)
-        do {
-            try await ServiceRunner.run([service])
-        } catch {
-            await store.close()
-            throw error
+        try await withStore(location, keys: try keyRing(arguments)) { store in
+            try await ServiceRunner.run([IngestService(configuration: configuration, store: store)])
         }
-        await store.close()
         return 0
     })

@@ -45,18 +45,13 @@ let insuranceCommand = Command(
                         throw UsageError(description: "--key-file: \(error)")
                     }
                 }
-                let store = try await RecordStores.open(location, keys: try keyRing(arguments))
-                do {
+                try await withStore(location, keys: try keyRing(arguments)) { store in
                     let service = InsuranceSync(configuration: configuration, store: store)
                     if arguments.flag("rescan") {
                         printError("queued \(try await service.queueAllCardHolders()) card holders for a fresh decision")
                     }
                     try await ServiceRunner.run([service])
-                } catch {
-                    await store.close()
-                    throw error
                 }
-                await store.close()
                 return 0
             }),
         Command(
