@@ -44,14 +44,13 @@ public final class IngestService: Service {
         var consumerConfig = ConsumerConfig(bootstrapServers: configuration.bootstrapServers, groupID: configuration.group)
         consumerConfig.client.properties = configuration.kafkaProperties
         consumerConfig.client.clientID = "hssk-ingest"
-        let store = store, group = configuration.group, log = log, stopping = stopping, counters = counters
+        let store = store, group = configuration.group, log = log, retry = retry
         let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
             startingOffsets: { partitions in
                 // The store is the position (exactly once); a partition it has never seen starts at the
                 // beginning, whatever Kafka's committed offsets say (they may belong to another store).
                 let stored = try Self.waitOnThisThread {
-                    try await TransientRetry(policy: configuration.retry, stopping: stopping, log: log,
-                                             onRetry: { counters.update { $0.retries += 1 } }).untilStoreAnswers("assignment") {
+                    try await retry.untilStoreAnswers("assignment") {
                         try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
                     }
                 }
@@ -78,7 +77,7 @@ public final class IngestService: Service {
             } catch {
                 failure = error
             }
-        } onCancel: {
+        } onCancel: { [stopping] in
             stopping.set()
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
