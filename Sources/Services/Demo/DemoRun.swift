@@ -222,7 +222,10 @@ public struct DemoRun: Sendable {
         let sync = InsuranceSync(configuration: syncConfiguration, store: store, log: log)
 
         let services: [any Service] = [ingest, publisher, pusher, sync]
+        let progress = Progress()
         let running = Task {
+            // Services run until cancelled: one ending on its own has failed, and the wait below stops.
+            defer { progress.servicesEnded.store(true, ordering: .releasing) }
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for service in services { group.addTask { try await service.run() } }
                 // The services run until cancelled; the first to end (a failure) ends the set.
@@ -232,9 +235,8 @@ public struct DemoRun: Sendable {
         }
 
         // Publish as the sources would, in chunks so progress shows, while everything runs.
-        let published = Progress()
         let publishing = Task {
-            defer { published.done.store(true, ordering: .releasing) }
+            defer { progress.done.store(true, ordering: .releasing) }
             let producer = try Producer(config: producerConfig)
             for start in stride(from: 0, to: messages.count, by: 500) {
                 let result = try await producer.sendAll(Array(messages[start..<min(start + 500, messages.count)]))
@@ -242,7 +244,7 @@ public struct DemoRun: Sendable {
                     try? await producer.close()
                     throw DemoError.publishFailed("\(result.failures[0].code) on \(result.failures[0].topic)")
                 }
-                published.count.add(result.delivered, ordering: .relaxed)
+                progress.count.add(result.delivered, ordering: .relaxed)
             }
             try await producer.close()
         }
@@ -255,23 +257,24 @@ public struct DemoRun: Sendable {
         var processed = false
         var failure: (any Error)?
         do {
-            func line() -> String {
+            func line(ingested: Bool = false) -> String {
                 let c = ingest.counters.snapshot
-                return "published \(published.count.load(ordering: .relaxed))/\(messages.count)  stored \(c.stored + c.duplicates)  "
+                let phase = c.consumed == 0 ? "joining  " : (ingested ? "draining " : "ingesting")
+                return "\(phase) published \(progress.count.load(ordering: .relaxed))/\(messages.count)  stored \(c.stored + c.duplicates)  "
                     + "dead-lettered \(c.deadLetteredTotal)  persons \(c.personsCreated)  feed documents \(sink.documents.count)  "
                     + "supplements \(sync.counters.snapshot.sent)"
             }
-            while !published.done.load(ordering: .acquiring) {
+            while !progress.done.load(ordering: .acquiring), !progress.servicesEnded.load(ordering: .acquiring) {
                 status(line())
                 if ingestStarted == nil, ingest.counters.snapshot.consumed > 0 { ingestStarted = .now }
-                try await Task.sleep(for: .milliseconds(200))
+                try await Task.sleep(for: .milliseconds(20))
             }
             try await publishing.value
             let ends = try await Self.ends(of: Array(SourcePublisher.defaultTopics.values), partitionsOf: partitionsOf, observer: observer)
             let feedPartitions = (0..<(partitionsOf[FeedHeaders.topic] ?? 1)).map { Kafka.TopicPartition(FeedHeaders.topic, Int32($0)) }
             let deadline = ContinuousClock.now + timeout
             var quiet = 0
-            while ContinuousClock.now < deadline {
+            while ContinuousClock.now < deadline, !progress.servicesEnded.load(ordering: .acquiring) {
                 if ingestStarted == nil, ingest.counters.snapshot.consumed > 0 { ingestStarted = .now }
                 let stored = try await store.offsets(group: Self.ingestGroup, partitions: Array(ends.keys))
                 let ingested = ends.allSatisfy { (stored[$0.key] ?? 0) >= $0.value }
@@ -285,11 +288,12 @@ public struct DemoRun: Sendable {
                         complete = (committed[partition] ?? 0) >= (try await observer.watermarks(partition).high)
                     }
                 }
-                status(line())
+                status(line(ingested: ingested))
                 // Twice in a row: a feed record produced between two reads would otherwise be missed.
                 quiet = complete ? quiet + 1 : 0
                 if quiet >= 2 { processed = true; break }
-                try await Task.sleep(for: .milliseconds(200))
+                // Short ticks while ingesting: the throughput is timed by them.
+                try await Task.sleep(for: ingested ? .milliseconds(200) : .milliseconds(20))
             }
         } catch {
             failure = error
@@ -308,7 +312,7 @@ public struct DemoRun: Sendable {
         summary.seed = seed
         summary.store = RecordStores.isPostgres(self.store) ? "postgresql" : self.store
         summary.processed = processed
-        summary.published = published.count.load(ordering: .relaxed)
+        summary.published = progress.count.load(ordering: .relaxed)
         let c = ingest.counters.snapshot
         summary.stored = c.stored
         summary.duplicates = c.duplicates
@@ -335,10 +339,11 @@ public struct DemoRun: Sendable {
 
     static let ingestGroup = "hssk-ingest"
 
-    /// How far publishing got, shared with the progress loop.
+    /// How far publishing got and whether the services still run, shared with the progress loop.
     private final class Progress: Sendable {
         let count = Atomic<Int>(0)
         let done = Atomic<Bool>(false)
+        let servicesEnded = Atomic<Bool>(false)
     }
 
     /// The next offset of every partition of `topics` (the demo is their only producer).
