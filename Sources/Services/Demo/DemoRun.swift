@@ -80,6 +80,14 @@ public struct DemoRun: Sendable {
             public var meanMs = 0.0
             public var batches = 0
         }
+        public struct Timeline: Codable, Sendable {
+            /// Milliseconds from a record's publication (its chunk acknowledged) to ingest's commit of it,
+            /// matched by rank (first published, first processed) at 20 ms resolution.
+            public var p50Ms = 0.0
+            public var p95Ms = 0.0
+            public var p99Ms = 0.0
+            public var maxMs = 0.0
+        }
         public var citizens = 0
         public var seed: UInt64 = 0
         public var store = ""
@@ -97,6 +105,7 @@ public struct DemoRun: Sendable {
         public var insurance = Insurance()
         public var ingestRecordsPerS = 0.0
         public var batchLatency = Latency()
+        public var publishToStore = Timeline()
         public var linkage = Linkage()
         /// Everything was processed before the timeout.
         public var processed = false
@@ -194,7 +203,13 @@ public struct DemoRun: Sendable {
         var ingestConfiguration = IngestConfiguration(bootstrapServers: cluster.bootstrapServers)
         ingestConfiguration.group = Self.ingestGroup
         ingestConfiguration.kafkaProperties = kafkaProperties
-        let ingest = IngestService(configuration: ingestConfiguration, store: store, log: log)
+        let progress = Progress()
+        // Sources publish to a running system: publishing starts once ingest holds its partitions.
+        let ingestLog = IngestLog { line in
+            if line.contains(#""event":"partitions.assigned""#) { progress.ingestAssigned.store(true, ordering: .releasing) }
+            log.write(line)
+        }
+        let ingest = IngestService(configuration: ingestConfiguration, store: store, log: ingestLog)
 
         let feedKey = try SigningKey(bytes: try SyntheticSources.randomBytes(32))
         let sink = try FeedSink({ var c = FeedSinkConfiguration(); c.signingKey = feedKey; return c }())
@@ -222,7 +237,6 @@ public struct DemoRun: Sendable {
         let sync = InsuranceSync(configuration: syncConfiguration, store: store, log: log)
 
         let services: [any Service] = [ingest, publisher, pusher, sync]
-        let progress = Progress()
         let running = Task {
             // Services run until cancelled: one ending on its own has failed, and the wait below stops.
             defer { progress.servicesEnded.store(true, ordering: .releasing) }
@@ -237,6 +251,10 @@ public struct DemoRun: Sendable {
         // Publish as the sources would, in chunks so progress shows, while everything runs.
         let publishing = Task {
             defer { progress.done.store(true, ordering: .releasing) }
+            let joinDeadline = ContinuousClock.now + .seconds(30)
+            while !progress.ingestAssigned.load(ordering: .acquiring), ContinuousClock.now < joinDeadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
             let producer = try Producer(config: producerConfig)
             for start in stride(from: 0, to: messages.count, by: 500) {
                 let result = try await producer.sendAll(Array(messages[start..<min(start + 500, messages.count)]))
@@ -244,7 +262,8 @@ public struct DemoRun: Sendable {
                     try? await producer.close()
                     throw DemoError.publishFailed("\(result.failures[0].code) on \(result.failures[0].topic)")
                 }
-                progress.count.add(result.delivered, ordering: .relaxed)
+                let total = progress.count.add(result.delivered, ordering: .relaxed).newValue
+                progress.published.withLock { $0.append((total, .now)) }
             }
             try await producer.close()
         }
@@ -254,6 +273,12 @@ public struct DemoRun: Sendable {
         let observer = try Consumer(config: observerConfig)
         var ingestStarted: ContinuousClock.Instant?
         var ingestFinished: ContinuousClock.Instant?
+        var processedAt: [(Int, ContinuousClock.Instant)] = []
+        func sample() {
+            let c = ingest.counters.snapshot
+            let done = c.stored + c.duplicates + c.deadLetteredTotal
+            if done > (processedAt.last?.0 ?? 0) { processedAt.append((done, .now)) }
+        }
         var processed = false
         var failure: (any Error)?
         do {
@@ -267,6 +292,7 @@ public struct DemoRun: Sendable {
             while !progress.done.load(ordering: .acquiring), !progress.servicesEnded.load(ordering: .acquiring) {
                 status(line())
                 if ingestStarted == nil, ingest.counters.snapshot.consumed > 0 { ingestStarted = .now }
+                sample()
                 try await Task.sleep(for: .milliseconds(20))
             }
             try await publishing.value
@@ -276,6 +302,7 @@ public struct DemoRun: Sendable {
             var quiet = 0
             while ContinuousClock.now < deadline, !progress.servicesEnded.load(ordering: .acquiring) {
                 if ingestStarted == nil, ingest.counters.snapshot.consumed > 0 { ingestStarted = .now }
+                sample()
                 let stored = try await store.offsets(group: Self.ingestGroup, partitions: Array(ends.keys))
                 let ingested = ends.allSatisfy { (stored[$0.key] ?? 0) >= $0.value }
                 if ingested, ingestFinished == nil { ingestFinished = .now }
@@ -332,6 +359,7 @@ public struct DemoRun: Sendable {
             summary.ingestRecordsPerS = Double(summary.published) / max(Self.seconds(ingestFinished - ingestStarted), 1e-3)
         }
         summary.batchLatency = Self.latency(c)
+        summary.publishToStore = Self.timeline(published: progress.published.withLock { $0 }, processed: processedAt)
         summary.linkage = try await Self.linkage(population, store: store, topics: sources.topics)
         summary.seconds = Self.seconds(ContinuousClock.now - started)
         return summary
@@ -344,6 +372,9 @@ public struct DemoRun: Sendable {
         let count = Atomic<Int>(0)
         let done = Atomic<Bool>(false)
         let servicesEnded = Atomic<Bool>(false)
+        let ingestAssigned = Atomic<Bool>(false)
+        /// (records published so far, when), one entry per acknowledged chunk.
+        let published = Mutex<[(Int, ContinuousClock.Instant)]>([])
     }
 
     /// The next offset of every partition of `topics` (the demo is their only producer).
@@ -409,6 +440,22 @@ public struct DemoRun: Sendable {
         return latency
     }
 
+    /// Publish → store latency percentiles, pairing the k-th record published with the k-th processed.
+    static func timeline(published: [(Int, ContinuousClock.Instant)], processed: [(Int, ContinuousClock.Instant)]) -> Summary.Timeline {
+        guard let total = published.last?.0, total > 0, (processed.last?.0 ?? 0) >= total else { return Summary.Timeline() }
+        var latencies: [Double] = []
+        latencies.reserveCapacity(total)
+        var p = 0, q = 0
+        for k in 1...total {
+            while published[p].0 < k { p += 1 }
+            while processed[q].0 < k { q += 1 }
+            latencies.append(max(0, seconds(processed[q].1 - published[p].1) * 1000))
+        }
+        latencies.sort()
+        func at(_ fraction: Double) -> Double { latencies[min(latencies.count - 1, Int(fraction * Double(latencies.count)))].rounded() }
+        return Summary.Timeline(p50Ms: at(0.50), p95Ms: at(0.95), p99Ms: at(0.99), maxMs: latencies.last?.rounded() ?? 0)
+    }
+
     static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
@@ -438,6 +485,7 @@ public struct DemoRun: Sendable {
         citizen feed         \(s.feed.documents) documents at the receiver (\(s.feed.upserts) upserts, \(s.feed.deletions) deletions, \(s.feed.requests) requests, \(s.feed.outOfOrder) out of order)
         insurance            \(s.insurance.supplementsSent) supplements sent (planned: \(codes(s.insurance.planned)))
         ingest throughput    \(String(format: "%.0f", s.ingestRecordsPerS)) records/s
+        publish → store      p50 \(Int(s.publishToStore.p50Ms)) ms, p95 \(Int(s.publishToStore.p95Ms)) ms, p99 \(Int(s.publishToStore.p99Ms)) ms, max \(Int(s.publishToStore.maxMs)) ms (published at once: mostly queueing)
         batch latency        p50 ≤ \(s.batchLatency.p50Ms) ms, p95 ≤ \(s.batchLatency.p95Ms) ms, p99 ≤ \(s.batchLatency.p99Ms) ms (poll → commit, \(s.batchLatency.batches) batches)
         linkage              precision \(String(format: "%.4f", s.linkage.precision)), recall \(String(format: "%.4f", s.linkage.recall)) (\(s.linkage.records) records, \(s.linkage.citizens) citizens, \(s.linkage.persons) persons)
         check                stored + dead-lettered = published: \(check)
