@@ -37,7 +37,7 @@ public struct DemoRun: Sendable {
             switch self {
             case .notADemoStore(let path):
                 return "\(path) exists and was not made by 'hssk demo' (no \(path)\(DemoRun.markerSuffix)); choose another --store"
-            case .storeNotEmpty(let url): return "the database \(url) is not empty; the demo needs an empty one"
+            case .storeNotEmpty(let url): return "the database \(url) is not empty (or has other keys); the demo needs an empty one"
             case .publishFailed(let detail): return "publishing failed: \(detail)"
             }
         }
@@ -137,7 +137,13 @@ public struct DemoRun: Sendable {
         _ = try await cluster.ensureTopics(specs)
         let partitionsOf = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0.partitions) })
 
-        let store = try await RecordStores.open(self.store, keys: keys)
+        let store: any HealthRecordStore
+        do {
+            store = try await RecordStores.open(self.store, keys: keys)
+        } catch StoreError.wrongKey {
+            // Fresh keys meet a database an earlier run (or someone else) wrote: it is not empty.
+            throw DemoError.storeNotEmpty(RecordStores.isPostgres(self.store) ? "at --store" : self.store)
+        }
         do {
             let summary = try await run(store: store, cluster: cluster, population: population, sources: sources, messages: messages,
                                         partitionsOf: partitionsOf, logPath: logPath, started: started, status: status)
@@ -175,12 +181,16 @@ public struct DemoRun: Sendable {
         }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let keys: KeyRing
+        let demoKeys = folder + "/demo-keys.json"
         if let keyFile {
             keys = try KeyRing(contentsOf: keyFile)
+        } else if RecordStores.isPostgres(store), FileManager.default.fileExists(atPath: demoKeys) {
+            // A database outlives the run: never replace the keys an earlier run may have written it with.
+            keys = try KeyRing(contentsOf: demoKeys)
         } else {
-            // A fresh store each run, so fresh keys each run; 0600 like every key file.
+            // A fresh SQLite file each run, so fresh keys each run; 0600 like every key file.
             keys = try KeyRing.generate()
-            try keys.write(to: folder + "/demo-keys.json")
+            try keys.write(to: demoKeys)
         }
         return (keys, folder + "/demo.log")
     }
@@ -194,7 +204,7 @@ public struct DemoRun: Sendable {
             let probe = SourcePublisher.defaultTopics.values.flatMap { topic in
                 (0..<(partitionsOf[topic] ?? 1)).map { RecordStore.TopicPartition(topic, Int32($0)) }
             }
-            if !(try await store.offsets(group: Self.ingestGroup, partitions: probe)).isEmpty { throw DemoError.storeNotEmpty(self.store) }
+            if !(try await store.offsets(group: Self.ingestGroup, partitions: probe)).isEmpty { throw DemoError.storeNotEmpty("at --store") }
         }
         for account in sources.accounts { try await store.saveAccount(account) }
         let log = try Self.fileLog(logPath)

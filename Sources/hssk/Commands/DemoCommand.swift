@@ -12,8 +12,10 @@ let demoCommand = Command(
     unsigned or forged where the ground truth says so). When everything is processed it prints what was
     published, stored and dead-lettered, the persons, feed documents and supplements, throughput, batch
     latency and linkage precision/recall. Exit 1 unless stored + dead-lettered = published.
-    A SQLite store is recreated on each run (only a file an earlier demo made); a PostgreSQL database
-    must be empty. The services' JSON logs go to demo.log next to the store (./var for a URL).
+    A SQLite store is recreated on each run (only a file an earlier demo made), with fresh keys in
+    demo-keys.json next to it (mode 0600). A PostgreSQL database must be empty; its keys are
+    ./var/demo-keys.json (reused if present) or --keys. The services' JSON logs go to demo.log next to
+    the store (./var for a URL).
     """,
     options: [
         Option(name: "citizens", value: "N", help: "Citizens in the synthetic population.", defaultValue: "2000"),
