@@ -32,6 +32,7 @@ public struct DemoRun: Sendable {
         case notADemoStore(String)
         case storeNotEmpty(String)
         case publishFailed(String)
+        case serviceStopped
 
         public var description: String {
             switch self {
@@ -39,6 +40,7 @@ public struct DemoRun: Sendable {
                 return "\(path) exists and was not made by 'hssk demo' (no \(path)\(DemoRun.markerSuffix)); choose another --store"
             case .storeNotEmpty(let url): return "the database \(url) is not empty (or has other keys); the demo needs an empty one"
             case .publishFailed(let detail): return "publishing failed: \(detail)"
+            case .serviceStopped: return "a service stopped before the work was done (see demo.log)"
             }
         }
     }
@@ -335,6 +337,7 @@ public struct DemoRun: Sendable {
         } catch {
             failure = error
         }
+        let endedEarly = progress.servicesEnded.load(ordering: .acquiring)
         publishing.cancel()
         running.cancel()
         let serviceOutcome = await running.result
@@ -343,6 +346,7 @@ public struct DemoRun: Sendable {
         try? await feedDLQProducer.close()
         if let failure { throw failure }
         if case .failure(let error) = serviceOutcome, !(error is CancellationError) { throw error }
+        if endedEarly { throw DemoError.serviceStopped }
 
         var summary = Summary()
         summary.citizens = citizens
