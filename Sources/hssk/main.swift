@@ -3,7 +3,7 @@ import Foundation
 // The hssk command-line tool: parses arguments and calls Services; nothing more lives here.
 let commands: [Command] = [brokerCommand, topicsCommand, publishCommand, ingestCommand, linkageEvalCommand, backupCommand, restoreCommand,
                            verifyCommand, keysCommand, accountsCommand, dlqCommand, feedCommand, insuranceCommand, reviewCommand, personsCommand, dedupCommand,
-                           benchCommand]
+                           benchCommand, demoCommand]
 
 let root = Command(
     name: "hssk", summary: "hssk: the Kafka integration broker of the electronic health record (Hồ sơ sức khỏe điện tử).",
