@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -156,15 +157,57 @@ public final class FeedEndpoint: Sendable {
             request.setValue(timestamp, forHTTPHeaderField: FeedWire.timestampHeader)
             request.setValue(FeedWire.signature(body: body, timestamp: timestamp, key: key), forHTTPHeaderField: FeedWire.signatureHeader)
         }
-        do {
-            let (data, response) = try await session.data(for: request)
-            guard let http = response as? HTTPURLResponse else { return .retry(reason: "not an HTTP response") }
-            return PushOutcome.of(status: http.statusCode, body: Array(data.prefix(64 * 1024)))
-        } catch let error as URLError {
-            return .retry(reason: "url.\(error.code.rawValue)")
-        } catch {
-            return .retry(reason: "transport")
+        // Not `session.data(for:)`: in FoundationNetworking its cancellation handler cancels the
+        // URLSession task synchronously while the runtime holds the Swift task's status lock, and a
+        // response completing at that moment needs that lock to resume the caller: both threads wait
+        // forever (seen when `hssk bench feed` cancelled its pusher mid-request). Here the URLSession
+        // task is cancelled from another queue, after the cancellation handler has returned.
+        let inFlight = InFlightRequest()
+        let session = session
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<PushOutcome, Never>) in
+                let task = session.dataTask(with: request) { data, response, error in
+                    continuation.resume(returning: Self.outcome(data: data, response: response, error: error))
+                }
+                inFlight.start(task)
+            }
+        } onCancel: {
+            inFlight.cancel()
         }
+    }
+
+    private static func outcome(data: Data?, response: URLResponse?, error: (any Error)?) -> PushOutcome {
+        if let error = error as? URLError { return .retry(reason: "url.\(error.code.rawValue)") }
+        if error != nil { return .retry(reason: "transport") }
+        guard let http = response as? HTTPURLResponse else { return .retry(reason: "not an HTTP response") }
+        return PushOutcome.of(status: http.statusCode, body: Array((data ?? Data()).prefix(64 * 1024)))
+    }
+}
+
+/// One request's URLSession task, cancelled off the caller's cancellation handler (see `post`).
+private final class InFlightRequest: Sendable {
+    private let state = Mutex<(task: URLSessionDataTask?, cancelled: Bool)>((nil, false))
+
+    /// Resumes `task`, or cancels it at once when the caller was cancelled before it existed.
+    func start(_ task: URLSessionDataTask) {
+        let cancelled = state.withLock { state in
+            state.task = task
+            return state.cancelled
+        }
+        task.resume()
+        if cancelled { Self.cancelLater(task) }
+    }
+
+    func cancel() {
+        let task = state.withLock { state in
+            state.cancelled = true
+            return state.task
+        }
+        if let task { Self.cancelLater(task) }
+    }
+
+    private static func cancelLater(_ task: URLSessionDataTask) {
+        DispatchQueue.global().async { task.cancel() }
     }
 }
 

@@ -19,6 +19,14 @@ public struct FeedSinkConfiguration: Sendable {
     public var rejectPersonalIDs: Set<String> = []
     /// Largest request body.
     public var maxBodyBytes = 32 * 1024 * 1024
+    /// Push requests are handled this much later (a slow receiver: keeps a pusher's batch in flight
+    /// long enough for a test to crash the pusher while it waits for the answer).
+    public var delay: Duration = .zero
+    /// Told of every document stored (not duplicates, not out-of-order ones) with the personal ID and
+    /// the document as stored, right after the request was recorded: `hssk bench feed` times arrivals
+    /// with it. Runs on a connection thread of the responder before the response is sent, so it must
+    /// be quick (hand the bytes over, decode them elsewhere).
+    public var observer: (@Sendable (_ personalId: String, _ document: [UInt8]) -> Void)?
 
     /// Default settings.
     public init() {}
@@ -68,6 +76,7 @@ public final class FeedSink: Service {
         var failNext = 0
         var failUntil: ContinuousClock.Instant?
         var failStatus = 503
+        var inFlight = 0
         var seen: Set<String> = []
         var latest: [String: Int64] = [:]
         var arrivals: [String: [Int64]] = [:]
@@ -118,6 +127,9 @@ public final class FeedSink: Service {
 
     /// What was received so far.
     public var report: FeedSinkReport { core.state.withLock { $0.report } }
+
+    /// Push requests being handled right now (received, not yet answered).
+    public var requestsInFlight: Int { core.state.withLock { $0.inFlight } }
 
     /// Versions received per personal ID, in arrival order (duplicates included).
     public var arrivals: [String: [Int64]] { core.state.withLock { $0.arrivals } }
@@ -173,6 +185,13 @@ private final class Core: Sendable {
             return .json(401, Array(#"{"error":"unauthorized"}"#.utf8))
         }
         if request.path == "/_control" { return control(request) }
+        state.withLock { $0.inFlight += 1 }
+        defer { state.withLock { $0.inFlight -= 1 } }
+        if configuration.delay > .zero {
+            // Before recording: a pusher killed meanwhile has its batch recorded here but not committed.
+            let (seconds, attoseconds) = configuration.delay.components
+            Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+        }
         let failure = state.withLock { state -> Int? in
             state.report.requests += 1
             let failing = state.failNext > 0 || state.failUntil.map { ContinuousClock.now < $0 } == true
@@ -191,6 +210,10 @@ private final class Core: Sendable {
             return .json(422, Array(#"{"error":"unknown citizen","idempotencyKey":"\#(refused.idempotencyKey)"}"#.utf8))
         }
         let counts = state.withLock { state in Core.record(body.items, into: &state) }
+        if let observer = configuration.observer {
+            // Outside the lock: the observer's own work must not hold up other connections.
+            for (personalID, document) in counts.stored { observer(personalID, document) }
+        }
         return .json(200, Array(#"{"accepted":\#(body.items.count),"duplicates":\#(counts.duplicates),"outOfOrder":\#(counts.outOfOrder)}"#.utf8))
     }
 
@@ -235,8 +258,10 @@ private final class Core: Sendable {
     }
 
     /// Records accepted items; returns how many were duplicates and out of order.
-    private static func record(_ items: [PushBody.Item], into state: inout FeedSink.State) -> (duplicates: Int, outOfOrder: Int) {
+    private static func record(_ items: [PushBody.Item], into state: inout FeedSink.State)
+        -> (duplicates: Int, outOfOrder: Int, stored: [(String, [UInt8])]) {
         var duplicates = 0, outOfOrder = 0
+        var stored: [(String, [UInt8])] = []
         let receivedAt = CitizenDocumentBuilder.rfc3339(Date())
         var lines = Data()
         for item in items {
@@ -251,7 +276,9 @@ private final class Core: Sendable {
                 switch item.op {
                 case .upsert:
                     state.report.upserts += 1
-                    state.documents[item.personalId] = (try? JSONEncoder().encode(item.document)).map(Array.init)
+                    let bytes = (try? JSONEncoder().encode(item.document)).map(Array.init)
+                    state.documents[item.personalId] = bytes
+                    if let bytes { stored.append((item.personalId, bytes)) }
                 case .delete:
                     state.report.deletions += 1
                     state.documents[item.personalId] = nil
@@ -266,7 +293,7 @@ private final class Core: Sendable {
         state.report.duplicates += duplicates
         state.report.outOfOrder += outOfOrder
         state.output?.write(lines)
-        return (duplicates, outOfOrder)
+        return (duplicates, outOfOrder, stored)
     }
 
     /// One line of the output file.

@@ -3,7 +3,7 @@ import Services
 
 let benchCommand = Command(
     name: "bench", summary: "Measure hssk against its targets (DESIGN.md §10); ratios come from one run.",
-    usage: "bench [kafka|store|ingest|linkage|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
+    usage: "bench [kafka|store|ingest|linkage|feed|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
     details: """
     Parts: kafka — produce and consume ~500-byte records through hssk's Swift API and through a minimal
     raw-C librdkafka loop on the same embedded cluster; the target is a ratio ≥ 0.8 for both.
@@ -15,6 +15,10 @@ let benchCommand = Command(
     linkage — linking cost per record (ingest's resolver on SQLite) with 10 k, 100 k and 1 M persons in the index
     (quick: 10 k and 50 k); the target is a ratio < 2 between the largest and the smallest. Stores are kept
     under --cache (default .build/bench-cache when .build exists) and reused.
+    feed — the whole chain in one process on the embedded cluster (source producer → ingest → SQLite store →
+    feed publisher → hssk.citizen-feed.v1 → pusher → HTTP → reference sink) at a steady --rate visits/s for
+    --seconds; per visit, the time from being handed to the source's producer to the sink storing the first
+    document of that person that shows it. The target is p99 ≤ 2 s at 1,000 records/s.
     """,
     options: [
         Option(name: "quick", value: nil, help: "A short run (smoke test; under 2 minutes on 2 cores)."),
@@ -22,12 +26,14 @@ let benchCommand = Command(
         Option(name: "rounds", value: "N", help: "Runs of each side; the best counts.", defaultValue: "3 (quick: 1)"),
         Option(name: "json", value: "FILE", help: "Also write the results as JSON."),
         Option(name: "postgres", value: "URL", help: "PostgreSQL server for the store part (or HSSK_BENCH_POSTGRES_URL)."),
+        Option(name: "seconds", value: "N", help: "Seconds of steady load for the feed part.", defaultValue: "60 (quick: 10)"),
+        Option(name: "rate", value: "N", help: "Visits per second for the feed part.", defaultValue: "1000"),
         Option(name: "cache", value: "DIR", help: "Where the linkage part keeps its stores between runs.", defaultValue: ".build/bench-cache if .build exists"),
     ],
     run: { arguments in
         let parts = arguments.positional.isEmpty ? ["kafka"] : arguments.positional
-        for part in parts where !["kafka", "store", "ingest", "linkage", "all"].contains(part) {
-            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, ingest, linkage, all)")
+        for part in parts where !["kafka", "store", "ingest", "linkage", "feed", "all"].contains(part) {
+            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, ingest, linkage, feed, all)")
         }
         let quick = arguments.flag("quick")
         var report = BenchReport()
@@ -83,6 +89,25 @@ let benchCommand = Command(
             print(String(format: "\nratio %d / %d persons: %.2f (target < 2.00); %d probe visits known by a facility id only, best of %d round(s).\n",
                          linkage.sizes.last?.persons ?? 0, linkage.sizes.first?.persons ?? 0, linkage.ratio, linkage.probes, bench.rounds))
         }
+        if parts.contains("feed") || parts.contains("all") {
+            var bench = FeedBench()
+            bench.seconds = try arguments.int("seconds", default: quick ? 10 : 60, in: 1...3_600)
+            bench.rate = try arguments.int("rate", default: 1_000, in: 1...100_000)
+            // Fewer citizens in a quick run: generating them is part of its budget.
+            if quick { bench.persons = 2_000 }
+            let feed = try await bench.run { printError($0) }
+            report.feed = feed
+            print("""
+            | part | measure | p50 | p99 | max | target |
+            |------|---------|----:|----:|----:|-------:|
+            """)
+            print(String(format: "| feed | publish → sink, ms | %.0f | %.0f | %.0f | p99 ≤ 2000 |", feed.p50Ms, feed.p99Ms, feed.maxMs))
+            print(String(format: "\n%d visits at %.0f/s (asked %.0f/s) over %d s, %d reached the sink in a document showing them; "
+                         + "sink: %d documents, %d duplicates, %d out of order.", feed.records, feed.sentPerS, feed.targetPerS, bench.seconds,
+                         feed.delivered, feed.documents, feed.duplicates, feed.outOfOrder))
+            print("Latency per visit: from the source handing it to its Kafka producer to the sink storing the first document of "
+                  + "that person that shows it (ingest, SQLite store, publisher, feed topic, pusher, HTTP all included).\n")
+        }
         if parts.contains("kafka") || parts.contains("all") {
             var bench = KafkaBench()
             bench.records = try arguments.int("records", default: quick ? 50_000 : 500_000, in: 1...50_000_000)
@@ -113,4 +138,5 @@ private struct BenchReport: Encodable {
     var store: StoreBench.Result?
     var ingest: IngestBench.Result?
     var linkage: LinkageBench.Result?
+    var feed: FeedBench.Result?
 }
