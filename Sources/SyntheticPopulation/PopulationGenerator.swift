@@ -48,7 +48,39 @@ public struct PopulationGenerator: Sendable {
         for index in people.indices where people[index].motherIndex.map({ $0 >= people.count }) == true {
             people[index].motherIndex = nil
         }
+        Self.makeIdentifiersUnique(&people)
         return people
+    }
+
+    /// Real identifiers name one person each, but random serials can repeat (six digits of a personal ID
+    /// within a province, sex and birth year): a repeat takes the next free serial. This draws no random
+    /// numbers, so a population without repeats is the same as before.
+    static func makeIdentifiersUnique(_ people: inout [Citizen]) {
+        var personalIds: Set<String> = [], bhxhNumbers: Set<String> = [], immunizationCodes: Set<String> = []
+        for index in people.indices {
+            people[index].personalId = nextFree(people[index].personalId, serialDigits: 6, &personalIds)
+            let bhxh = nextFree(people[index].bhxhNumber, serialDigits: 10, &bhxhNumbers)
+            if bhxh != people[index].bhxhNumber {
+                people[index].cardCode = String(people[index].cardCode.dropLast(10)) + bhxh
+                people[index].bhxhNumber = bhxh
+            }
+            if let code = people[index].immunizationCode { people[index].immunizationCode = nextFree(code, serialDigits: 8, &immunizationCodes) }
+        }
+    }
+
+    /// `value` if unused, else the same prefix with the next unused serial in its last `serialDigits` digits.
+    static func nextFree(_ value: String, serialDigits: Int, _ used: inout Set<String>) -> String {
+        var candidate = value
+        let prefix = value.dropLast(serialDigits)
+        var serial = Int(value.suffix(serialDigits)) ?? 0
+        var limit = 1
+        for _ in 0..<serialDigits { limit *= 10 }
+        while used.contains(candidate) {
+            serial = (serial + 1) % limit
+            candidate = prefix + String(format: "%0\(serialDigits)d", serial)
+        }
+        used.insert(candidate)
+        return candidate
     }
 
     private func makeHousehold(_ household: Int, into people: inout [Citizen], heads: inout [Int], _ random: inout SeededGenerator) {

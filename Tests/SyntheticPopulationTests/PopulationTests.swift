@@ -29,6 +29,19 @@ final class PopulationTests: XCTestCase {
         XCTAssertEqual(Set(population.citizens.map(\.personalId)).count, 5_000, "personal IDs are unique")
     }
 
+    func testIdentifiersNameOnePersonEach() {
+        // Seed 2026 with 10,000 citizens drew one personal ID twice before repeats took the next serial.
+        let citizens = PopulationGenerator(citizens: 10_000, seed: 2026).citizensOnly()
+        XCTAssertEqual(Set(citizens.map(\.personalId)).count, citizens.count, "personal IDs")
+        XCTAssertEqual(Set(citizens.map(\.bhxhNumber)).count, citizens.count, "BHXH numbers")
+        let codes = citizens.compactMap(\.immunizationCode)
+        XCTAssertEqual(Set(codes).count, codes.count, "immunization codes")
+        for citizen in citizens { XCTAssertEqual(citizen.cardCode.suffix(10), Substring(citizen.bhxhNumber)) }
+        var used: Set<String> = ["001081999999"]
+        XCTAssertEqual(PopulationGenerator.nextFree("001081999999", serialDigits: 6, &used), "001081000000", "wraps within the prefix")
+        XCTAssertEqual(PopulationGenerator.nextFree("001081999999", serialDigits: 6, &used), "001081000001")
+    }
+
     func testFamiliesHaveMothersNewbornsAndTwins() {
         let population = PopulationGenerator(citizens: 20_000, seed: 3).generate()
         let children = population.citizens.filter { $0.motherIndex != nil }

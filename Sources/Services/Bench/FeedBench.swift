@@ -155,7 +155,7 @@ public struct FeedBench: Sendable {
 
         // Every service with the settings `hssk ingest`, `hssk feed publish` and `hssk feed push` use.
         var ingestConfiguration = IngestConfiguration(bootstrapServers: cluster.bootstrapServers)
-        ingestConfiguration.kafkaProperties = ["log_level": "3"]
+        ingestConfiguration.kafkaProperties = EmbeddedCluster.consumerProperties.merging(["log_level": "3"]) { $1 }
         let ingest = IngestService(configuration: ingestConfiguration, store: store, log: .silent)
         var producerConfig = ProducerConfig(bootstrapServers: cluster.bootstrapServers)
         producerConfig.client.logLevel = 3
@@ -164,6 +164,7 @@ public struct FeedBench: Sendable {
         let publisher = FeedPublisher(store: store, producer: feedProducer, log: .silent)
         var consumerConfig = ConsumerConfig(bootstrapServers: cluster.bootstrapServers, groupID: FeedPusherConfiguration.group)
         consumerConfig.client.logLevel = 3
+        consumerConfig.client.properties = EmbeddedCluster.consumerProperties
         let consumer = try Consumer(config: consumerConfig)
         let pusher = FeedPusher(consumer: consumer, endpoint: FeedEndpoint(FeedEndpointConfiguration(url: sink.url, bearerToken: "bench-token", signingKey: key)),
                                 producer: deadLetterProducer, log: .silent)

@@ -210,7 +210,7 @@ public struct DemoRun: Sendable {
         }
         for account in sources.accounts { try await store.saveAccount(account) }
         let log = try Self.fileLog(logPath)
-        let kafkaProperties = ["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "log_level": "3"]
+        let kafkaProperties = EmbeddedCluster.consumerProperties.merging(["session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "log_level": "3"]) { $1 }
 
         var ingestConfiguration = IngestConfiguration(bootstrapServers: cluster.bootstrapServers)
         ingestConfiguration.group = Self.ingestGroup
@@ -236,6 +236,7 @@ public struct DemoRun: Sendable {
         pushConsumerConfig.sessionTimeoutMs = 6_000
         pushConsumerConfig.heartbeatIntervalMs = 500
         pushConsumerConfig.client.logLevel = 3
+        pushConsumerConfig.client.properties = EmbeddedCluster.consumerProperties
         var pusherConfiguration = FeedPusherConfiguration()
         pusherConfiguration.pollTimeout = .milliseconds(100)
         pusherConfiguration.backoff = .milliseconds(50)
