@@ -166,25 +166,26 @@ enum RestrictedText {
             if let prefix = policy.atc.first(where: { upper.hasPrefix($0) }) { return "atc:\(prefix)" }
         }
         let words = tokens.flatMap { $0.split(separator: ".").map(String.init) }
-        if contains(words, anyOf: policy.ingredients) { return "ingredient" }
-        if contains(words, anyOf: policy.terms) { return "term" }
+        if contains(words, anyOf: policy.ingredientPhrases) { return "ingredient" }
+        if contains(words, anyOf: policy.termPhrases) { return "term" }
         return nil
     }
 
     /// Runs of ASCII letters, digits and dots (dots at either end dropped).
     static func tokenize(_ folded: String) -> [String] {
         var tokens: [String] = []
-        var current = ""
+        var current: [UInt8] = []
         func flush() {
-            let trimmed = current.trimmingCharacters(in: CharacterSet(charactersIn: "."))
-            if !trimmed.isEmpty { tokens.append(trimmed) }
-            current = ""
+            let trimmed = current.drop(while: { $0 == UInt8(ascii: ".") }).reversed().drop(while: { $0 == UInt8(ascii: ".") }).reversed()
+            if !trimmed.isEmpty { tokens.append(String(decoding: trimmed, as: UTF8.self)) }
+            current.removeAll(keepingCapacity: true)
         }
-        for scalar in folded.unicodeScalars {
-            if scalar.isASCII, CharacterSet.alphanumerics.contains(scalar) || scalar == "." {
-                current.unicodeScalars.append(scalar)
-            } else {
-                flush()
+        for byte in folded.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."):
+                current.append(byte)
+            default:
+                flush()  // any other byte, including every byte of a non-ASCII scalar
             }
         }
         flush()
@@ -193,16 +194,15 @@ enum RestrictedText {
 
     /// A letter, two digits and up to two more letters or digits (`b20`, `b201`, `o987`).
     static func looksLikeICD10(_ token: String) -> Bool {
-        let s = Array(token.unicodeScalars)
-        guard (3...5).contains(s.count), CharacterSet.letters.contains(s[0]) else { return false }
-        return s[1...2].allSatisfy { CharacterSet.decimalDigits.contains($0) }
+        let s = Array(token.utf8)  // tokens are ASCII
+        guard (3...5).contains(s.count), Character(Unicode.Scalar(s[0])).isLetter else { return false }
+        return s[1...2].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 
     /// True when some phrase of `phrases` (one or more words) occurs in `words`.
-    static func contains(_ words: [String], anyOf phrases: [String]) -> Bool {
-        for phrase in phrases {
-            let parts = tokenize(phrase)
-            guard !parts.isEmpty, parts.count <= words.count else { continue }
+    static func contains(_ words: [String], anyOf phrases: [[String]]) -> Bool {
+        for parts in phrases {
+            guard parts.count <= words.count else { continue }
             for start in 0...(words.count - parts.count) where zip(words[start...], parts).allSatisfy(wordMatches) {
                 return true
             }

@@ -19,6 +19,9 @@ public struct RestrictedDataPolicy: Sendable, Hashable {
     public private(set) var ingredients: [String]
     /// Words that mark an HIV test or treatment in names and free text, folded.
     public private(set) var terms: [String]
+    /// `ingredients` and `terms` split into words once, not for every text the filter reads.
+    private(set) var ingredientPhrases: [[String]] = []
+    private(set) var termPhrases: [[String]] = []
 
     /// What the regulation names: HIV disease, asymptomatic infection, inconclusive test; ARV classes.
     public static let legalMinimum = RestrictedDataPolicy(
@@ -43,6 +46,12 @@ public struct RestrictedDataPolicy: Sendable, Hashable {
         self.atc = atc
         self.ingredients = ingredients
         self.terms = terms
+        splitPhrases()
+    }
+
+    private mutating func splitPhrases() {
+        ingredientPhrases = ingredients.map(RestrictedText.tokenize).filter { !$0.isEmpty }
+        termPhrases = terms.map(RestrictedText.tokenize).filter { !$0.isEmpty }
     }
 
     /// This policy with more entries (normalised; duplicates dropped). ICD-10 entries may be ranges
@@ -54,6 +63,7 @@ public struct RestrictedDataPolicy: Sendable, Hashable {
         copy.atc = Self.merged(atc, prefixes.map { $0.uppercased().filter { $0.isLetter || $0.isNumber } })
         copy.ingredients = Self.merged(ingredients, names.map(RestrictedText.fold))
         copy.terms = Self.merged(terms, words.map(RestrictedText.fold))
+        copy.splitPhrases()
         return copy
     }
 
