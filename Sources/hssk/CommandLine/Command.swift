@@ -36,7 +36,8 @@ struct Command: Sendable {
         text += "\nOptions:\n"
         for option in all {
             let left = "--\(option.name)" + (option.value.map { " \($0)" } ?? "")
-            var line = "  \(left.padding(toLength: 24, withPad: " ", startingAt: 0))\(option.help)"
+            // Two spaces at least: a long placeholder must not run into its help.
+            var line = "  \(left.count < 23 ? left.padding(toLength: 24, withPad: " ", startingAt: 0) : left + "  ")\(option.help)"
             if let defaultValue = option.defaultValue { line += " (default: \(defaultValue))" }
             text += line + "\n"
         }
