@@ -101,10 +101,10 @@ let feedPushCommand = Command(
                                                  signingKey: try signingKey(arguments.string("key-file")))
         endpoint.timeout = .seconds(try arguments.int("timeout", default: 30))
         if url.scheme == "http", !["127.0.0.1", "localhost", "::1"].contains(url.host ?? "") {
-            printError("hssk feed push: warning: \(url.host ?? "") is reached over plain http; use https outside tests")
+            IngestLog.standardError.event("warning", "feed.push.plainHTTP", ["host": .text(url.host ?? ""), "advice": "use https outside tests"])
         }
         if endpoint.bearerToken == nil && endpoint.signingKey == nil {
-            printError("hssk feed push: warning: no --token-file or --key-file: requests are not authenticated")
+            IngestLog.standardError.event("warning", "feed.push.unauthenticated", ["advice": "give --token-file or --key-file"])
         }
         var configuration = FeedPusherConfiguration()
         configuration.batchSize = try arguments.int("batch", default: 200)

@@ -51,7 +51,8 @@ let insuranceCommand = Command(
                 try await withStore(location, keys: try keyRing(arguments)) { store in
                     let service = InsuranceSync(configuration: configuration, store: store)
                     if arguments.flag("rescan") {
-                        printError("queued \(try await service.queueAllCardHolders()) card holders for a fresh decision")
+                        let queued = try await service.queueAllCardHolders()
+                        IngestLog.standardError.event("info", "insurance.rescan.queued", ["cardHolders": .int(Int64(queued))])
                     }
                     try await ServiceRunner.run(try withAdminEndpoint(service, arguments))
                 }
