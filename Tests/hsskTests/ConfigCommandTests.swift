@@ -23,15 +23,7 @@ final class ConfigCommandTests: XCTestCase {
 
     /// Runs hssk with `environment` added (HSSK_* variables of the test runner removed first).
     func run(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
-        let process = RunningProcess.make(hssk, arguments)
-        process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HSSK_") }.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try runCommand(hssk, arguments, environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("HSSK_") }.merging(environment) { $1 })
     }
 
     /// The `config show` line of `option`, spaces collapsed.
