@@ -76,6 +76,20 @@ final class AdminEndpointTests: XCTestCase {
         XCTAssertEqual(try LoopbackHTTP.exchange(port: port, "GET /healthz HTTP/2.0\r\n\r\n").status, 505)
     }
 
+    func testLivenessFailsWhenTheLoopMakesNoProgress() async throws {
+        let service = ReportingService()
+        let admin = try AdminEndpoint(host: "127.0.0.1", port: 0, service: service, liveLimit: .milliseconds(200))
+        defer { admin.stop() }
+        service.health.beat()
+        XCTAssertEqual(try LoopbackHTTP.get(port: admin.port, "/healthz/live").status, 200)
+        try await Task.sleep(for: .milliseconds(300))
+        let stuck = try LoopbackHTTP.get(port: admin.port, "/healthz/live")
+        XCTAssertEqual(stuck.status, 503)
+        XCTAssertTrue(stuck.body.contains(#""status":"stuck""#), stuck.body)
+        service.health.beat()
+        XCTAssertEqual(try LoopbackHTTP.get(port: admin.port, "/healthz/live").status, 200)
+    }
+
     func testAddressParsing() throws {
         XCTAssertEqual(try AdminEndpoint.address("127.0.0.1:9464").port, 9464)
         XCTAssertEqual(try AdminEndpoint.address("0.0.0.0:0").host, "0.0.0.0")
