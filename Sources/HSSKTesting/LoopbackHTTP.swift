@@ -3,6 +3,55 @@ import Foundation
 import Glibc
 #endif
 
+/// A blocking loopback TCP client (reads with a 5 s guard so a failing test cannot hang), for
+/// sending HTTP byte for byte.
+public final class LoopbackClient {
+    /// The socket.
+    public let fd: Int32
+
+    /// Connects to 127.0.0.1:`port`; throws when nothing listens.
+    public init(port: UInt16) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else {
+            close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+        var guardTime = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &guardTime, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    /// Sends text as UTF-8.
+    public func send(_ text: String) { send(Array(text.utf8)) }
+
+    /// Sends bytes (a peer that went away is ignored: the read shows it).
+    public func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until `marker` appears (or the peer closes, or 5 s pass); returns everything read.
+    public func read(until marker: String? = nil) -> String {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            if let marker, String(decoding: out, as: UTF8.self).contains(marker) { break }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { break }
+            out += chunk[0..<n]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+}
+
 /// One raw HTTP exchange with a loopback server, byte for byte (so tests can send what no client
 /// library would: oversized heads, bodies on GET, garbage): sends, then reads until the server closes.
 public enum LoopbackHTTP {
@@ -18,29 +67,9 @@ public enum LoopbackHTTP {
 
     /// Sends `request` to 127.0.0.1:`port` and returns the response; reads give up after 5 s.
     public static func exchange(port: UInt16, _ request: String) throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-        var limit = timeval(tv_sec: 5, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        let bytes = Array(request.utf8)
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        var received: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            received += chunk[0..<n]
-        }
-        let text = String(decoding: received, as: UTF8.self)
+        let client = try LoopbackClient(port: port)
+        client.send(request)
+        let text = client.read()
         let parts = text.components(separatedBy: "\r\n\r\n")
         let head = parts.first ?? ""
         let status = head.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
