@@ -306,6 +306,8 @@ public final class InsuranceSync: ObservableService {
                 }
             }
             let planned = try await store.planSupplements(drafts, outboxDone: entries.map(\.id))
+            // A rescan of a whole city is many batches in this loop: each one is progress for liveness.
+            health.beat()
             let byField = Dictionary(grouping: planned, by: \.field).mapValues(\.count)
             counters.update { c in
                 c.outboxRows += entries.count
@@ -330,6 +332,7 @@ public final class InsuranceSync: ObservableService {
             }
             try await store.markSupplementsSent(pending.map(\.supplementID))
             counters.update { $0.sent += pending.count }
+            health.beat()
             log.event("info", "supplements.sent", ["count": .int(Int64(pending.count))])
         }
     }
