@@ -114,7 +114,8 @@ enum ConfigCheck {
         for (section, values) in file.sections.sorted(by: { $0.key < $1.key }) {
             let options = section == "common" ? leaves.values.flatMap(\.effectiveOptions) : leaves[section]?.effectiveOptions ?? []
             for (key, value) in values.sorted(by: { $0.key < $1.key }) {
-                guard let option = options.first(where: { $0.name == key }) else { continue }
+                // In "common" a value must suit every command that takes it (batch ranges differ).
+                let candidates = options.filter { $0.name == key }
                 let texts: [String]
                 switch value {
                 case .one(let text): texts = [text]
@@ -122,7 +123,7 @@ enum ConfigCheck {
                 case .flag: texts = []
                 }
                 for text in texts {
-                    if let message = problem(text, option: option) {
+                    if let message = candidates.lazy.compactMap({ problem(text, option: $0) }).first {
                         found.append(ConfigProblem(file: path, section: section, key: key, message: message))
                     }
                 }
