@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel"]),
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),
-        .testTarget(name: "HTTPResponderTests", dependencies: ["HTTPResponder"]),
+        .testTarget(name: "HTTPResponderTests", dependencies: ["HTTPResponder", "HSSKTesting"]),
         // Fixtures (sample XML 130 files) are read through #filePath, not bundled as resources.
         .testTarget(name: "ServicesTests", dependencies: ["Services", "HSSKTesting", "Kafka", "HealthModel", "RecordStore", "HTTPResponder"],
                     exclude: ["Fixtures"]),

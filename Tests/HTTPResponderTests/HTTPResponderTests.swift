@@ -1,4 +1,5 @@
 import Foundation
+import HSSKTesting
 @testable import HTTPResponder
 import XCTest
 #if canImport(Glibc)
@@ -8,45 +9,8 @@ import Glibc
 /// The responder over real loopback sockets, driven by a raw client so that malformed and hostile
 /// requests can be sent byte for byte.
 final class HTTPResponderTests: XCTestCase {
-    /// A blocking loopback client (reads with a 5 s guard so a failing test cannot hang).
-    final class RawClient {
-        let fd: Int32
-
-        init(port: UInt16) throws {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = port.bigEndian
-            inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-            let rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
-            var guardTime = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &guardTime, socklen_t(MemoryLayout<timeval>.size))
-        }
-
-        deinit { close(fd) }
-
-        func send(_ text: String) { send(Array(text.utf8)) }
-
-        func send(_ bytes: [UInt8]) {
-            _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        }
-
-        /// Reads until `marker` appears (or the peer closes); returns everything read.
-        func read(until marker: String? = nil) -> String {
-            var out: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                if let marker, String(decoding: out, as: UTF8.self).contains(marker) { break }
-                let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if n <= 0 { break }
-                out += chunk[0..<n]
-            }
-            return String(decoding: out, as: UTF8.self)
-        }
-    }
+    /// The raw loopback client shared with the admin endpoint's tests.
+    typealias RawClient = LoopbackClient
 
     func echo(_ limits: HTTPLimits = HTTPLimits()) throws -> HTTPResponder {
         try HTTPResponder(limits: limits) { request in

@@ -120,9 +120,13 @@ struct StoreContract {
         let pending = try await store.pendingOutbox(kind: "citizen-feed", limit: 10)
         XCTAssertEqual(pending.map(\.key), [String(person.rawValue)])
         XCTAssertEqual(pending.first?.payload, Array("{\"changed\":true}".utf8))
+        let backlog = try await store.outboxBacklog(kind: "citizen-feed")
+        XCTAssertEqual(backlog, 1)
         try await store.markOutboxDone(pending.map(\.id))
         let none = try await store.pendingOutbox(kind: "citizen-feed", limit: 10)
         XCTAssertTrue(none.isEmpty)
+        let drained = try await store.outboxBacklog(kind: "citizen-feed")
+        XCTAssertEqual(drained, 0)
         await store.close()
     }
 

@@ -184,9 +184,11 @@ var hssk: String {
     Bundle.main.bundleURL.appendingPathComponent("hssk").path
 }
 
-/// Runs a command to completion; output is stdout and stderr together.
-func runCommand(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+/// Runs a command to completion; output is stdout and stderr together. `environment`, when given,
+/// replaces the inherited one.
+func runCommand(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, output: String) {
     let process = RunningProcess.make(executable, arguments)
+    if let environment { process.environment = environment }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe

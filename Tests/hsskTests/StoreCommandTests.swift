@@ -64,14 +64,5 @@ final class StoreCommandTests: XCTestCase {
 
 /// Runs the built `hssk`; output is stdout and stderr together.
 private func runHSSK(_ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = Bundle.main.bundleURL.appendingPathComponent("hssk")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    try runCommand(hssk, arguments)
 }

@@ -114,6 +114,27 @@ public final class Consumer: Sendable {
         try await changeFlow(partitions, pause: false)
     }
 
+    /// Records not yet polled, per assigned partition: the high watermark of the latest fetch response
+    /// minus the consumer's position. Local state only (no request to the cluster); partitions whose
+    /// position or watermark is not known yet are left out.
+    public func lag() async throws -> [TopicPartition: Int64] {
+        let assigned = assignment
+        guard !assigned.isEmpty else { return [:] }
+        return try await onThread { handle in
+            let list = makePartitionList(assigned.sorted().map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            guard rd_kafka_position(handle.pointer, list) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
+            var lag: [TopicPartition: Int64] = [:]
+            for (partition, position) in readPartitionList(list) where position >= 0 {
+                var low: Int64 = 0, high: Int64 = 0
+                guard rd_kafka_get_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                      high >= 0 else { continue }
+                lag[partition] = max(0, high - position)
+            }
+            return lag
+        }
+    }
+
     /// The partitions currently assigned to this member.
     public var assignment: Set<TopicPartition> { context.state.withLock { $0.assignment } }
 

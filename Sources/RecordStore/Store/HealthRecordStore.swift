@@ -65,6 +65,8 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     func pendingOutbox(kind: String, limit: Int) async throws -> [OutboxEntry]
     /// Marks outbox messages done.
     func markOutboxDone(_ ids: [Int64]) async throws
+    /// Outbox rows of `kind` not yet done (the metrics' backlog gauge).
+    func outboxBacklog(kind: String) async throws -> Int
 
     /// The card of a BHXH number (state folded in effective order, linked persons), nil when unknown.
     func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord?

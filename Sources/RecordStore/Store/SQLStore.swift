@@ -126,6 +126,7 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
         try await onThread { try $0.pendingOutbox(kind: kind, limit: limit) }
     }
     public func markOutboxDone(_ ids: [Int64]) async throws { try await onThread { try $0.markOutboxDone(ids) } }
+    public func outboxBacklog(kind: String) async throws -> Int { try await onThread { try $0.outboxBacklog(kind: kind) } }
     public func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord? {
         try await onThread { try $0.insuranceCard(bhxhNumber: bhxhNumber) }
     }

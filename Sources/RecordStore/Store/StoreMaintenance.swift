@@ -136,6 +136,11 @@ extension StoreEngine {
         }
     }
 
+    func outboxBacklog(kind: String) throws -> Int {
+        // The partial index outbox_pending holds exactly these rows: the count never scans done ones.
+        Int(try db.queryOne("SELECT COUNT(*) FROM outbox WHERE kind = ? AND done_at IS NULL", [.text(kind)])?.int(0) ?? 0)
+    }
+
     func markOutboxDone(_ ids: [Int64]) throws {
         try db.transaction {
             let now = Self.timestamp()

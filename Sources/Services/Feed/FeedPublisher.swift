@@ -79,13 +79,18 @@ public enum FeedPublisherError: Error, Sendable, CustomStringConvertible {
 /// Each round: read up to `batchSize` pending rows, add the relatives whose documents show a changed
 /// person (one hop: guardians and dependants), build, produce idempotently and wait for every
 /// acknowledgement, then mark the rows done.
-public struct FeedPublisher: Service {
+public struct FeedPublisher: ObservableService {
     /// Name for logs.
     public let name = "feed-publisher"
     private let store: any HealthRecordStore
     private let producer: Producer
     private let configuration: FeedPublisherConfiguration
     private let log: IngestLog
+    /// What it has done so far.
+    public let counters = FeedCounters()
+    /// Readiness and liveness, for the admin endpoint.
+    public let health = HealthReporter()
+    private let backlog: OutboxBacklogGauge
 
     /// A publisher reading `store` and writing with `producer`.
     public init(store: any HealthRecordStore, producer: Producer, configuration: FeedPublisherConfiguration = FeedPublisherConfiguration(),
@@ -94,39 +99,64 @@ public struct FeedPublisher: Service {
         self.producer = producer
         self.configuration = configuration
         self.log = log
+        backlog = OutboxBacklogGauge(store: store, kind: OutboxKinds.citizenFeed)
     }
 
     /// Publishes rounds until cancelled; transient store and broker failures are retried with back-off.
     public func run() async throws {
         log.event("info", "feed.publisher.started", ["topic": .text(configuration.topic)])
         var failures = 0
+        health.started(consuming: false)
         while !Task.isCancelled {
             do {
                 let round = try await publishOnce()
+                health.beat()
+                if failures > 0 { [.storeUnavailable, .kafkaUnavailable].forEach(health.clear) }
                 failures = 0
                 if round.rows == 0 { try await Task.sleep(for: configuration.idleWait) }
             } catch is CancellationError {
                 break
             } catch let error as StoreError where error.isTransient {
+                health.set(.storeUnavailable)
                 failures += 1
                 log.event("warning", "feed.publisher.retry", ["reason": .text(error.description), "attempt": .int(Int64(failures))])
                 guard await pause(failures) else { break }
             } catch let error as FeedPublisherError {
+                health.set(.kafkaUnavailable)
                 failures += 1
                 log.event("warning", "feed.publisher.retry", ["reason": .text(error.description), "attempt": .int(Int64(failures))])
                 guard await pause(failures) else { break }
             } catch let error as KafkaError {
                 if case .fatal = error { throw error }
+                health.set(.kafkaUnavailable)
                 failures += 1
                 log.event("warning", "feed.publisher.retry", ["reason": .text(error.description), "attempt": .int(Int64(failures))])
                 guard await pause(failures) else { break }
             }
         }
+        health.set(.stopping)
         log.event("info", "feed.publisher.stopped")
     }
 
+    /// Documents, tombstones, restricted items removed, retries and the outbox backlog.
+    public func metricFamilies() -> [MetricFamily] {
+        let s = counters.snapshot
+        return [
+            .counter("hssk_feed_outbox_rows_total", "citizen-feed outbox rows published and marked done.", s.outboxRows),
+            .counter("hssk_feed_documents_total", "Citizen documents produced to the feed.", s.documents),
+            .counter("hssk_feed_tombstones_total", "Tombstones produced to the feed (re-issued or merged personal IDs).", s.tombstones),
+            .counter("hssk_feed_restricted_removed_total", "Items the restricted-data filter removed, by rule.", by: "rule", s.restricted),
+            .retries(s.retries),
+            backlog.family,
+        ]
+    }
+
+    /// Counts the outbox backlog.
+    public func refreshGauges() async { await backlog.refresh() }
+
     /// Waits the back-off for the `attempt`-th consecutive failure; false when cancelled meanwhile.
     private func pause(_ attempt: Int) async -> Bool {
+        counters.update { $0.retries += 1 }
         let delay = Backoff.delay(attempt: attempt, base: configuration.backoff, max: configuration.maxBackoff)
         do { try await Task.sleep(for: delay) } catch { return false }
         return true
@@ -188,6 +218,12 @@ public struct FeedPublisher: Service {
             }
         }
         try await store.markOutboxDone(entries.map(\.id))
+        counters.update { c in
+            c.outboxRows += round.rows
+            c.documents += round.documents
+            c.tombstones += round.tombstones
+            for (rule, count) in round.filtered.rules { c.restricted[rule, default: 0] += count }
+        }
         logRound(round)
         return round
     }

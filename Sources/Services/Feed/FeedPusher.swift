@@ -39,7 +39,7 @@ public struct FeedPusherConfiguration: Sendable {
 /// - Position: Kafka's committed offsets (group `hssk-feed-push`), committed only after the batch
 ///   and its dead letters are done. A crash before the commit posts the batch again: the receiver
 ///   deduplicates by idempotency key (personal ID + version).
-public struct FeedPusher: Service {
+public struct FeedPusher: ObservableService {
     /// Name for logs.
     public let name = "feed-pusher"
     private let consumer: Consumer
@@ -47,6 +47,11 @@ public struct FeedPusher: Service {
     private let producer: Producer
     private let configuration: FeedPusherConfiguration
     private let log: IngestLog
+    /// What it has done so far.
+    public let counters = FeedCounters()
+    /// Readiness and liveness, for the admin endpoint.
+    public let health = HealthReporter()
+    private let lag = ConsumerLagGauge()
 
     /// A pusher reading with `consumer` (group `FeedPusherConfiguration.group`), posting to
     /// `endpoint` and dead-lettering with `producer`.
@@ -71,13 +76,19 @@ public struct FeedPusher: Service {
     /// Subscribes and pushes until cancelled.
     public func run() async throws {
         try await consumer.subscribe([configuration.topic])
+        lag.attach(consumer)
+        health.started(consuming: true)
         log.event("info", "feed.pusher.started", ["topic": .text(configuration.topic), "endpoint": .text(endpoint.configuration.url.absoluteString)])
         var progress = Progress()
         while !Task.isCancelled {
             if progress.pending.count < configuration.batchSize {
-                progress.pending += try await consumer.poll(maxRecords: configuration.batchSize - progress.pending.count,
-                                                            timeout: progress.pending.isEmpty ? configuration.pollTimeout : .zero)
+                let polled = try await consumer.poll(maxRecords: configuration.batchSize - progress.pending.count,
+                                                     timeout: progress.pending.isEmpty ? configuration.pollTimeout : .zero)
+                counters.update { $0.consumed += polled.count }
+                progress.pending += polled
             }
+            health.assignment(isEmpty: consumer.assignment.isEmpty)
+            health.beat()
             dropUnassigned(&progress)
             guard !progress.pending.isEmpty else { continue }
             let batch = Array(progress.pending.prefix(configuration.batchSize))
@@ -104,8 +115,25 @@ public struct FeedPusher: Service {
                 progress.paused = []
             }
         }
+        health.set(.stopping)
         log.event("info", "feed.pusher.stopped")
     }
+
+    /// Push requests by result, items pushed, dead letters, retries and the consumer lag.
+    public func metricFamilies() -> [MetricFamily] {
+        let s = counters.snapshot
+        return [
+            .consumed(s.consumed),
+            .counter("hssk_feed_push_total", "Push requests to the citizen app's endpoint, by result (accepted, rejected, retry).", by: "result", s.pushes),
+            .counter("hssk_feed_pushed_total", "Feed items the endpoint accepted, by operation (upsert, delete).", by: "operation", s.pushed),
+            .deadLettered(s.deadLettered),
+            .retries(s.retries),
+            lag.family,
+        ]
+    }
+
+    /// Samples the consumer lag.
+    public func refreshGauges() async { await lag.refresh() }
 
     /// Pushes one batch completely: items posted (split on refusal), refused ones dead-lettered.
     private func push(_ batch: [ConsumerRecord], _ progress: inout Progress) async throws {
@@ -141,8 +169,14 @@ public struct FeedPusher: Service {
             try Task.checkCancellation()
             switch await endpoint.post(FeedWire.body(items.map(\.item))) {
             case .accepted:
+                health.clear(.endpointUnavailable)
+                counters.update { c in
+                    c.pushes["accepted", default: 0] += 1
+                    for entry in items { c.pushed[entry.item.operation == .delete ? "delete" : "upsert", default: 0] += 1 }
+                }
                 return []
             case .rejected(let status, let body):
+                counters.update { $0.pushes["rejected", default: 0] += 1 }
                 guard items.count > 1 else {
                     return [DeadLetter(record: items[0].record, code: "http.\(status)", status: status, responseBody: body,
                                        message: "The citizen app's endpoint refused the document with HTTP \(status).")]
@@ -152,6 +186,11 @@ public struct FeedPusher: Service {
                 for item in items { dead += try await post([item], &progress) }
                 return dead
             case .retry(let reason):
+                health.set(.endpointUnavailable)
+                counters.update {
+                    $0.pushes["retry", default: 0] += 1
+                    $0.retries += 1
+                }
                 attempt += 1
                 log.event("warning", "feed.push.retry", ["reason": .text(reason), "attempt": .int(Int64(attempt)), "items": .int(Int64(items.count))])
                 try await wait(Backoff.delay(attempt: attempt, base: configuration.backoff, max: configuration.maxBackoff), &progress)
@@ -170,6 +209,7 @@ public struct FeedPusher: Service {
                 try await consumer.pause(Array(unpaused))
                 progress.paused.formUnion(unpaused)
             }
+            health.beat()
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { return }
             progress.pending += try await consumer.poll(maxRecords: 1_000, timeout: min(remaining, .milliseconds(200)))
@@ -253,7 +293,11 @@ public struct FeedPusher: Service {
             // Re-sending all of them is harmless: the DLQ is read by people, who see a duplicate at worst.
             try await wait(Backoff.delay(attempt: attempt, base: configuration.backoff, max: configuration.maxBackoff), &progress)
         }
-        let statuses = Dictionary(grouping: letters, by: { $0.code }).mapValues { LogValue.int(Int64($0.count)) }
+        let byCode = Dictionary(grouping: letters, by: { $0.code }).mapValues(\.count)
+        counters.update { c in
+            for (code, count) in byCode { c.deadLettered[code, default: 0] += count }
+        }
+        let statuses = byCode.mapValues { LogValue.int(Int64($0)) }
         log.event("warning", "feed.push.deadLettered", ["count": .int(Int64(letters.count)), "codes": .object(statuses)])
     }
 

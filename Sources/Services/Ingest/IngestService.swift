@@ -8,13 +8,16 @@ import Synchronization
 /// decode → validate → link → one store transaction with the records, identity changes, outbox
 /// messages and the next offsets. Dead letters are acknowledged by the cluster before the offsets
 /// move past them; transient failures are retried with back-off and never skip a record.
-public final class IngestService: Service {
+public final class IngestService: ObservableService {
     /// `ingest`.
     public let name = "ingest"
     /// The configuration it runs with.
     public let configuration: IngestConfiguration
     /// What it has done so far.
     public let counters = IngestCounters()
+    /// Readiness and liveness, for the admin endpoint.
+    public let health = HealthReporter()
+    private let lag = ConsumerLagGauge()
 
     private let store: any HealthRecordStore
     private let log: IngestLog
@@ -44,7 +47,7 @@ public final class IngestService: Service {
         var consumerConfig = ConsumerConfig(bootstrapServers: configuration.bootstrapServers, groupID: configuration.group)
         consumerConfig.client.properties = configuration.kafkaProperties
         consumerConfig.client.clientID = "hssk-ingest"
-        let store = store, group = configuration.group, log = log, retry = retry
+        let store = store, group = configuration.group, log = log, retry = retry, health = health
         let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
             startingOffsets: { partitions in
                 // The store is the position (exactly once); a partition it has never seen starts at the
@@ -55,6 +58,7 @@ public final class IngestService: Service {
                     }
                 }
                 log.event("info", "partitions.assigned", ["count": .int(Int64(partitions.count))])
+                health.clear(.notAssigned)
                 return Dictionary(uniqueKeysWithValues: partitions.map {
                     ($0, stored[RecordStore.TopicPartition($0.topic, $0.partition)] ?? KafkaOffset.beginning)
                 })
@@ -67,6 +71,8 @@ public final class IngestService: Service {
         }
         defer { watchdog.stop() }
         try await consumer.subscribe(configuration.topics.values.sorted())
+        lag.attach(consumer)
+        health.started(consuming: true)
         log.event("info", "ingest.started", ["group": .text(group), "topics": .int(Int64(configuration.topics.count))])
 
         var failure: (any Error)?
@@ -77,7 +83,8 @@ public final class IngestService: Service {
             } catch {
                 failure = error
             }
-        } onCancel: { [stopping] in
+        } onCancel: { [stopping, health] in
+            health.set(.stopping)
             stopping.set()
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
@@ -103,9 +110,13 @@ public final class IngestService: Service {
                 do {
                     batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout)
                     pollFailures = 0
+                    health.clear(.kafkaUnavailable)
+                    health.assignment(isEmpty: consumer.assignment.isEmpty)
+                    health.beat()
                 } catch let error as KafkaError {
                     if case .fatal = error { throw error }
                     if case .assignmentHookFailed = error { throw error }
+                    health.set(.kafkaUnavailable)
                     log.event("warning", "poll.failed", ["error": .text(String(describing: error))])
                     try await retry.backOff(&pollFailures)
                     continue
@@ -312,6 +323,7 @@ public final class IngestService: Service {
                 try await watchdog.guarding {
                     let resolution = try await resolver.resolve(accepted)
                     let result = try await store.apply(batch(accepted, resolution, offsets))
+                    health.clear(.storeUnavailable)
                     counters.update {
                         $0.stored += result.records.count - result.duplicates
                         $0.duplicates += result.duplicates
@@ -329,6 +341,7 @@ public final class IngestService: Service {
                 conflicts += 1
                 log.event("info", "identity.race", ["detail": .text(detail.prefix(80).description)])
             } catch let error as StoreError where error.isTransient {
+                health.set(.storeUnavailable)
                 log.event("warning", "store.unavailable", ["error": .text(String(describing: error)), "attempt": .int(Int64(failures))])
                 try await retry.backOff(&failures)
                 // The commit may have succeeded before the connection dropped: never apply twice.
@@ -362,8 +375,35 @@ public final class IngestService: Service {
     /// Retry of transient failures, counted in `retries`.
     private var retry: TransientRetry {
         let counters = counters
-        return TransientRetry(policy: configuration.retry, stopping: stopping, log: log, onRetry: { counters.update { $0.retries += 1 } })
+        return TransientRetry(policy: configuration.retry, stopping: stopping, log: log, health: health,
+                              onRetry: { counters.update { $0.retries += 1 } })
     }
+
+    // MARK: - Metrics
+
+    /// Counters, the batch latency histogram and the sampled lag (names in docs/observability.md).
+    public func metricFamilies() -> [MetricFamily] {
+        let s = counters.snapshot
+        let buckets = Dictionary(s.latencyBuckets.map { (bound, count) in
+            (bound == Int.max ? Double.infinity : Double(bound) / 1000, count)
+        }, uniquingKeysWith: +)
+        return [
+            .consumed(s.consumed),
+            .counter("hssk_stored_total", "Records stored (new records or newer versions).", s.stored),
+            .counter("hssk_duplicates_total", "Records already stored with the same content (replays).", s.duplicates),
+            .deadLettered(s.deadLettered),
+            .counter("hssk_persons_created_total", "Persons created in the person index.", s.personsCreated),
+            .counter("hssk_linked_total", "Records linked to a known person.", s.linked),
+            .counter("hssk_reviews_total", "Review tasks opened by linking.", s.reviews),
+            .retries(s.retries),
+            .histogram("hssk_batch_seconds", "Batch latency from poll to commit, in seconds.", buckets: buckets,
+                       bounds: IngestCounters.latencyBoundsMs.map { $0 == Int.max ? .infinity : Double($0) / 1000 }, sum: s.latencySumMs / 1000),
+            lag.family,
+        ]
+    }
+
+    /// Samples the consumer lag.
+    public func refreshGauges() async { await lag.refresh() }
 
     private func retrying<T: Sendable>(_ what: String, _ body: @Sendable () async throws -> T) async throws -> T {
         try await retry.untilStoreAnswers(what, body)

@@ -39,6 +39,8 @@ public struct InsuranceSyncConfiguration: Sendable {
 public final class InsuranceSyncCounters: Sendable {
     /// A copy of the counters at one moment.
     public struct Snapshot: Sendable, Hashable, Codable {
+        /// Acknowledgements polled.
+        public var consumed = 0
         /// Outbox rows handled.
         public var outboxRows = 0
         /// Supplements decided and recorded as pending, by field.
@@ -96,13 +98,17 @@ public enum InsuranceSyncError: Error, Sendable, CustomStringConvertible {
 ///
 /// Run one sync per store: decisions are serialised by the store's write lock, but two syncs would
 /// read the same outbox rows.
-public final class InsuranceSync: Service {
+public final class InsuranceSync: ObservableService {
     /// `insurance-sync`.
     public let name = "insurance-sync"
     /// The configuration it runs with.
     public let configuration: InsuranceSyncConfiguration
     /// What it has done so far.
     public let counters = InsuranceSyncCounters()
+    /// Readiness and liveness, for the admin endpoint.
+    public let health = HealthReporter()
+    private let lag = ConsumerLagGauge()
+    private let backlog: OutboxBacklogGauge
 
     private let store: any HealthRecordStore
     private let log: IngestLog
@@ -116,6 +122,7 @@ public final class InsuranceSync: Service {
         self.store = store
         self.log = log
         senders = SenderDirectory(store: store, ttl: configuration.accountCacheTTL)
+        backlog = OutboxBacklogGauge(store: store, kind: OutboxKinds.insuranceSupplement)
     }
 
     /// Queues every person linked to a card for a fresh decision (first run on an existing store, or
@@ -147,6 +154,8 @@ public final class InsuranceSync: Service {
                 })
             }))
         try await consumer.subscribe([configuration.acksTopic])
+        lag.attach(consumer)
+        health.started(consuming: true)
         log.event("info", "insurance.sync.started", ["group": .text(group)])
         var failure: (any Error)?
         await withTaskCancellationHandler {
@@ -156,7 +165,8 @@ public final class InsuranceSync: Service {
             } catch {
                 failure = error
             }
-        } onCancel: {
+        } onCancel: { [health] in
+            health.set(.stopping)
             stopping.set()
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
@@ -175,16 +185,25 @@ public final class InsuranceSync: Service {
         while !stopping.isSet {
             do {
                 let acks = try await consumer.poll(maxRecords: configuration.batchSize, timeout: configuration.pollTimeout)
-                if !acks.isEmpty { try await answer(acks, producer, consumer) }
+                health.clear(.kafkaUnavailable)
+                health.assignment(isEmpty: consumer.assignment.isEmpty)
+                health.beat()
+                if !acks.isEmpty {
+                    counters.update { $0.consumed += acks.count }
+                    try await answer(acks, producer, consumer)
+                }
                 try await decide()
                 try await send(producer)
+                if failures > 0 { health.clear(.storeUnavailable) }
                 failures = 0
             } catch let error as KafkaError {
                 if case .fatal = error { throw error }
                 if case .assignmentHookFailed = error { throw error }
+                health.set(.kafkaUnavailable)
                 log.event("warning", "insurance.sync.retry", ["error": .text(String(describing: error))])
                 try await retry.backOff(&failures)
             } catch let error as StoreError where error.isTransient {
+                health.set(.storeUnavailable)
                 log.event("warning", "insurance.sync.retry", ["error": .text(String(describing: error))])
                 try await retry.backOff(&failures)
             } catch let error as InsuranceSyncError {
@@ -287,6 +306,8 @@ public final class InsuranceSync: Service {
                 }
             }
             let planned = try await store.planSupplements(drafts, outboxDone: entries.map(\.id))
+            // A rescan of a whole city is many batches in this loop: each one is progress for liveness.
+            health.beat()
             let byField = Dictionary(grouping: planned, by: \.field).mapValues(\.count)
             counters.update { c in
                 c.outboxRows += entries.count
@@ -311,6 +332,7 @@ public final class InsuranceSync: Service {
             }
             try await store.markSupplementsSent(pending.map(\.supplementID))
             counters.update { $0.sent += pending.count }
+            health.beat()
             log.event("info", "supplements.sent", ["count": .int(Int64(pending.count))])
         }
     }
@@ -335,7 +357,30 @@ public final class InsuranceSync: Service {
     /// Retry of transient failures, counted in `retries`.
     private var retry: TransientRetry {
         let counters = counters
-        return TransientRetry(policy: configuration.retry, stopping: stopping, log: log, onRetry: { counters.update { $0.retries += 1 } })
+        return TransientRetry(policy: configuration.retry, stopping: stopping, log: log, health: health,
+                              onRetry: { counters.update { $0.retries += 1 } })
+    }
+
+    /// What it counts, the acknowledgement reader's lag and the supplement outbox backlog.
+    public func metricFamilies() -> [MetricFamily] {
+        let s = counters.snapshot
+        return [
+            .consumed(s.consumed),
+            .counter("hssk_insurance_outbox_rows_total", "insurance-supplement outbox rows decided.", s.outboxRows),
+            .counter("hssk_insurance_supplements_planned_total", "Supplements decided and recorded as pending, by field.", by: "field", s.planned),
+            .counter("hssk_insurance_supplements_sent_total", "Supplements acknowledged by the cluster.", s.sent),
+            .counter("hssk_insurance_answers_total", "BHXH answers recorded, by status.", by: "status", ["accepted": s.accepted, "rejected": s.rejected]),
+            .deadLettered(s.deadLettered),
+            .retries(s.retries),
+            lag.family,
+            backlog.family,
+        ]
+    }
+
+    /// Samples the lag and the backlog.
+    public func refreshGauges() async {
+        await lag.refresh()
+        await backlog.refresh()
     }
 
     private func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {

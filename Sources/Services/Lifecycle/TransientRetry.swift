@@ -19,6 +19,8 @@ struct TransientRetry: Sendable {
     let policy: RetryPolicy
     let stopping: StopFlag
     let log: IngestLog
+    /// Shows `store.unavailable` while the store is retried; each back-off step counts as progress.
+    let health: HealthReporter
     /// Counts each retry (for the service's counters).
     let onRetry: @Sendable () -> Void
 
@@ -27,8 +29,11 @@ struct TransientRetry: Sendable {
         var failures = 0
         while true {
             do {
-                return try await body()
+                let value = try await body()
+                if failures > 0 { health.clear(.storeUnavailable) }
+                return value
             } catch let error as StoreError where error.isTransient {
+                health.set(.storeUnavailable)
                 log.event("warning", "store.unavailable", ["during": .text(what), "error": .text(String(describing: error))])
                 try await backOff(&failures)
             }
@@ -58,6 +63,7 @@ struct TransientRetry: Sendable {
     func backOff(_ failures: inout Int) async throws {
         guard !stopping.isSet else { throw CancellationError() }
         onRetry()
+        health.beat()
         try? await Task.sleep(for: policy.delay(attempt: failures))
         failures += 1
         guard !stopping.isSet else { throw CancellationError() }

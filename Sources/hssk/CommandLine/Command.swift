@@ -7,6 +7,8 @@ struct Option: Sendable {
     var help: String
     var defaultValue: String? = nil
     var repeatable = false
+    /// The whole numbers it accepts, checked by `ParsedArguments.int(_:default:)` and `hssk config check`.
+    var range: ClosedRange<Int>? = nil
 }
 
 /// A subcommand of `hssk`: its help text, options and what it runs.
@@ -19,6 +21,8 @@ struct Command: Sendable {
     var subcommands: [Command] = []
     /// Exit status of a usage mistake: 64 (EX_USAGE) by default; `publish` uses 2 as its issue asks.
     var usageExitCode: Int32 = 64
+    /// When true, `run` gets every argument as positional, unparsed (`config show` parses them as its target command's).
+    var rawArguments = false
     var run: @Sendable (ParsedArguments) async throws -> Int32 = { _ in 0 }
 
     var help: String {
@@ -28,11 +32,12 @@ struct Command: Sendable {
             text += "\nSubcommands:\n"
             for command in subcommands { text += "  \(command.name.padding(toLength: 14, withPad: " ", startingAt: 0))\(command.summary)\n" }
         }
-        let all = options + [Option(name: "help", value: nil, help: "Show this help.")]
+        let all = (subcommands.isEmpty ? effectiveOptions : options) + [Option(name: "help", value: nil, help: "Show this help.")]
         text += "\nOptions:\n"
         for option in all {
             let left = "--\(option.name)" + (option.value.map { " \($0)" } ?? "")
-            var line = "  \(left.padding(toLength: 24, withPad: " ", startingAt: 0))\(option.help)"
+            // Two spaces at least: a long placeholder must not run into its help.
+            var line = "  \(left.count < 23 ? left.padding(toLength: 24, withPad: " ", startingAt: 0) : left + "  ")\(option.help)"
             if let defaultValue = option.defaultValue { line += " (default: \(defaultValue))" }
             text += line + "\n"
         }
@@ -50,10 +55,20 @@ struct ParsedArguments {
     var values: [String: [String]] = [:]
     var flags: Set<String> = []
     var positional: [String] = []
+    /// The options it was parsed against.
+    var options: [Option] = []
 
     func string(_ name: String) -> String? { values[name]?.last }
     func strings(_ name: String) -> [String] { values[name] ?? [] }
     func flag(_ name: String) -> Bool { flags.contains(name) }
+
+    /// An integer option within the range its `Option` declares, or `fallback`.
+    func int(_ name: String, default fallback: Int) throws -> Int {
+        guard let range = options.first(where: { $0.name == name })?.range else {
+            throw UsageError(description: "--\(name) has no declared range")   // a programming slip, reported rather than trapped
+        }
+        return try int(name, default: fallback, in: range)
+    }
 
     /// An integer option within `range`, or its default.
     func int(_ name: String, default fallback: Int, in range: ClosedRange<Int>) throws -> Int {
@@ -65,7 +80,13 @@ struct ParsedArguments {
     }
 
     /// Parses `arguments` against `options`: `--name value`, `--name=value`, flags; anything unknown is an error.
+    /// Arguments left unparsed, all positional.
+    init(positional: [String]) {
+        self.positional = positional
+    }
+
     init(_ arguments: [String], options: [Option]) throws {
+        self.options = options
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]

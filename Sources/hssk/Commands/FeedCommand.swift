@@ -29,14 +29,14 @@ let feedPublishCommand = Command(
         Option(name: "restricted", value: "FILE",
                help: "Restricted-data list (JSON: icd10, atc, ingredients, terms); adds to the legal minimum.", defaultValue: "built-in list"),
         Option(name: "topic", value: "NAME", help: "Feed topic.", defaultValue: FeedHeaders.topic),
-        Option(name: "batch", value: "N", help: "Outbox rows per round.", defaultValue: "500"),
-        kafkaOption,
+        Option(name: "batch", value: "N", help: "Outbox rows per round.", defaultValue: "500", range: 1...10_000),
+        kafkaOption, adminOption,
     ],
     run: { arguments in
         guard let bootstrap = arguments.string("bootstrap") else { throw UsageError(description: "--bootstrap is required") }
         guard let location = arguments.string("store") else { throw UsageError(description: "--store is required") }
         var configuration = FeedPublisherConfiguration()
-        configuration.batchSize = try arguments.int("batch", default: 500, in: 1...10_000)
+        configuration.batchSize = try arguments.int("batch", default: 500)
         configuration.topic = arguments.string("topic") ?? FeedHeaders.topic
         if let path = arguments.string("restricted") {
             do {
@@ -47,7 +47,7 @@ let feedPublishCommand = Command(
                                               topic: configuration.topic)
         let store = try await RecordStores.open(location, keys: try KeyRing.load(path: arguments.string("keys")), mustExist: true)
         do {
-            try await ServiceRunner.run([FeedPublisher(store: store, producer: producer, configuration: configuration)])
+            try await ServiceRunner.run(try withAdminEndpoint(FeedPublisher(store: store, producer: producer, configuration: configuration), arguments))
         } catch {
             try? await producer.close(timeout: .seconds(10))
             await store.close()
@@ -87,10 +87,10 @@ let feedPushCommand = Command(
         Option(name: "endpoint", value: "URL", help: "The receiver's URL (https; http only for tests on this machine)."),
         Option(name: "token-file", value: "FILE", help: "Bearer token (one line)."),
         Option(name: "key-file", value: "FILE", help: "HMAC key shared with the receiver (hex or base64, ≥ 16 bytes): signs each request."),
-        Option(name: "timeout", value: "SECONDS", help: "Longest wait for a response.", defaultValue: "30"),
-        Option(name: "batch", value: "N", help: "Records per request.", defaultValue: "200"),
+        Option(name: "timeout", value: "SECONDS", help: "Longest wait for a response.", defaultValue: "30", range: 1...600),
+        Option(name: "batch", value: "N", help: "Records per request.", defaultValue: "200", range: 1...10_000),
         Option(name: "topic", value: "NAME", help: "Feed topic.", defaultValue: FeedHeaders.topic),
-        kafkaOption,
+        kafkaOption, adminOption,
     ],
     run: { arguments in
         guard let bootstrap = arguments.string("bootstrap") else { throw UsageError(description: "--bootstrap is required") }
@@ -99,15 +99,15 @@ let feedPushCommand = Command(
         }
         var endpoint = FeedEndpointConfiguration(url: url, bearerToken: try secretLine(arguments.string("token-file"), option: "token-file"),
                                                  signingKey: try signingKey(arguments.string("key-file")))
-        endpoint.timeout = .seconds(try arguments.int("timeout", default: 30, in: 1...600))
+        endpoint.timeout = .seconds(try arguments.int("timeout", default: 30))
         if url.scheme == "http", !["127.0.0.1", "localhost", "::1"].contains(url.host ?? "") {
-            printError("hssk feed push: warning: \(url.host ?? "") is reached over plain http; use https outside tests")
+            IngestLog.standardError.event("warning", "feed.push.plainHTTP", ["host": .text(url.host ?? ""), "advice": "use https outside tests"])
         }
         if endpoint.bearerToken == nil && endpoint.signingKey == nil {
-            printError("hssk feed push: warning: no --token-file or --key-file: requests are not authenticated")
+            IngestLog.standardError.event("warning", "feed.push.unauthenticated", ["advice": "give --token-file or --key-file"])
         }
         var configuration = FeedPusherConfiguration()
-        configuration.batchSize = try arguments.int("batch", default: 200, in: 1...10_000)
+        configuration.batchSize = try arguments.int("batch", default: 200)
         configuration.topic = arguments.string("topic") ?? FeedHeaders.topic
         configuration.deadLetterTopic = configuration.topic + ".dlq"
         let properties = try kafkaProperties(arguments.strings("kafka"))
@@ -118,7 +118,7 @@ let feedPushCommand = Command(
         let consumer = try Consumer(config: consumerConfig)
         let pusher = FeedPusher(consumer: consumer, endpoint: FeedEndpoint(endpoint), producer: producer, configuration: configuration)
         do {
-            try await ServiceRunner.run([pusher])
+            try await ServiceRunner.run(try withAdminEndpoint(pusher, arguments))
         } catch {
             try? await consumer.close()
             try? await producer.close(timeout: .seconds(10))

@@ -5,7 +5,7 @@ import Services
 
 let ingestCommand = Command(
     name: "ingest", summary: "Consume the source topics into the health-record store, exactly once (DESIGN.md §6).",
-    usage: "ingest --bootstrap HOST:PORT --store PATH|URL [--group hssk-ingest] [--topic NAME ...] [--keys FILE] [--batch N] [--kafka KEY=VALUE ...]",
+    usage: "ingest --bootstrap HOST:PORT --store PATH|URL [--group hssk-ingest] [--topic NAME ...] [--keys FILE] [--batch N] [--kafka KEY=VALUE ...] [--admin HOST:PORT]",
     details: """
     Per batch: authenticate (ce_source account, hssk-signature), decode, validate, link each record to one
     person, then one store transaction with records, identity changes, outbox rows and the next offsets.
@@ -20,15 +20,16 @@ let ingestCommand = Command(
         Option(name: "group", value: "NAME", help: "Consumer group (the store keeps its offsets under it).", defaultValue: "hssk-ingest"),
         Option(name: "topic", value: "NAME", help: "Source topic to read instead of the catalogue's four (repeatable; its kind comes from its name).",
                repeatable: true),
-        Option(name: "batch", value: "N", help: "Records per batch (one transaction).", defaultValue: "2000"),
+        Option(name: "batch", value: "N", help: "Records per batch (one transaction).", defaultValue: "2000", range: 1...50_000),
         Option(name: "kafka", value: "KEY=VALUE", help: "A librdkafka property for both clients, e.g. security.protocol=SASL_SSL (repeatable).",
                repeatable: true),
+        adminOption,
     ],
     run: { arguments in
         let location = try required(arguments, "store")
         var configuration = IngestConfiguration(bootstrapServers: try required(arguments, "bootstrap"))
         configuration.group = arguments.string("group") ?? configuration.group
-        configuration.maxBatchRecords = try arguments.int("batch", default: 2_000, in: 1...50_000)
+        configuration.maxBatchRecords = try arguments.int("batch", default: 2_000)
         configuration.kafkaProperties = try kafkaProperties(arguments.strings("kafka"))
         let topics = arguments.strings("topic")
         if !topics.isEmpty {
@@ -42,7 +43,7 @@ let ingestCommand = Command(
             configuration.topics = chosen
         }
         try await withStore(location, keys: try keyRing(arguments)) { store in
-            try await ServiceRunner.run([IngestService(configuration: configuration, store: store)])
+            try await ServiceRunner.run(try withAdminEndpoint(IngestService(configuration: configuration, store: store), arguments))
         }
         return 0
     })

@@ -22,7 +22,7 @@ let insuranceCommand = Command(
     subcommands: [
         Command(
             name: "sync", summary: "Send supplements to hssk.insurance.supplements.v1 and record answers from hssk.insurance.acks.v1.",
-            usage: "insurance sync --bootstrap HOST:PORT --store PATH|URL [--keys FILE] [--group NAME] [--key-file FILE] [--rescan]",
+            usage: "insurance sync --bootstrap HOST:PORT --store PATH|URL [--keys FILE] [--group NAME] [--key-file FILE] [--rescan] [--kafka KEY=VALUE ...] [--admin HOST:PORT]",
             details: """
             Runs until SIGINT/SIGTERM. Decides for the persons ingest queued (outbox kind insurance-supplement), records each
             supplement in the ledger before producing it, and records BHXH's acknowledgements with their offsets in one
@@ -34,12 +34,15 @@ let insuranceCommand = Command(
                 Option(name: "group", value: "NAME", help: "Consumer group of the acknowledgement reader.", defaultValue: "hssk-insurance-sync"),
                 Option(name: "key-file", value: "FILE", help: "hssk's own signing key (hex or base64): supplements then carry hssk-signature."),
                 Option(name: "rescan", value: nil, help: "First queue every person linked to a card (first run on an existing store, after records were linked by review)."),
+                Option(name: "kafka", value: "KEY=VALUE", help: "Any librdkafka setting, e.g. security.protocol=sasl_ssl (repeatable).", repeatable: true),
+                adminOption,
             ],
             run: { arguments in
                 let bootstrap = try required(arguments, "bootstrap")
                 let location = try required(arguments, "store")
                 var configuration = InsuranceSyncConfiguration(bootstrapServers: bootstrap)
                 configuration.group = arguments.string("group") ?? configuration.group
+                configuration.kafkaProperties = try kafkaProperties(arguments.strings("kafka"))
                 if let path = arguments.string("key-file") {
                     do { configuration.signingKey = try SigningKey(contentsOf: URL(fileURLWithPath: path)) } catch {
                         throw UsageError(description: "--key-file: \(error)")
@@ -48,9 +51,10 @@ let insuranceCommand = Command(
                 try await withStore(location, keys: try keyRing(arguments)) { store in
                     let service = InsuranceSync(configuration: configuration, store: store)
                     if arguments.flag("rescan") {
-                        printError("queued \(try await service.queueAllCardHolders()) card holders for a fresh decision")
+                        let queued = try await service.queueAllCardHolders()
+                        IngestLog.standardError.event("info", "insurance.rescan.queued", ["cardHolders": .int(Int64(queued))])
                     }
-                    try await ServiceRunner.run([service])
+                    try await ServiceRunner.run(try withAdminEndpoint(service, arguments))
                 }
                 return 0
             }),

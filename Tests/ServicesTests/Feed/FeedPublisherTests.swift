@@ -89,6 +89,13 @@ final class FeedPublisherTests: XCTestCase {
         }
         let pending = try await world.store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 10)
         XCTAssertTrue(pending.isEmpty)
+        // The metrics count what the feed received, and the backlog is empty.
+        await publisher.refreshGauges()
+        let samples = try PrometheusParser.samples(PrometheusText.render(publisher.metricFamilies()))
+        XCTAssertEqual(samples["hssk_feed_documents_total"], Double(reader.entries.filter { $0.document != nil }.count))
+        XCTAssertEqual(samples["hssk_feed_tombstones_total"], Double(reader.entries.filter(\.isTombstone).count))
+        XCTAssertGreaterThan(samples.filter { $0.key.hasPrefix("hssk_feed_restricted_removed_total{") }.values.reduce(0, +), 0, "the HIV diagnosis and ARV removed")
+        XCTAssertEqual(samples[#"hssk_outbox_backlog{kind="citizen-feed"}"#], 0)
 
         // A restarted publisher finds nothing to do and continues with higher versions.
         let restarted = FeedPublisher(store: world.store, producer: producer, log: .silent)

@@ -69,6 +69,7 @@ final class FeedPusherTests: XCTestCase {
 
         try await eventually("several failed attempts") { sink.report.failedOnPurpose >= 4 }
         XCTAssertEqual(sink.report.items, 0)
+        XCTAssertEqual(pusher.health.status().reasons, ["endpoint.unavailable"], "not ready while the endpoint is down")
         let observer = try Consumer(config: KafkaTesting.consumerConfig(world.cluster, group: FeedPusherConfiguration.group))
         let partitions = (0..<3).map { Kafka.TopicPartition(FeedHeaders.topic, Int32($0)) }
         let committedDuringOutage = try await observer.committed(partitions)
@@ -86,6 +87,12 @@ final class FeedPusherTests: XCTestCase {
             XCTAssertEqual(versions, versions.sorted(), "\(person): versions arrive in order")
         }
         XCTAssertEqual(sink.documents.count, 10)
+        XCTAssertTrue(pusher.health.status().ready, "\(pusher.health.status().reasons)")
+        let counters = pusher.counters.snapshot
+        XCTAssertGreaterThanOrEqual(counters.pushes["retry"] ?? 0, 4)
+        XCTAssertEqual(counters.retries, counters.pushes["retry"])
+        XCTAssertGreaterThanOrEqual(counters.pushes["accepted"] ?? 0, 1)
+        XCTAssertEqual(counters.pushes["rejected"], nil)
         try await eventually("offsets committed") {
             let committed = try await observer.committed(partitions)
             return committed.values.reduce(0, +) == Int64(entries.count)
@@ -124,6 +131,12 @@ final class FeedPusherTests: XCTestCase {
         XCTAssertEqual(http.headerText(DeadLetterHeaders.sourceTopic), FeedHeaders.topic)
         XCTAssertNotNil(http.headerText(DeadLetterHeaders.errorDetail))
         XCTAssertNotNil(byCode["feed.badKey"])
+        try await eventually("dead letters counted") { pusher.counters.snapshot.deadLettered == ["http.422": 1, "feed.badKey": 1] }
+        let samples = try PrometheusParser.samples(PrometheusText.render(pusher.metricFamilies()))
+        XCTAssertEqual(samples["hssk_consumed_total"], 7)
+        XCTAssertEqual(samples[#"hssk_feed_pushed_total{operation="upsert"}"#], 5)
+        XCTAssertGreaterThanOrEqual(samples[#"hssk_feed_push_total{result="rejected"}"#] ?? 0, 1)
+        XCTAssertEqual(samples[#"hssk_dead_lettered_total{code="http.422"}"#], 1)
         task.cancel()
         _ = await task.result
         try await dlq.close()

@@ -273,6 +273,13 @@ final class InsuranceEndToEndTests: XCTestCase {
         XCTAssertEqual(counters.deadLettered, ["signature.invalid": 1, "sender.notSocialSecurity": 1, "ack.unknownSupplement": 1,
                                                "ack.bhxhMismatch": 1])
         XCTAssertEqual(counters.accepted + counters.rejected, history.count)
+        await sync.refreshGauges()
+        let samples = try PrometheusParser.samples(PrometheusText.render(sync.metricFamilies()))
+        XCTAssertEqual(samples[#"hssk_insurance_answers_total{status="rejected"}"#], Double(counters.rejected))
+        XCTAssertEqual(samples["hssk_insurance_supplements_sent_total"], Double(history.count))
+        XCTAssertEqual(samples[#"hssk_dead_lettered_total{code="ack.bhxhMismatch"}"#], 1)
+        XCTAssertEqual(samples[#"hssk_outbox_backlog{kind="insurance-supplement"}"#], 0, "every queued person decided")
+        XCTAssertEqual(samples["hssk_consumed_total"], Double(history.count + 4), "every answer and every dead-lettered acknowledgement polled")
 
         try await sim.close()
         await store.close()
