@@ -22,7 +22,9 @@ final class DeployFilesTests: XCTestCase {
             XCTAssertEqual(environment["KAFKA_DEFAULT_REPLICATION_FACTOR"]?.string, "3", broker)
             XCTAssertEqual(environment["KAFKA_MIN_INSYNC_REPLICAS"]?.string, "2", broker)
             XCTAssertEqual(environment["KAFKA_SASL_ENABLED_MECHANISMS"]?.string, "SCRAM-SHA-512", broker)
-            XCTAssertTrue(environment["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]?.string?.contains("CLIENT:SASL_SSL") == true, broker)
+            XCTAssertTrue(environment["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]?.string?.contains("SASL_SSL:SASL_SSL") == true, broker)
+            // apache/kafka's start script configures the keystore only when an advertised listener reads "SSL://".
+            XCTAssertTrue(environment["KAFKA_ADVERTISED_LISTENERS"]?.string?.contains("SSL://kafka-") == true, broker)
             XCTAssertEqual(environment["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"]?.string, "false", broker)
             XCTAssertNotNil(node["healthcheck"]?["test"], broker)
         }

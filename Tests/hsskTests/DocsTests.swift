@@ -40,7 +40,8 @@ final class DocsTests: XCTestCase {
         var pages = [repositoryRoot.appendingPathComponent("README.md"), repositoryRoot.appendingPathComponent("deploy/compose/README.md"),
                      repositoryRoot.appendingPathComponent("deploy/k8s/README.md")]
         let docs = repositoryRoot.appendingPathComponent("docs")
-        for case let file as URL in FileManager.default.enumerator(at: docs, includingPropertiesForKeys: nil)! where file.pathExtension == "md" {
+        let enumerator = try XCTUnwrap(FileManager.default.enumerator(at: docs, includingPropertiesForKeys: nil))
+        for case let file as URL in enumerator where file.pathExtension == "md" {
             pages.append(file)
         }
         var broken: [String] = []

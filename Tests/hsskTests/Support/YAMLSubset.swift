@@ -204,8 +204,7 @@ struct YAMLSubsetParser {
 
     /// `key: rest` or `key:` → (key, rest); nil when the text is not a mapping entry.
     private func splitKey(_ text: String) throws -> (String, String)? {
-        if text.hasPrefix("\"") || text.hasPrefix("'") {
-            let quote = text.first!
+        if let quote = text.first, quote == "\"" || quote == "'" {
             guard let end = text.dropFirst().firstIndex(of: quote) else { return nil }
             let after = text[text.index(after: end)...]
             guard after.hasPrefix(":") else { return nil }
