@@ -38,6 +38,7 @@ final class DeployFilesTests: XCTestCase {
             let service = try XCTUnwrap(services[name], name)
             XCTAssertEqual(Array(service["command"]?.strings.prefix(command.count) ?? []), command, name)
             XCTAssertEqual(service["restart"]?.string, "unless-stopped", name)
+            XCTAssertEqual(service["stop_grace_period"]?.string, "60s", "\(name): time to finish the batch on SIGTERM")
             XCTAssertTrue(service.at("healthcheck.test")?.strings.contains { $0.hasSuffix(":9464/healthz") } == true, name)
             XCTAssertEqual(service.at("depends_on.topics-init.condition")?.string, "service_completed_successfully", name)
         }
