@@ -136,6 +136,22 @@ public enum RecordDecoder {
         }
     }
 
+    /// A record ingest accepted earlier (a stored original): what `decode` gives, without validating
+    /// it again. Text that normalising would not change needs only one JSON pass; unknown fields and
+    /// `null`s, which `decode` reports, do not change the record.
+    public static func decodeAccepted(_ data: Data, kind: RecordKind) -> SourceRecord? {
+        func record<Record: ValidatedValue>(_ type: Record.Type) -> Record? {
+            if data.count <= maxValueBytes, hasPlainText(data), let record = try? JSONDecoder().decode(type, from: data) { return record }
+            return decode(data, as: type).record
+        }
+        switch kind {
+        case .visit: return record(VisitRecord.self).map(SourceRecord.visit)
+        case .vaccination: return record(VaccinationDose.self).map(SourceRecord.vaccination)
+        case .insuranceCard: return record(InsuranceCardChange.self).map(SourceRecord.insuranceCard)
+        case .registryEvent: return record(RegistryEvent.self).map(SourceRecord.registryEvent)
+        }
+    }
+
     /// The canonical JSON of a record (sorted keys, so equal records give equal bytes).
     public static func encode<Record: ValidatedValue>(_ record: Record) throws -> Data {
         let encoder = JSONEncoder()

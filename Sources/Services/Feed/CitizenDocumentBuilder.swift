@@ -61,7 +61,7 @@ public struct CitizenDocumentBuilder: Sendable {
         // Decode, then filter: nothing restricted reaches the code that copies fields.
         var records: [(time: String, id: Int64, record: SourceRecord)] = []
         for stored in file.records {
-            guard let decoded = RecordDecoder.decode(Data(stored.original), kind: stored.kind).record else {
+            guard let decoded = RecordDecoder.decodeAccepted(Data(stored.original), kind: stored.kind) else {
                 publication.undecodable += 1
                 continue
             }

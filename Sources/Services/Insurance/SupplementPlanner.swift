@@ -57,8 +57,7 @@ public enum SupplementPlanner {
     static func known(_ view: InsurancePersonView) -> [InsuranceSupplement.Field: Known] {
         // Oldest first by the event's own time (arrival breaks ties): the last match is the newest.
         let records = view.records.compactMap { stored -> (stored: PersonRecord, record: SourceRecord, time: String)? in
-            let decoded = RecordDecoder.decode(Data(stored.original), kind: stored.kind)
-            guard let record = decoded.record, record.kind != .insuranceCard else { return nil }
+            guard let record = RecordDecoder.decodeAccepted(Data(stored.original), kind: stored.kind), record.kind != .insuranceCard else { return nil }
             return (stored, record, eventTime(record))
         }.sorted { a, b in
             let x = try? PartialDate(iso: a.time), y = try? PartialDate(iso: b.time)

@@ -46,6 +46,29 @@ final class RecordDecoderTests: XCTestCase {
         }
     }
 
+    /// Stored originals decode to the record `decode` gives, whatever their spelling.
+    func testDecodeAcceptedEqualsDecode() throws {
+        var visit = RecordFixtures.visit
+        visit.treatmentSummary = nil
+        var samples: [(RecordKind, Data)] = [(.visit, try RecordDecoder.encode(RecordFixtures.visit)), (.visit, try RecordDecoder.encode(visit)),
+                                            (.vaccination, try RecordDecoder.encode(RecordFixtures.dose)),
+                                            (.insuranceCard, try RecordDecoder.encode(RecordFixtures.card)),
+                                            (.registryEvent, try RecordDecoder.encode(RecordFixtures.birth))]
+        // Plain text with an unknown field and a null (one JSON pass) and text normalising changes (the long way).
+        var json = try jsonObject(visit)
+        json["extra"] = "x"
+        json["note"] = NSNull()
+        samples.append((.visit, try JSONSerialization.data(withJSONObject: json)))
+        visit.patient.fullName = " Nguyễn  Văn An".decomposedStringWithCanonicalMapping
+        samples.append((.visit, try RecordDecoder.encode(visit)))
+        for (index, (kind, data)) in samples.enumerated() {
+            let expected = RecordDecoder.decode(data, kind: kind).record
+            XCTAssertNotNil(expected, "sample \(index)")
+            XCTAssertEqual(RecordDecoder.decodeAccepted(data, kind: kind), expected, "sample \(index)")
+        }
+        XCTAssertNil(RecordDecoder.decodeAccepted(Data("{".utf8), kind: .visit))
+    }
+
     func testDecodingErrorsHavePaths() throws {
         var json = try jsonObject(RecordFixtures.visit)
         var patient = json["patient"] as? [String: Any] ?? [:]
