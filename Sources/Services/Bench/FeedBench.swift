@@ -235,6 +235,16 @@ public struct FeedBench: Sendable {
             for i in measured {
                 if let time = arrivals.time(i) { latencies.append(Self.seconds(sent[i].duration(to: time)) * 1_000) }
             }
+            // Per 10 s of sending: a latency that grows during the run means the chain does not keep up.
+            let window = max(1, rate * 10)
+            let windows = stride(from: measured.lowerBound, to: measured.upperBound, by: window).map { start -> String in
+                var part = (start..<min(start + window, measured.upperBound)).compactMap { i in
+                    arrivals.time(i).map { Self.seconds(sent[i].duration(to: $0)) * 1_000 }
+                }
+                part.sort()
+                return part.isEmpty ? "-" : String(format: "%.0f", part[max(0, Int((Double(part.count) * 0.99).rounded(.up)) - 1)])
+            }
+            progress("p99 per 10 s of sending, ms: " + windows.joined(separator: " "))
             latencies.sort()
             result.delivered = latencies.count
             if !latencies.isEmpty {

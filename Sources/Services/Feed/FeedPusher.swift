@@ -253,7 +253,8 @@ public struct FeedPusher: ObservableService {
         }
         guard let value = record.value else { return .success(FeedItem(operation: .delete, personalId: key, version: version, document: nil)) }
         guard value.count <= configuration.maxDocumentBytes,
-              case .object = try? JSONDecoder().decode(JSONValue.self, from: Data(value)) else {
+              // JSONSerialization only checks here; Codable into JSONValue cost ten times as much per document.
+              (try? JSONSerialization.jsonObject(with: Data(value))) is [String: Any] else {
             return invalid("feed.badDocument", "The value is not a JSON object of at most \(configuration.maxDocumentBytes) bytes.")
         }
         return .success(FeedItem(operation: .upsert, personalId: key, version: version, document: value))

@@ -162,15 +162,54 @@ private final class Core: Sendable {
         self.state = Mutex(state)
     }
 
-    private struct PushBody: Decodable {
-        struct Item: Decodable {
+    /// A push request's items, each checked: its key, version and idempotency key agree, and an
+    /// upsert's document names the same person and version. Parsed with JSONSerialization, about ten
+    /// times faster than Codable on documents: the receiver shares the bench's two cores with hssk.
+    private struct PushBody {
+        struct Item {
             var op: FeedItem.Operation
             var personalId: String
             var version: Int64
             var idempotencyKey: String
-            var document: JSONValue?
+            /// The document, compact with sorted keys; nil for a deletion.
+            var document: [UInt8]?
         }
-        var items: [Item]
+        var items: [Item] = []
+
+        /// Nil when the body is not a push request or some item is not well formed.
+        init?(_ body: [UInt8]) {
+            guard let root = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
+                  let entries = root["items"] as? [Any] else { return nil }
+            for entry in entries {
+                guard let fields = entry as? [String: Any], let item = Self.item(fields) else { return nil }
+                items.append(item)
+            }
+        }
+
+        private static func item(_ fields: [String: Any]) -> Item? {
+            guard let op = (fields["op"] as? String).flatMap(FeedItem.Operation.init(rawValue:)),
+                  let personalId = fields["personalId"] as? String, let version = integer(fields["version"]), version > 0,
+                  let idempotencyKey = fields["idempotencyKey"] as? String, idempotencyKey == "\(personalId):\(version)",
+                  (try? PersonalID(parsing: personalId))?.value == personalId else { return nil }
+            let document = fields["document"].flatMap { $0 is NSNull ? nil : $0 }
+            switch (op, document) {
+            case (.upsert, let object as [String: Any]):
+                guard object["personalId"] as? String == personalId, integer(object["version"]) == version,
+                      let bytes = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
+                return Item(op: op, personalId: personalId, version: version, idempotencyKey: idempotencyKey, document: Array(bytes))
+            case (.delete, nil):
+                return Item(op: op, personalId: personalId, version: version, idempotencyKey: idempotencyKey, document: nil)
+            default:
+                return nil
+            }
+        }
+
+        /// A whole JSON number; not `true`, which reads as 1 too (Foundation's booleans are `char` numbers).
+        private static func integer(_ value: Any?) -> Int64? {
+            guard let number = value as? NSNumber, String(cString: number.objCType) != "c",
+                  let whole = value as? Int64, Double(whole) == number.doubleValue else { return nil }
+            return whole
+        }
     }
 
     /// Answers one request (on a connection thread of the responder).
@@ -201,7 +240,7 @@ private final class Core: Sendable {
             return state.failStatus
         }
         if let failure { return .json(failure, Array(#"{"error":"failing on purpose"}"#.utf8)) }
-        guard let body = try? JSONDecoder().decode(PushBody.self, from: Data(request.body)), body.items.allSatisfy(valid) else {
+        guard let body = PushBody(request.body) else {
             state.withLock { $0.report.malformed += 1 }
             return .json(400, Array(#"{"error":"not a push request"}"#.utf8))
         }
@@ -217,19 +256,6 @@ private final class Core: Sendable {
         return .json(200, Array(#"{"accepted":\#(body.items.count),"duplicates":\#(counts.duplicates),"outOfOrder":\#(counts.outOfOrder)}"#.utf8))
     }
 
-    private func valid(_ item: PushBody.Item) -> Bool {
-        guard item.idempotencyKey == "\(item.personalId):\(item.version)", item.version > 0,
-              (try? PersonalID(parsing: item.personalId))?.value == item.personalId else { return false }
-        switch (item.op, item.document) {
-        case (.upsert, .object(let fields)?):
-            // The document names the same person and version as the item.
-            return fields["personalId"] == .string(item.personalId) && fields["version"] == .number(Decimal(item.version))
-        case (.delete, nil):
-            return true
-        default:
-            return false
-        }
-    }
 
     private func authorized(_ request: HTTPRequest, _ configuration: FeedSinkConfiguration) -> Bool {
         if let token = configuration.bearerToken {
@@ -276,9 +302,8 @@ private final class Core: Sendable {
                 switch item.op {
                 case .upsert:
                     state.report.upserts += 1
-                    let bytes = (try? JSONEncoder().encode(item.document)).map(Array.init)
-                    state.documents[item.personalId] = bytes
-                    if let bytes { stored.append((item.personalId, bytes)) }
+                    state.documents[item.personalId] = item.document
+                    if let bytes = item.document { stored.append((item.personalId, bytes)) }
                 case .delete:
                     state.report.deletions += 1
                     state.documents[item.personalId] = nil
@@ -288,7 +313,8 @@ private final class Core: Sendable {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             let line = SinkLine(receivedAt: receivedAt, op: item.op, personalId: item.personalId, version: item.version,
-                                idempotencyKey: item.idempotencyKey, duplicate: duplicate, outOfOrder: late, document: item.document)
+                                idempotencyKey: item.idempotencyKey, duplicate: duplicate, outOfOrder: late,
+                                document: item.document.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0)) })
             if let data = try? encoder.encode(line) { lines += data + Data("\n".utf8) }
         }
         state.report.duplicates += duplicates

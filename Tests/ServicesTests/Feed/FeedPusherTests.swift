@@ -195,6 +195,11 @@ final class FeedPusherTests: XCTestCase {
         bad.document = Array(#"{"personalId":"\#(personalID(2))","version":10}"#.utf8)
         let malformed = await endpoint.post(FeedWire.body([bad]))
         XCTAssertEqual(malformed, .rejected(status: 400, body: Array(#"{"error":"not a push request"}"#.utf8)))
+        var boolean = item(1)
+        boolean.document = Array(#"{"personalId":"\#(personalID(1))","version":true}"#.utf8)
+        let notANumber = await endpoint.post(FeedWire.body([boolean]))
+        XCTAssertEqual(notANumber, .rejected(status: 400, body: Array(#"{"error":"not a push request"}"#.utf8)), "true is not version 1")
+        XCTAssertEqual(sink.report.malformed, 2)
         XCTAssertEqual(sink.report.unauthorized, 1)
     }
 
