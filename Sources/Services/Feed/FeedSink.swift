@@ -179,9 +179,14 @@ private final class Core: Sendable {
         /// Nil when the body is not a push request or some item is not well formed.
         init?(_ body: [UInt8]) {
             guard let root = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any],
-                  let entries = root["items"] as? [Any] else { return nil }
-            for entry in entries {
-                guard let fields = entry as? [String: Any], let item = Self.item(fields) else { return nil }
+                  let entries = root["items"] as? [Any], let spans = DocumentSpans(body).items, spans.count == entries.count else { return nil }
+            for (entry, span) in zip(entries, spans) {
+                guard let fields = entry as? [String: Any], var item = Self.item(fields) else { return nil }
+                // The document's bytes as received (re-serialising them cost more than parsing).
+                if item.document != nil {
+                    guard let span else { return nil }  // a key spelled with escapes: refused, the pusher never sends one
+                    item.document = Array(body[span])
+                }
                 items.append(item)
             }
         }
@@ -194,9 +199,8 @@ private final class Core: Sendable {
             let document = fields["document"].flatMap { $0 is NSNull ? nil : $0 }
             switch (op, document) {
             case (.upsert, let object as [String: Any]):
-                guard object["personalId"] as? String == personalId, integer(object["version"]) == version,
-                      let bytes = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return nil }
-                return Item(op: op, personalId: personalId, version: version, idempotencyKey: idempotencyKey, document: Array(bytes))
+                guard object["personalId"] as? String == personalId, integer(object["version"]) == version else { return nil }
+                return Item(op: op, personalId: personalId, version: version, idempotencyKey: idempotencyKey, document: [])
             case (.delete, nil):
                 return Item(op: op, personalId: personalId, version: version, idempotencyKey: idempotencyKey, document: nil)
             default:
@@ -209,6 +213,119 @@ private final class Core: Sendable {
             guard let number = value as? NSNumber, String(cString: number.objCType) != "c",
                   let whole = value as? Int64, Double(whole) == number.doubleValue else { return nil }
             return whole
+        }
+    }
+
+    /// Where each item's `document` value lies in a push body that JSONSerialization has accepted:
+    /// `{"items":[{…,"document":{…}},…]}` walked without building anything.
+    private struct DocumentSpans {
+        private let bytes: [UInt8]
+        private var index = 0
+        /// Per item, the byte range of its document (nil without one); nil if the body has another shape.
+        private(set) var items: [Range<Int>?]?
+
+        init(_ bytes: [UInt8]) {
+            self.bytes = bytes
+            items = walk()
+        }
+
+        private mutating func walk() -> [Range<Int>?]? {
+            var found: [Range<Int>?]?
+            let ok = object { key, this in
+                guard key == "items" else { return this.skipValue() }
+                found = []
+                return this.array { this in
+                    var span: Range<Int>?
+                    let ok = this.object { key, this in
+                        let start = this.index
+                        guard this.skipValue() else { return false }
+                        if key == "document" { span = start..<this.index }
+                        return true
+                    }
+                    found?.append(span)
+                    return ok
+                }
+            }
+            return ok ? found : nil
+        }
+
+        private mutating func space() {
+            while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        }
+
+        private mutating func take(_ byte: UInt8) -> Bool {
+            space()
+            guard index < bytes.count, bytes[index] == byte else { return false }
+            index += 1
+            return true
+        }
+
+        /// `{ "key": value, … }`, calling `member` with the cursor on each value.
+        private mutating func object(_ member: (String, inout DocumentSpans) -> Bool) -> Bool {
+            guard take(UInt8(ascii: "{")) else { return false }
+            if take(UInt8(ascii: "}")) { return true }
+            repeat {
+                space()
+                let start = index
+                guard skipString() else { return false }
+                let key = String(decoding: bytes[(start + 1)..<(index - 1)], as: UTF8.self)  // escapes kept: "items" and "document" have none
+                guard take(UInt8(ascii: ":")) else { return false }
+                space()
+                guard member(key, &self) else { return false }
+            } while take(UInt8(ascii: ","))
+            return take(UInt8(ascii: "}"))
+        }
+
+        private mutating func array(_ element: (inout DocumentSpans) -> Bool) -> Bool {
+            guard take(UInt8(ascii: "[")) else { return false }
+            if take(UInt8(ascii: "]")) { return true }
+            repeat {
+                space()
+                guard element(&self) else { return false }
+            } while take(UInt8(ascii: ","))
+            return take(UInt8(ascii: "]"))
+        }
+
+        private mutating func skipString() -> Bool {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
+            index += 1
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: "\\"): index += 2
+                case UInt8(ascii: "\""): index += 1; return true
+                default: index += 1
+                }
+            }
+            return false
+        }
+
+        /// Any value: strings with escapes, nested objects and arrays, or a bare literal.
+        private mutating func skipValue() -> Bool {
+            space()
+            guard index < bytes.count else { return false }
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                return skipString()
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                var depth = 0
+                while index < bytes.count {
+                    switch bytes[index] {
+                    case UInt8(ascii: "\""): guard skipString() else { return false }; continue
+                    case UInt8(ascii: "{"), UInt8(ascii: "["): depth += 1
+                    case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                        depth -= 1
+                        if depth == 0 { index += 1; return true }
+                    default: break
+                    }
+                    index += 1
+                }
+                return false
+            default:
+                while index < bytes.count, ![UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) {
+                    index += 1
+                }
+                return true
+            }
         }
     }
 

@@ -200,6 +200,11 @@ final class FeedPusherTests: XCTestCase {
         let notANumber = await endpoint.post(FeedWire.body([boolean]))
         XCTAssertEqual(notANumber, .rejected(status: 400, body: Array(#"{"error":"not a push request"}"#.utf8)), "true is not version 1")
         XCTAssertEqual(sink.report.malformed, 2)
+        // The receiver keeps each document's bytes as sent, whatever they contain.
+        let tricky = Array(#"{ "history" : [ { "text" : "a } ] \" { \\" } , [ ] ] , "personalId":"\#(personalID(3))","version":4 }"#.utf8)
+        let stored = await endpoint.post(FeedWire.body([FeedItem(operation: .upsert, personalId: personalID(3), version: 4, document: tricky)]))
+        XCTAssertEqual(stored, .accepted(status: 200))
+        XCTAssertEqual(sink.documents[personalID(3)], tricky)
         XCTAssertEqual(sink.report.unauthorized, 1)
     }
 
