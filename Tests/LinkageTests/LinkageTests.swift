@@ -12,6 +12,9 @@ final class ComparatorTests: XCTestCase {
         XCTAssertEqual(StringSimilarity.jaroWinkler("", "an"), 0)
         XCTAssertEqual(StringSimilarity.editDistance("kitten", "sitting"), 3)
         XCTAssertEqual(StringSimilarity.editDistance("abc", "abcdefgh", limit: 2), 3)
+        XCTAssertEqual(StringSimilarity.editDistance("hci", "chi"), 1, "a swap of neighbours is one typo")
+        XCTAssertEqual(StringSimilarity.editDistance("dta", "dat", limit: 1), 1)
+        XCTAssertEqual(StringSimilarity.editDistance("abcd", "badc", limit: 1), 2)
     }
 
     func testNameLevelsFoldVietnameseAndSeeOrderVariants() {
@@ -108,6 +111,16 @@ final class LinkerScenarioTests: XCTestCase {
         _ = linker.link(details("Lê Minh Khang", "2020-05-01", phone: nil))
         let twin = linker.link(details("Lê Minh Khôi", "2020-05-01", phone: nil))
         if case .link = twin.outcome { XCTFail("twins were merged: \(twin)") }
+    }
+
+    /// The household's phone and address agree for twins too: they must not outvote another given name.
+    func testTwinsSharingPhoneAndAddressStayApart() {
+        var linker = IncrementalLinker()
+        _ = linker.link(details("Phạm Thị Hoa", "2019-02-14", sex: 2, phone: "0987654321"))
+        let twin = linker.link(details("Phạm Thị Hồng", "2019-02-14", sex: 2, phone: "0987654321"))
+        if case .link = twin.outcome { XCTFail("twins were merged: \(twin)") }
+        let again = linker.link(details("Phạm Thị Hoa", "2019-02-14", sex: 2, phone: "0987654321"))
+        XCTAssertEqual(again.outcome, .link(person: 0), "the same girl again is linked")
     }
 
     func testCloseCallGoesToReviewNotLink() {
