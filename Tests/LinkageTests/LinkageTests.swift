@@ -113,6 +113,24 @@ final class LinkerScenarioTests: XCTestCase {
         if case .link = twin.outcome { XCTFail("twins were merged: \(twin)") }
     }
 
+    /// Term frequencies: the commonest names weigh less than the average name, rare ones more, within bounds.
+    func testNameFrequenciesWeighCommonNamesLess() {
+        let table = NameFrequencies.vietnamese
+        let common = table.adjustment(details("Nguyễn Văn Hùng", "1980"))
+        let rare = table.adjustment(details("Lý Thị Khuê", "1980"))
+        XCTAssertLessThan(common, -1)
+        XCTAssertGreaterThan(rare, 1)
+        XCTAssertLessThanOrEqual(rare, table.bounds.upperBound)
+        let matcher = ProbabilisticMatcher()
+        let score = { (name: String) in
+            matcher.decide(self.details(name, "1980-03-07"), candidates: [(1, self.details(name, "1980-03-07"))]).score ?? 0
+        }
+        XCTAssertEqual(score("Lý Thị Khuê") - score("Nguyễn Văn Hùng"), rare - common, accuracy: 1e-9)
+        let withoutTable = ProbabilisticMatcher(nameFrequencies: nil).decide(details("Nguyễn Văn Hùng", "1980-03-07"),
+                                                                             candidates: [(1, details("Nguyễn Văn Hùng", "1980-03-07"))])
+        XCTAssertEqual((withoutTable.score ?? 0) + common, score("Nguyễn Văn Hùng"), accuracy: 1e-9)
+    }
+
     /// The household's phone and address agree for twins too: they must not outvote another given name.
     func testTwinsSharingPhoneAndAddressStayApart() {
         var linker = IncrementalLinker()

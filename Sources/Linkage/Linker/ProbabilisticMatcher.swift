@@ -25,21 +25,27 @@ public struct ProbabilisticMatcher: Sendable {
 
     public var model: MatchModel
     public var thresholds: LinkThresholds
+    /// Term frequencies of name tokens for an exact name agreement (unless the caller measured the
+    /// name's frequency itself); nil: no adjustment.
+    public var nameFrequencies: NameFrequencies?
 
-    public init(model: MatchModel = .defaults, thresholds: LinkThresholds = LinkThresholds()) {
+    public init(model: MatchModel = .defaults, thresholds: LinkThresholds = LinkThresholds(), nameFrequencies: NameFrequencies? = .vietnamese) {
         self.model = model
         self.thresholds = thresholds
+        self.nameFrequencies = nameFrequencies
     }
 
     /// Scores `profile` against every candidate profile (a person may appear with several) and keeps
-    /// each person's best; `nameFrequency` is the term-frequency share of the record's exact name.
+    /// each person's best; `nameFrequency` is the term-frequency share of the record's exact name as
+    /// measured on the data, else `nameFrequencies` adjusts an exact name agreement.
     public func decide<Person: Hashable & Sendable>(_ profile: PersonProfile, candidates: [(person: Person, profile: PersonProfile)],
                                                     nameFrequency: Double? = nil) -> Decision<Person> {
+        let adjustment = nameFrequency == nil ? nameFrequencies?.adjustment(profile) ?? 0 : 0
         var best: [Person: (score: Double, vector: ComparisonVector, relative: Bool)] = [:]
         for candidate in candidates {
             let vector = ComparisonVector(profile, candidate.profile)
             let relative = Self.looksLikeRelative(vector, profile, candidate.profile)
-            let score = model.score(vector, nameFrequency: nameFrequency) - (relative ? householdWeight(vector) : 0)
+            let score = model.score(vector, nameFrequency: nameFrequency, nameAdjustment: adjustment) - (relative ? householdWeight(vector) : 0)
             if score > best[candidate.person]?.score ?? -.infinity { best[candidate.person] = (score, vector, relative) }
         }
         let ranked = best.sorted { $0.value.score > $1.value.score }
@@ -48,8 +54,8 @@ public struct ProbabilisticMatcher: Sendable {
         }
         let runnerUp = ranked.dropFirst().first?.value.score
         let evidence = Dictionary(uniqueKeysWithValues: ComparedField.allCases.map { field in
-            (field, top.value.relative && Self.household.contains(field) ? min(0, model.weight(field, top.value.vector[field]))
-                                                                          : model.weight(field, top.value.vector[field]))
+            let weight = model.weight(field, top.value.vector[field]) + (field == .name && top.value.vector[field] == 4 ? adjustment : 0)
+            return (field, top.value.relative && Self.household.contains(field) ? min(0, weight) : weight)
         })
         let clearLead = runnerUp.map { top.value.score - $0 >= thresholds.margin } ?? true
         let verdict: Verdict<Person>
