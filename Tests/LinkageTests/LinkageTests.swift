@@ -137,6 +137,9 @@ final class LinkerScenarioTests: XCTestCase {
         _ = linker.link(details("Phạm Thị Hoa", "2019-02-14", sex: 2, phone: "0987654321"))
         let twin = linker.link(details("Phạm Thị Hồng", "2019-02-14", sex: 2, phone: "0987654321"))
         if case .link = twin.outcome { XCTFail("twins were merged: \(twin)") }
+        _ = linker.link(details("Lê Minh Tuấn", "2021-06-01", phone: "0912000111"))
+        let similar = linker.link(details("Lê Minh Tuyến", "2021-06-01", phone: "0912000111"))
+        if case .link = similar.outcome { XCTFail("twins with similar given names were merged: \(similar)") }
         let again = linker.link(details("Phạm Thị Hoa", "2019-02-14", sex: 2, phone: "0987654321"))
         XCTAssertEqual(again.outcome, .link(person: 0), "the same girl again is linked")
     }

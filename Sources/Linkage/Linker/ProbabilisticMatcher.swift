@@ -77,11 +77,12 @@ public struct ProbabilisticMatcher: Sendable {
         Self.household.reduce(0) { $0 + max(0, model.weight($1, vector[$1])) }
     }
 
-    /// Same family name, clearly another given name: a twin or sibling, who shares the household's
+    /// Same family name, another given name (only similar or different, not a typo away: *Tuấn* /
+    /// *Tuyến*, *Hoa* / *Hồng*): a twin or sibling, who shares the household's
     /// phone, address and commune (and a twin the birth date). Within a family those fields are no
     /// evidence of being the same person, yet their weights outvote the name (twins scored ≈ 23 bits):
     /// for such a pair their agreement does not count.
     static func looksLikeRelative(_ vector: ComparisonVector, _ a: PersonProfile, _ b: PersonProfile) -> Bool {
-        vector[.name] == 1 && !a.given.isEmpty && !b.given.isEmpty && StringSimilarity.jaroWinkler(a.family, b.family) >= 0.92
+        (1...2).contains(vector[.name]) && !a.given.isEmpty && !b.given.isEmpty && StringSimilarity.jaroWinkler(a.family, b.family) >= 0.92
     }
 }
