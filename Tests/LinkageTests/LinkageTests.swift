@@ -12,6 +12,9 @@ final class ComparatorTests: XCTestCase {
         XCTAssertEqual(StringSimilarity.jaroWinkler("", "an"), 0)
         XCTAssertEqual(StringSimilarity.editDistance("kitten", "sitting"), 3)
         XCTAssertEqual(StringSimilarity.editDistance("abc", "abcdefgh", limit: 2), 3)
+        XCTAssertEqual(StringSimilarity.editDistance("hci", "chi"), 1, "a swap of neighbours is one typo")
+        XCTAssertEqual(StringSimilarity.editDistance("dta", "dat", limit: 1), 1)
+        XCTAssertEqual(StringSimilarity.editDistance("abcd", "badc", limit: 1), 2)
     }
 
     func testNameLevelsFoldVietnameseAndSeeOrderVariants() {
@@ -108,6 +111,37 @@ final class LinkerScenarioTests: XCTestCase {
         _ = linker.link(details("Lê Minh Khang", "2020-05-01", phone: nil))
         let twin = linker.link(details("Lê Minh Khôi", "2020-05-01", phone: nil))
         if case .link = twin.outcome { XCTFail("twins were merged: \(twin)") }
+    }
+
+    /// Term frequencies: the commonest names weigh less than the average name, rare ones more, within bounds.
+    func testNameFrequenciesWeighCommonNamesLess() {
+        let table = NameFrequencies.vietnamese
+        let common = table.adjustment(details("Nguyễn Văn Hùng", "1980"))
+        let rare = table.adjustment(details("Lý Thị Khuê", "1980"))
+        XCTAssertLessThan(common, -1)
+        XCTAssertGreaterThan(rare, 1)
+        XCTAssertLessThanOrEqual(rare, table.bounds.upperBound)
+        let matcher = ProbabilisticMatcher()
+        let score = { (name: String) in
+            matcher.decide(self.details(name, "1980-03-07"), candidates: [(1, self.details(name, "1980-03-07"))]).score ?? 0
+        }
+        XCTAssertEqual(score("Lý Thị Khuê") - score("Nguyễn Văn Hùng"), rare - common, accuracy: 1e-9)
+        let withoutTable = ProbabilisticMatcher(nameFrequencies: nil).decide(details("Nguyễn Văn Hùng", "1980-03-07"),
+                                                                             candidates: [(1, details("Nguyễn Văn Hùng", "1980-03-07"))])
+        XCTAssertEqual((withoutTable.score ?? 0) + common, score("Nguyễn Văn Hùng"), accuracy: 1e-9)
+    }
+
+    /// The household's phone and address agree for twins too: they must not outvote another given name.
+    func testTwinsSharingPhoneAndAddressStayApart() {
+        var linker = IncrementalLinker()
+        _ = linker.link(details("Phạm Thị Hoa", "2019-02-14", sex: 2, phone: "0987654321"))
+        let twin = linker.link(details("Phạm Thị Hồng", "2019-02-14", sex: 2, phone: "0987654321"))
+        if case .link = twin.outcome { XCTFail("twins were merged: \(twin)") }
+        _ = linker.link(details("Lê Minh Tuấn", "2021-06-01", phone: "0912000111"))
+        let similar = linker.link(details("Lê Minh Tuyến", "2021-06-01", phone: "0912000111"))
+        if case .link = similar.outcome { XCTFail("twins with similar given names were merged: \(similar)") }
+        let again = linker.link(details("Phạm Thị Hoa", "2019-02-14", sex: 2, phone: "0987654321"))
+        XCTAssertEqual(again.outcome, .link(person: 0), "the same girl again is linked")
     }
 
     func testCloseCallGoesToReviewNotLink() {

@@ -39,6 +39,7 @@ final class PostgresStoreTests: XCTestCase {
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }
     func testBlockMembersSnapshotsAndSweepPages() async throws { try await run { try await $0.blockMembersSnapshotsAndSweepPages() } }
+    func testMergeClosesSupersededIdentifiers() async throws { try await run { try await $0.mergeClosesSupersededIdentifiers() } }
 
     /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
     func testLostConnectionIsTransientAndRecovers() async throws {

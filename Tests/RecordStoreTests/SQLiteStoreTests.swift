@@ -28,4 +28,5 @@ final class SQLiteStoreTests: XCTestCase {
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }
     func testBlockMembersSnapshotsAndSweepPages() async throws { try await contract.blockMembersSnapshotsAndSweepPages() }
+    func testMergeClosesSupersededIdentifiers() async throws { try await contract.mergeClosesSupersededIdentifiers() }
 }

@@ -36,4 +36,47 @@ extension StoreContract {
         XCTAssertEqual(rest.map(\.id), [p[2], p[4]], "merged persons are not swept")
         await store.close()
     }
+
+    /// A merge leaves one active value of each single-valued identifier type: the survivor's, or the
+    /// one the caller names (a re-issue's new number); the other is closed, still finds the person, and
+    /// undo reopens it on its own person.
+    func mergeClosesSupersededIdentifiers() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        func entry(_ type: IdentifierType, _ value: String) -> IdentifierEntry { IdentifierEntry(type, value, source: "test") }
+        let created = try await store.apply(StoreBatch(identity: [
+            .newPerson(local: 1, Demographics(fullName: "Nguyễn Văn An", birthDate: "1980-03-07", sex: 1)),
+            .newPerson(local: 2, Demographics(fullName: "Nguyễn Văn An", birthDate: "1980-03-07", sex: 1)),
+            .addIdentifier(.new(local: 1), entry(.personalId, "001080012345")), .addIdentifier(.new(local: 1), entry(.bhxhNumber, "0123456789")),
+            .addIdentifier(.new(local: 2), entry(.personalId, "001080067890")), .addIdentifier(.new(local: 2), entry(.bhxhNumber, "0987654321")),
+            .addIdentifier(.new(local: 2), entry(.legacyId, "012345678")),
+        ])).newPersons
+        guard let a = created[1], let b = created[2] else { return XCTFail("\(created)") }
+        func active(_ person: PersonID) async throws -> Set<String> {
+            Set(try await store.person(person)?.identifiers.filter { $0.validTo == nil }.map { "\($0.type.rawValue):\($0.value)" } ?? [])
+        }
+
+        let first = try await store.merge(b, into: a, reason: "test", actor: "test")
+        let afterFirst = try await active(a)
+        XCTAssertEqual(afterFirst, ["personalId:001080012345", "bhxhNumber:0123456789", "legacyId:012345678"],
+                       "the survivor's single-valued identifiers stay active; other types move as they are")
+        let closed = try await store.findPersons(.personalId, "001080067890", includeHistoric: true)
+        XCTAssertEqual(closed.map(\.person), [a], "a closed number still finds the person")
+        XCTAssertEqual(closed.map(\.active), [false])
+        try await store.undoMerge(first, actor: "test")
+        let restored = try await active(b)
+        XCTAssertEqual(restored, ["personalId:001080067890", "bhxhNumber:0987654321", "legacyId:012345678"], "undo reopens what the merge closed")
+        let restoredA = try await active(a)
+        XCTAssertEqual(restoredA, ["personalId:001080012345", "bhxhNumber:0123456789"])
+
+        // A re-issue: the absorbed person holds the new number, which the reviewer keeps.
+        let second = try await store.merge(b, into: a, reason: "re-issue", actor: "test", keepingActive: [IdentifierKey(.personalId, "001080067890")])
+        let afterSecond = try await active(a)
+        XCTAssertEqual(afterSecond, ["personalId:001080067890", "bhxhNumber:0123456789", "legacyId:012345678"])
+        let old = try await store.findPersons(.personalId, "001080012345", includeHistoric: true)
+        XCTAssertEqual(old.map(\.active), [false], "the old number is closed")
+        try await store.undoMerge(second, actor: "test")
+        let again = try await active(a)
+        XCTAssertEqual(again, ["personalId:001080012345", "bhxhNumber:0123456789"])
+        await store.close()
+    }
 }

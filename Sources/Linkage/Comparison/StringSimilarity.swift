@@ -34,19 +34,27 @@ public enum StringSimilarity {
         return jaro + Double(prefix) * 0.1 * (1 - jaro)
     }
 
-    /// Levenshtein distance, capped: returns `limit + 1` as soon as the distance exceeds `limit`.
+    /// Edit distance counting a swap of two adjacent characters as one edit (optimal string
+    /// alignment: "hci" for "chi" is one typo, as a clerk makes it), capped: returns `limit + 1` as
+    /// soon as the distance exceeds `limit`.
     public static func editDistance(_ a: String, _ b: String, limit: Int = 3) -> Int {
         let s = Array(a.unicodeScalars), t = Array(b.unicodeScalars)
         if abs(s.count - t.count) > limit { return limit + 1 }
+        var beforePrevious: [Int] = []
         var previous = Array(0...t.count)
+        var previousMin = 0
         for i in 1...max(1, s.count) where !s.isEmpty {
             var current = [i] + [Int](repeating: 0, count: t.count)
             var rowMin = current[0]
             for j in stride(from: 1, through: t.count, by: 1) {
                 current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (s[i - 1] == t[j - 1] ? 0 : 1))
+                if i > 1, j > 1, s[i - 1] == t[j - 2], s[i - 2] == t[j - 1] { current[j] = min(current[j], beforePrevious[j - 2] + 1) }
                 rowMin = min(rowMin, current[j])
             }
-            if rowMin > limit { return limit + 1 }
+            // The next row builds on this one and (through a transposition) on the previous one.
+            if rowMin > limit && previousMin > limit { return limit + 1 }
+            previousMin = rowMin
+            beforePrevious = previous
             previous = current
         }
         return min(previous[t.count], limit + 1)

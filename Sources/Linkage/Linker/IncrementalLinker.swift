@@ -39,6 +39,8 @@ public struct IncrementalLinker: Sendable {
     public var thresholds: LinkThresholds
     /// A block larger than this is too unselective to compare against (e.g. a very common name alone).
     public var maxBlockSize = 400
+    /// A term-frequency table shared with ingest; nil: name frequencies measured on the records linked so far.
+    public var nameFrequencies: NameFrequencies?
 
     private var profiles: [PersonProfile] = []
     private var personOfRecord: [Int] = []
@@ -108,8 +110,10 @@ public struct IncrementalLinker: Sendable {
                 if !conflicts(person, typedKeys) { candidates.append((person, profiles[record])) }
             }
         }
-        let frequency = profiles.isEmpty ? nil : Double(nameCounts[profile.family + " " + profile.given, default: 0] + 1) / Double(profiles.count + 1)
-        let decided = ProbabilisticMatcher(model: model, thresholds: thresholds).decide(profile, candidates: candidates, nameFrequency: frequency)
+        let frequency = profiles.isEmpty || nameFrequencies != nil ? nil
+            : Double(nameCounts[profile.family + " " + profile.given, default: 0] + 1) / Double(profiles.count + 1)
+        let matcher = ProbabilisticMatcher(model: model, thresholds: thresholds, nameFrequencies: nameFrequencies)
+        let decided = matcher.decide(profile, candidates: candidates, nameFrequency: frequency)
         pairsCompared += decided.compared
         let outcome: LinkDecision.Outcome
         switch decided.verdict {

@@ -23,14 +23,17 @@ public struct MatchModel: Sendable, Codable, Hashable {
         return log2(max(m[f][level], 1e-6) / max(u[f][level], 1e-6))
     }
 
-    /// Score of a comparison vector; `nameFrequency` (share of records with this exact family+given
-    /// name) replaces u for an exact name agreement — the term-frequency adjustment.
-    public func score(_ vector: ComparisonVector, nameFrequency: Double? = nil) -> Double {
+    /// Score of a comparison vector with the term-frequency adjustment of an exact name agreement:
+    /// either `nameFrequency` (share of records with this exact family+given name, measured on the
+    /// data) replaces u, or `nameAdjustment` bits (from `NameFrequencies`) are added to its weight.
+    public func score(_ vector: ComparisonVector, nameFrequency: Double? = nil, nameAdjustment: Double = 0) -> Double {
         var total = 0.0
         for field in ComparedField.allCases {
             let level = vector[field]
             if field == .name, level == 4, let nameFrequency {
                 total += log2(max(m[field.rawValue][4], 1e-6) / max(nameFrequency, 1e-6))
+            } else if field == .name, level == 4 {
+                total += weight(field, level) + nameAdjustment
             } else {
                 total += weight(field, level)
             }

@@ -67,7 +67,7 @@ extension StoreEngine {
 
     // MARK: - Merge and undo
 
-    func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) throws -> Int64 {
+    func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String, keepingActive: [IdentifierKey] = []) throws -> Int64 {
         guard merged != survivor else { throw StoreError.invalidRequest("cannot merge \(merged) into itself") }
         return try db.transaction {
             for p in [merged, survivor] {
@@ -77,6 +77,7 @@ extension StoreEngine {
             }
             let now = Self.timestamp()
             var moved: [String: [Int64]] = [:]
+            let superseded = try supersededIdentifiers(of: merged, by: survivor, keepingActive: keepingActive)
             for (table, column) in personColumns {
                 // A blocking key the survivor already has stays behind (the pair is unique).
                 let filter = table == "blocking_key"
@@ -85,6 +86,11 @@ extension StoreEngine {
                 guard !ids.isEmpty else { continue }
                 moved["\(table).\(column)"] = ids
                 try updateIDs(table: table, column: column, ids: ids, to: survivor)
+            }
+            if !superseded.isEmpty {
+                moved[Self.closedOnMerge] = superseded
+                // ids come from our own SELECT (integers), so inlining them is safe.
+                try db.execute("UPDATE identifier SET valid_to = ? WHERE id IN (\(superseded.map(String.init).joined(separator: ",")))", [.text(now)])
             }
             try db.execute("UPDATE person SET status = 'merged', merged_into = ?, updated_at = ? WHERE id = ?",
                            [.int(survivor.rawValue), .text(now), .int(merged.rawValue)])
@@ -117,6 +123,9 @@ extension StoreEngine {
             do { moved = try JSONDecoder().decode([String: [Int64]].self, from: Data(try row.text(2).utf8)) } catch {
                 throw StoreError.schemaInvalid("merge_log \(mergeID) has an unreadable list of moved rows")
             }
+            if let closed = moved[Self.closedOnMerge], !closed.isEmpty {
+                try db.execute("UPDATE identifier SET valid_to = NULL WHERE id IN (\(closed.map(String.init).joined(separator: ",")))", [])
+            }
             for (table, column) in personColumns {
                 guard let ids = moved["\(table).\(column)"] else { continue }
                 // Only rows still on the survivor go back; anything added since stays with it.
@@ -140,6 +149,31 @@ extension StoreEngine {
             try appendAudit(actor: actor, action: "undo-merge", subject: "merge_log:\(mergeID)",
                             detail: "merged=\(merged) survivor=\(survivor)", at: now)
         }
+    }
+
+    /// The merge log's key for identifier rows a merge closed (reopened by undo).
+    static let closedOnMerge = "closed.identifier"
+
+    /// Active single-valued identifiers of the two persons that cannot both stay active on the
+    /// survivor: for each type both hold with different values, every active row but the kept ones
+    /// (the values in `keepingActive`, else the survivor's). Row ids, to close.
+    private func supersededIdentifiers(of merged: PersonID, by survivor: PersonID, keepingActive: [IdentifierKey]) throws -> [Int64] {
+        let kept = Set(keepingActive.map { identifierIndex($0.type, $0.value) })
+        var rows: [IdentifierType: [(id: Int64, person: PersonID, index: [UInt8])]] = [:]
+        for row in try db.query("SELECT id, person_id, type, value_index FROM identifier WHERE person_id IN (?, ?) AND valid_to IS NULL ORDER BY id",
+                                [.int(merged.rawValue), .int(survivor.rawValue)]) {
+            guard let type = IdentifierType(rawValue: try row.text(2)), IdentifierType.singleValued.contains(type) else { continue }
+            rows[type, default: []].append((try row.int(0), PersonID(try row.int(1)), try row.blob(3)))
+        }
+        var closed: [Int64] = []
+        for (_, held) in rows where Set(held.map(\.index)).count > 1 {
+            let named = held.filter { kept.contains($0.index) }
+            let keep = named.isEmpty ? held.filter { $0.person == survivor } : named
+            guard !keep.isEmpty else { continue }
+            let keptIndexes = Set(keep.map(\.index))
+            closed += held.filter { !keptIndexes.contains($0.index) }.map(\.id)
+        }
+        return closed.sorted()
     }
 
     private func updateIDs(table: String, column: String, ids: [Int64], to person: PersonID) throws {

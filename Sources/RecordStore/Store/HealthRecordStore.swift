@@ -40,7 +40,10 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws
     /// Merges `merged` into `survivor`: its identifiers, records and relations move; logged, undoable;
     /// queues `citizen-feed` and `insurance-supplement` messages for the survivor (`PersonChange.Reason.merge`).
-    func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64
+    /// A person holds one active value of each `IdentifierType.singleValued` type: where the two held
+    /// different ones, the value named in `keepingActive` stays active (the new number of a re-issue),
+    /// else the survivor's own; the other is closed (historic, still searchable) and undo reopens it.
+    func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String, keepingActive: [IdentifierKey]) async throws -> Int64
     /// Undoes a merge: exactly what it moved goes back and the merged person is active again; queues a
     /// `citizen-feed` and an `insurance-supplement` message for each of the two persons (`PersonChange.Reason.undoMerge`).
     func undoMerge(_ mergeID: Int64, actor: String) async throws
@@ -294,4 +297,11 @@ public struct RotationReport: Sendable, Codable {
     public var examined: Int
     /// Ciphertexts rewritten under the active key.
     public var reencrypted: Int
+}
+
+extension HealthRecordStore {
+    /// Merges `merged` into `survivor`, keeping the survivor's own single-valued identifiers active.
+    public func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64 {
+        try await merge(merged, into: survivor, reason: reason, actor: actor, keepingActive: [])
+    }
 }

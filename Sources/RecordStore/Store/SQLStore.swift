@@ -92,8 +92,8 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
             }
         }
     }
-    public func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64 {
-        try await onThread { try $0.merge(merged, into: survivor, reason: reason, actor: actor) }
+    public func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String, keepingActive: [IdentifierKey]) async throws -> Int64 {
+        try await onThread { try $0.merge(merged, into: survivor, reason: reason, actor: actor, keepingActive: keepingActive) }
     }
     public func undoMerge(_ mergeID: Int64, actor: String) async throws { try await onThread { try $0.undoMerge(mergeID, actor: actor) } }
     public func merges(involving person: PersonID) async throws -> [MergeLogEntry] { try await onThread { try $0.merges(involving: person) } }

@@ -121,6 +121,9 @@ private final class RecordBox: Sendable {
 
 /// Kinds of identifier a person may have (reference §2).
 public enum IdentifierType: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Types a person holds one active value of: two different values are two people (or a re-issue).
+    public static let singleValued: Set<IdentifierType> = [.personalId, .bhxhNumber, .birthCertificate, .immunizationCode]
+
     /// 12-digit personal ID (số định danh cá nhân); unique while active.
     case personalId
     /// Old CMND number.

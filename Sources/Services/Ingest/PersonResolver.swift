@@ -18,7 +18,7 @@ struct PersonResolver: Sendable {
         .personalId, .legacyId, .bhxhNumber, .passport, .birthCertificate, .immunizationCode, .facilityPatientId, .temporaryCode,
     ]
     /// Types a person holds one active value of: a different value means a different person.
-    static let singleValued: Set<IdentifierType> = [.personalId, .bhxhNumber, .birthCertificate, .immunizationCode]
+    static let singleValued = IdentifierType.singleValued
 
     let store: any HealthRecordStore
     var matcher = ProbabilisticMatcher()

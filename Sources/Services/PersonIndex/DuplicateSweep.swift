@@ -16,7 +16,7 @@ import RecordStore
 /// open or decided, is never raised again).
 public struct DuplicateSweep: Sendable {
     /// Identifier types whose shared value proves one person (unless sex or birth year disagree).
-    public static let provingTypes: Set<IdentifierType> = [.personalId, .bhxhNumber, .birthCertificate, .immunizationCode]
+    public static let provingTypes: Set<IdentifierType> = IdentifierType.singleValued
 
     /// What a sweep found (and, unless it was a dry run, did).
     public struct Report: Sendable, Hashable, Codable {

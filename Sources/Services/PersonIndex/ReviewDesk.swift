@@ -92,10 +92,7 @@ public struct ReviewDesk: Sendable {
         var persons: [(id: PersonID, person: StoredPerson?)] = []
         for person in task.persons { persons.append((person, try await store.person(person))) }
         let record = try await heldRecord(evidence)
-        let decoded = record.flatMap { version in evidence?.record.flatMap { RecordKind(rawValue: $0.kind) }.flatMap {
-            RecordDecoder.decode(Data(version.original), kind: $0).record
-        } }
-        return ReviewCase(task: task, evidence: evidence, persons: persons, record: record, decoded: decoded)
+        return ReviewCase(task: task, evidence: evidence, persons: persons, record: record, decoded: Self.decode(record, evidence))
     }
 
     /// "This is `person`": a possible duplicate is merged into it; a held-back record is linked to it.
@@ -106,7 +103,8 @@ public struct ReviewDesk: Sendable {
             guard let merged = task.persons.first else { throw ReviewDeskError.recordMissing(task: id) }
             guard merged != person else { throw ReviewDeskError.samePerson(person) }
             try await requireActive(merged)
-            let mergeID = try await store.merge(merged, into: person, reason: "review task \(id)", actor: actor)
+            let mergeID = try await store.merge(merged, into: person, reason: "review task \(id)", actor: actor,
+                                                keepingActive: try await reissuedNumber(ReviewEvidence(json: task.evidence)))
             try await store.resolveReview(id, resolution: "link: merge \(mergeID) (p\(merged.rawValue) into p\(person.rawValue))", actor: actor)
             return .merged(mergeID: mergeID, merged: merged, survivor: person)
         }
@@ -180,6 +178,20 @@ public struct ReviewDesk: Sendable {
 
     private func requireActive(_ person: PersonID) async throws {
         guard let stored = try await store.person(person), stored.mergedInto == nil else { throw ReviewDeskError.personUnavailable(person) }
+    }
+
+    /// A `reissue` task's new personal ID, which stays active when its two persons are merged (the old
+    /// number is closed, as the registry's event would have done); none for other tasks.
+    private func reissuedNumber(_ evidence: ReviewEvidence?) async throws -> [IdentifierKey] {
+        guard evidence?.rule == "reissue", case .registryEvent(let event)? = Self.decode(try await heldRecord(evidence), evidence),
+              let number = event.newPersonalId.flatMap({ try? PersonalID(parsing: $0.newPersonalId) }) else { return [] }
+        return [IdentifierKey(.personalId, number.value)]
+    }
+
+    /// The record a stored version holds, decoded as the kind the evidence names.
+    private static func decode(_ version: SourceVersion?, _ evidence: ReviewEvidence?) -> SourceRecord? {
+        guard let version, let kind = evidence?.record.flatMap({ RecordKind(rawValue: $0.kind) }) else { return nil }
+        return RecordDecoder.decode(Data(version.original), kind: kind).record
     }
 
     /// The stored version the task's evidence names (the one read at those coordinates).

@@ -76,6 +76,8 @@ final class ReviewDeskTests: XCTestCase {
         XCTAssertEqual(merged?.mergedInto, kept)
         let survivor = try await store.person(kept)
         XCTAssertEqual(Set(survivor?.identifiers.filter { $0.type == .personalId }.map(\.value) ?? []), [old, new])
+        XCTAssertEqual(survivor?.identifiers.filter { $0.type == .personalId && $0.validTo == nil }.map(\.value), [new],
+                       "the re-issue's new number is the active one, the old one closed")
         let resolved = try await store.reviewTasks(includeResolved: true)
         XCTAssertEqual(resolved.first?.resolution?.hasPrefix("link: merge \(mergeID)"), true)
         do {
