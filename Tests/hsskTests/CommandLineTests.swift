@@ -242,6 +242,11 @@ final class RunningProcess: @unchecked Sendable {
         if process.isRunning { process.terminate() }
     }
 
+    /// Sends SIGINT, as Ctrl-C on a terminal does.
+    func interrupt() {
+        if process.isRunning { process.interrupt() }
+    }
+
     /// True until the process has exited.
     var isRunning: Bool { process.isRunning }
 

@@ -47,6 +47,20 @@ final class DemoCommandTests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.output)
     }
 
+    func testCtrlCStopsTheServicesAndSaysSo() throws {
+        let store = folder.appendingPathComponent("demo.sqlite").path
+        let demo = try RunningProcess(hssk, ["demo", "--citizens", "20000", "--brokers", "1", "--store", store])
+        defer { demo.terminate() }
+        _ = try demo.waitForLine(prefix: "ingesting", timeout: 120)
+        demo.interrupt()
+        XCTAssertEqual(demo.waitForExit(), 130, demo.output)
+        XCTAssertTrue(demo.output.contains("interrupted: services stopped, store closed"), demo.output)
+        XCTAssertFalse(demo.output.contains("Connection refused"), "nothing outlives the cluster")
+        // The interrupted demo's store is its own: the next run replaces it.
+        let again = try runCommand(hssk, ["demo", "--citizens", "20", "--brokers", "1", "--store", store])
+        XCTAssertEqual(again.status, 0, again.output)
+    }
+
     func testRefusesToReplaceAFileTheDemoDidNotMake() throws {
         let store = folder.appendingPathComponent("precious.sqlite")
         try Data("not a demo".utf8).write(to: store)

@@ -269,14 +269,18 @@ public struct DemoRun: Sendable {
                 try await Task.sleep(for: .milliseconds(20))
             }
             let producer = try Producer(config: producerConfig)
-            for start in stride(from: 0, to: messages.count, by: 500) {
-                let result = try await producer.sendAll(Array(messages[start..<min(start + 500, messages.count)]))
-                guard result.allDelivered else {
-                    try? await producer.close()
-                    throw DemoError.publishFailed("\(result.failures[0].code) on \(result.failures[0].topic)")
+            do {
+                for start in stride(from: 0, to: messages.count, by: 500) {
+                    try Task.checkCancellation()
+                    let result = try await producer.sendAll(Array(messages[start..<min(start + 500, messages.count)]))
+                    guard result.allDelivered else { throw DemoError.publishFailed("\(result.failures[0].code) on \(result.failures[0].topic)") }
+                    let total = progress.count.add(result.delivered, ordering: .relaxed).newValue
+                    progress.published.withLock { $0.append((total, .now)) }
                 }
-                let total = progress.count.add(result.delivered, ordering: .relaxed).newValue
-                progress.published.withLock { $0.append((total, .now)) }
+            } catch {
+                // Closed here, before the cluster goes: a producer outliving it only logs refused connections.
+                try? await producer.close()
+                throw error
             }
             try await producer.close()
         }

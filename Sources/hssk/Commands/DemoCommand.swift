@@ -35,18 +35,26 @@ let demoCommand = Command(
         // A live line on a terminal; plain lines (every two seconds) when the output is a file or a pipe.
         let terminal = isatty(1) == 1
         let lastPlain = PlainLineClock()
-        let summary = try await demo.run { line in
-            if terminal {
-                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
-            } else if lastPlain.last.withLock({ last in
-                guard ContinuousClock.now - last >= .seconds(2) else { return false }
-                last = .now
-                return true
-            }) {
-                printLine(line)
+        let run = demo
+        // Ctrl-C stops the services, closes the store and the cluster, and says so (exit 130).
+        let outcome = try await ServiceRunner.untilTerminated {
+            try await run.run { line in
+                if terminal {
+                    FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + line).utf8))
+                } else if lastPlain.last.withLock({ last in
+                    guard ContinuousClock.now - last >= .seconds(2) else { return false }
+                    last = .now
+                    return true
+                }) {
+                    printLine(line)
+                }
             }
         }
         if terminal { FileHandle.standardOutput.write(Data("\n".utf8)) }
+        guard let summary = outcome else {
+            printLine("interrupted: services stopped, store closed; the next 'hssk demo' starts over")
+            return 130
+        }
         printLine(DemoRun.describe(summary))
         if let path = arguments.string("json") {
             guard FileManager.default.createFile(atPath: path, contents: try DemoRun.json(summary)) else {
