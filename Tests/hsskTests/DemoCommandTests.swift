@@ -24,10 +24,14 @@ final class DemoCommandTests: XCTestCase {
 
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
         for key in ["published", "stored", "duplicates", "dead_lettered", "dead_lettered_total", "persons_created", "linked", "reviews",
-                    "feed", "insurance", "ingest_records_per_s", "batch_latency", "linkage", "processed", "nothing_lost"] {
+                    "feed", "insurance", "ingest_records_per_s", "batch_latency", "linkage", "processed", "nothing_lost",
+                    "persons", "feed_pushed", "lost", "precision", "recall"] {
             XCTAssertNotNil(summary[key], "summary key \(key)")
         }
         XCTAssertEqual(summary["nothing_lost"] as? Bool, true)
+        XCTAssertEqual(summary["lost"] as? Int, 0)
+        XCTAssertEqual(summary["feed_pushed"] as? Int, (summary["feed"] as? [String: Any])?["upserts"] as? Int)
+        XCTAssertEqual(summary["precision"] as? Double, (summary["linkage"] as? [String: Any])?["precision"] as? Double)
         let published = try XCTUnwrap(summary["published"] as? Int)
         XCTAssertGreaterThan(published, 200)
         XCTAssertEqual((summary["stored"] as? Int ?? 0) + (summary["duplicates"] as? Int ?? 0) + (summary["dead_lettered_total"] as? Int ?? 0),

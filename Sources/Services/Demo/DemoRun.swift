@@ -114,6 +114,17 @@ public struct DemoRun: Sendable {
         /// stored + duplicates + dead-lettered = published.
         public var nothingLost = false
         public var seconds = 0.0
+        // The headline figures under the names integrators look for (the issue's `--json` keys); the
+        // same values appear in the detailed parts above.
+        /// Persons the index holds for the population (`linkage.persons`).
+        public var persons = 0
+        /// Documents the reference receiver stored (`feed.upserts`).
+        public var feedPushed = 0
+        /// published − stored − duplicates − dead-lettered: 0 unless something was lost.
+        public var lost = 0
+        /// `linkage.precision` and `linkage.recall`.
+        public var precision = 0.0
+        public var recall = 0.0
     }
 
     /// Runs the demo; `status` gets a one-line progress report every few hundred milliseconds.
@@ -381,6 +392,11 @@ public struct DemoRun: Sendable {
         summary.publishToStore = Self.timeline(published: progress.published.withLock { $0 }, processed: processedAt)
         summary.linkage = try await Self.linkage(population, store: store, topics: sources.topics)
         summary.seconds = Self.seconds(ContinuousClock.now - started)
+        summary.persons = summary.linkage.persons
+        summary.feedPushed = summary.feed.upserts
+        summary.lost = summary.published - c.stored - c.duplicates - c.deadLetteredTotal
+        summary.precision = summary.linkage.precision
+        summary.recall = summary.linkage.recall
         return summary
     }
 
