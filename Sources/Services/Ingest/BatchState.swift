@@ -25,6 +25,8 @@ struct BatchState {
         storeBlocks = blocks
         self.snapshots = snapshots
         self.maxCandidates = maxCandidates
+        // Once per stored person: conflict checks and scoring ask for the same profiles many times.
+        for (id, snapshot) in snapshots { if let d = snapshot.demographics { profiles[.existing(id)] = PersonProfile(stored: d) } }
     }
 
     /// The stored persons best placed to be a record's person, at most `limit`: those sharing the most
