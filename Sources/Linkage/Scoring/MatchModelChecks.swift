@@ -46,7 +46,8 @@ extension MatchModel {
     /// Why this model must not be used, empty when it is sound: the shape `ComparedField` expects,
     /// finite probabilities in (0, 1] summing to 1 per field, full agreement being evidence for a match
     /// (m > u; for sex and address, whose agreement is common among strangers, at least not more than
-    /// a quarter bit against), and disagreement on name and birth date evidence against (m < u). EM on too little or odd data breaks these; a model that does is never stored or used.
+    /// a quarter bit against), and disagreement on name and birth date evidence against (m < u). EM on
+    /// too little or odd data breaks these; a model that does is never stored or used.
     public func degeneracies() -> [String] {
         let fields = ComparedField.allCases
         guard m.count == fields.count, u.count == fields.count else {
@@ -60,6 +61,7 @@ extension MatchModel {
                 continue
             }
             let levels = 1..<field.levels
+            let before = problems.count
             for (label, row) in [("m", m[f]), ("u", u[f])] {
                 let values = levels.map { row[$0] }
                 if let bad = values.first(where: { !$0.isFinite || $0 <= 0 || $0 > 1 }) {
@@ -68,7 +70,7 @@ extension MatchModel {
                     problems.append("\(field): \(label) sums to \(values.reduce(0, +)), not 1")
                 }
             }
-            guard problems.isEmpty else { continue }
+            guard problems.count == before else { continue }
             let top = field.levels - 1
             if Self.weakFields.contains(field) {
                 // Strangers often agree here (half share a sex; addresses share words like "Hà Nội"):
