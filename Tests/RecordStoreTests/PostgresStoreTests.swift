@@ -40,6 +40,8 @@ final class PostgresStoreTests: XCTestCase {
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }
     func testBlockMembersSnapshotsAndSweepPages() async throws { try await run { try await $0.blockMembersSnapshotsAndSweepPages() } }
     func testMergeClosesSupersededIdentifiers() async throws { try await run { try await $0.mergeClosesSupersededIdentifiers() } }
+    func testMatchModelSettings() async throws { try await run { try await $0.matchModelSettings() } }
+    func testMatchModelMigration() async throws { try await run { try await $0.matchModelMigration() } }
 
     /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
     func testLostConnectionIsTransientAndRecovers() async throws {

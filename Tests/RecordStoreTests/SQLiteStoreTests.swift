@@ -29,4 +29,6 @@ final class SQLiteStoreTests: XCTestCase {
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }
     func testBlockMembersSnapshotsAndSweepPages() async throws { try await contract.blockMembersSnapshotsAndSweepPages() }
     func testMergeClosesSupersededIdentifiers() async throws { try await contract.mergeClosesSupersededIdentifiers() }
+    func testMatchModelSettings() async throws { try await contract.matchModelSettings() }
+    func testMatchModelMigration() async throws { try await contract.matchModelMigration() }
 }

@@ -99,7 +99,9 @@ final class ReviewCommandTests: XCTestCase {
         _ = try await seed()
         let dry = try run(["dedup", "--dry-run", "--json"])
         XCTAssertEqual(dry.status, 0, dry.output)
-        let json = try XCTUnwrap(dry.output.range(of: "{") .map { String(dry.output[$0.lowerBound...]) })
+        // stderr (merged here) first says which match model the sweep scores with, as a one-line JSON log.
+        XCTAssertTrue(dry.output.contains(#""event":"matchModel.loaded""#) && dry.output.contains(#""source":"defaults""#), dry.output)
+        let json = try XCTUnwrap(dry.output.range(of: "{\n").map { String(dry.output[$0.lowerBound...]) })
         let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         XCTAssertEqual(report["persons"] as? Int, 2)
         XCTAssertEqual(report["alreadyInReview"] as? Int, 1, "the seeded pair is in review already: \(json)")
@@ -108,5 +110,25 @@ final class ReviewCommandTests: XCTestCase {
         XCTAssertEqual(swept.status, 0, swept.output)
         XCTAssertTrue(swept.output.contains("sent to review:       0"), swept.output)
         XCTAssertEqual(try run(["dedup", "extra"]).status, 64)
+    }
+
+    /// Two persons are far too few to estimate m/u on: refused with a reason, exit 1, nothing saved.
+    func testDedupEstimateRefusesATinyStore() async throws {
+        _ = try await seed()
+        let refused = try run(["dedup", "--estimate", "--actor", "op.lan"])
+        XCTAssertEqual(refused.status, 1, refused.output)
+        XCTAssertTrue(refused.output.contains("too little data for a meaningful estimate: 2 persons"), refused.output)
+        XCTAssertTrue(refused.output.contains("name") && refused.output.contains("(0.8000)"), "the table shows the defaults: \(refused.output)")
+        let json = try run(["dedup", "--estimate", "--dry-run", "--json"])
+        XCTAssertEqual(json.status, 1, json.output)
+        let body = try XCTUnwrap(json.output.range(of: "{\n").map { String(json.output[$0.lowerBound...]) }.flatMap { $0.components(separatedBy: "\n}").first.map { $0 + "\n}" } })
+        let report = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        XCTAssertEqual(report["saved"] as? Bool, false)
+        XCTAssertEqual(report["persons"] as? Int, 2)
+        XCTAssertNotNil((report["fields"] as? [String: Any])?["birthDate"])
+        let opened = try await RecordStores.open(store, keys: try KeyRing(contentsOf: keys))
+        let stored = try await opened.matchModel()
+        XCTAssertNil(stored, "nothing saved")
+        await opened.close()
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 3
+    static let currentVersion = 4
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -246,6 +246,19 @@ enum Migrations {
             "CREATE INDEX insurance_supplement_card ON insurance_supplement(bhxh_index, field)",
             "CREATE INDEX insurance_supplement_pending ON insurance_supplement(id) WHERE status = 'pending'",
         ],
+        [
+            // The person index's Fellegi–Sunter m/u as estimated on this store's data (`hssk dedup
+            // --estimate`), read by ingest and dedup at start. Probabilities only, no personal data:
+            // plain columns. One row per model name; re-estimating replaces it (the audit log keeps when).
+            """
+            CREATE TABLE match_model (
+              name TEXT PRIMARY KEY,
+              model_json TEXT NOT NULL,
+              estimated_at TEXT NOT NULL,
+              pairs {int} NOT NULL,
+              saved_by TEXT NOT NULL)
+            """,
+        ],
     ]
 
     /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
@@ -265,7 +278,7 @@ enum Migrations {
         ("registry_event", "id"), ("relation", "id"), ("merge_log", "id"), ("review_task", "id"),
         ("outbox", "id"), ("consumer_offset", "group_id, topic, kafka_partition"), ("audit_log", "seq"),
         ("account", "id"), ("processing_attempt", "group_id, topic, kafka_partition"), ("insurance_card_state", "id"),
-        ("insurance_supplement", "id"),
+        ("insurance_supplement", "id"), ("match_model", "name"),
     ]
 
     /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.

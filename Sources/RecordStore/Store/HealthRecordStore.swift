@@ -108,6 +108,11 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// Locks every unlocked account last seen (or, never seen, created) before `cutoff`; one audit row each; returns their names.
     func lockInactiveAccounts(unusedSince cutoff: Date, actor: String) async throws -> [String]
 
+    /// Creates or replaces a match model's settings (estimated m/u), audited as `actor`.
+    func saveMatchModel(_ model: StoredMatchModel, actor: String) async throws
+    /// A match model's stored settings, nil when none were saved.
+    func matchModel(named name: String) async throws -> StoredMatchModel?
+
     /// Appends an audit entry (no personal data in `subject` / `detail`: ids and counts only).
     func audit(actor: String, action: String, subject: String, detail: String) async throws
     /// Checks schema, audit chain, every ciphertext and the offsets.
@@ -300,6 +305,9 @@ public struct RotationReport: Sendable, Codable {
 }
 
 extension HealthRecordStore {
+    /// The person index's stored match model (`StoredMatchModel.personIndex`), nil when none was saved.
+    public func matchModel() async throws -> StoredMatchModel? { try await matchModel(named: StoredMatchModel.personIndex) }
+
     /// Merges `merged` into `survivor`, keeping the survivor's own single-valued identifiers active.
     public func merge(_ merged: PersonID, into survivor: PersonID, reason: String, actor: String) async throws -> Int64 {
         try await merge(merged, into: survivor, reason: reason, actor: actor, keepingActive: [])

@@ -160,6 +160,10 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func lockInactiveAccounts(unusedSince cutoff: Date, actor: String) async throws -> [String] {
         try await onThread { try $0.lockInactiveAccounts(unusedSince: cutoff, actor: actor) }
     }
+    public func saveMatchModel(_ model: StoredMatchModel, actor: String) async throws {
+        try await onThread { try $0.saveMatchModel(model, actor: actor) }
+    }
+    public func matchModel(named name: String) async throws -> StoredMatchModel? { try await onThread { try $0.matchModel(named: name) } }
     public func audit(actor: String, action: String, subject: String, detail: String) async throws {
         try await onThread { try $0.audit(actor: actor, action: action, subject: subject, detail: detail) }
     }

@@ -23,7 +23,8 @@ public final class IngestService: ObservableService {
     private let log: IngestLog
     private let triage: RecordTriage
     private let senders: SenderDirectory
-    private let resolver: PersonResolver
+    /// Scores with the defaults until `run` has read the store's match model.
+    private let resolver: Mutex<PersonResolver>
     private let stopping = StopFlag()
 
     /// Creates the service over an open store.
@@ -33,7 +34,7 @@ public final class IngestService: ObservableService {
         self.log = log
         triage = RecordTriage(kinds: Dictionary(configuration.topics.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a }))
         senders = SenderDirectory(store: store, ttl: configuration.accountCacheTTL)
-        resolver = PersonResolver(store: store)
+        resolver = Mutex(PersonResolver(store: store))
     }
 
     /// Consumes until cancelled (SIGTERM/SIGINT through `ServiceRunner`), then finishes the batch in
@@ -70,6 +71,8 @@ public final class IngestService: ObservableService {
             _exit(70)
         }
         defer { watchdog.stop() }
+        let loaded = try await retry.untilStoreAnswers("match model") { try await PersonResolver.loading(store: store, log: log) }
+        resolver.withLock { $0 = loaded }
         try await consumer.subscribe(configuration.topics.values.sorted())
         lag.attach(consumer)
         health.started(consuming: true)
@@ -318,6 +321,7 @@ public final class IngestService: ObservableService {
     private func storeUnit(_ accepted: [AcceptedRecord], offsets: [ConsumerOffset], watchdog: Watchdog) async throws -> Bool {
         var failures = 0
         var conflicts = 0
+        let resolver = resolver.withLock { $0 }
         while true {
             do {
                 try await watchdog.guarding {

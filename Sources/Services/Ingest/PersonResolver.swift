@@ -28,6 +28,17 @@ struct PersonResolver: Sendable {
     /// Store persons scored per record, those sharing the most blocking keys with it first.
     var maxCandidates = 5
 
+    /// A resolver scoring with the store's match model (its EM estimate, else the defaults), saying
+    /// which in a `matchModel.loaded` log line. Ingest calls it at start: a new estimate takes effect
+    /// at the next start.
+    static func loading(store: any HealthRecordStore, log: IngestLog) async throws -> PersonResolver {
+        let settings = try await MatchModelSettings.load(from: store)
+        settings.log(log, component: "ingest")
+        var resolver = PersonResolver(store: store)
+        resolver.matcher.model = settings.model
+        return resolver
+    }
+
     /// The linking of one batch.
     struct Resolution: Sendable {
         /// The person of each record (nil: left unlinked pending review).

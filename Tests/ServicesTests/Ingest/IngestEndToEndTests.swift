@@ -20,12 +20,16 @@ final class IngestEndToEndTests: XCTestCase {
         try await scenario.registerAccounts(in: store)
         let population = PopulationGenerator(citizens: 300, seed: 7).generate()
         let published = try await scenario.publish(population.records)
-        let service = IngestService(configuration: scenario.configuration(), store: store, log: .silent)
+        let lines = LogLines()
+        let service = IngestService(configuration: scenario.configuration(), store: store, log: lines.log)
         let running = Task { try await service.run() }
         let processed = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(published))
         running.cancel()
         try await running.value
         XCTAssertTrue(processed, "ingest did not reach the end offsets")
+        // No estimate was saved in this store: ingest says it scores with the defaults.
+        XCTAssertTrue(lines.all.contains { $0.contains(#""event":"matchModel.loaded""#) && $0.contains(#""source":"defaults""#) },
+                      "\(lines.all.prefix(5))")
 
         let expectedRejections = published.filter { $0.expectedCode != nil }.count
         XCTAssertGreaterThan(expectedRejections, 0, "the population must contain records to reject")

@@ -1,5 +1,6 @@
 import Foundation
 import HealthModel
+import Linkage
 import RecordStore
 @testable import Services
 import SyntheticPopulation
@@ -9,6 +10,8 @@ import SyntheticPopulation
 struct PersonIndexFixture {
     let store: any HealthRecordStore
     let population: Population
+    /// The linker to use (ingest's own, loaded with a model); nil: `PersonResolver(store:)` with the defaults.
+    var resolver: PersonResolver? = nil
     /// Topic of each record kind (as ingest would store them).
     static let topics = SourcePublisher.defaultTopics
 
@@ -31,7 +34,7 @@ struct PersonIndexFixture {
         let records = population.acceptable
         for start in stride(from: 0, to: records.count, by: batchSize) {
             let (resolution, _) = try await Self.link(records[start..<min(start + batchSize, records.count)].map { ($0.record, $0.sender) },
-                                                      into: store, firstOffset: Int64(start))
+                                                      into: store, firstOffset: Int64(start), resolver: resolver)
             total.created += resolution.created
             total.linked += resolution.linked
             total.reviews += resolution.reviews
@@ -43,13 +46,13 @@ struct PersonIndexFixture {
     /// linking and the stored person of each record.
     @discardableResult
     static func link(_ records: [(SourceRecord, String)], into store: any HealthRecordStore,
-                     firstOffset: Int64 = 0) async throws -> (resolution: PersonResolver.Resolution, persons: [PersonID?]) {
+                     firstOffset: Int64 = 0, resolver: PersonResolver? = nil) async throws -> (resolution: PersonResolver.Resolution, persons: [PersonID?]) {
         let accepted = try records.enumerated().map { offset, item in
             AcceptedRecord(record: item.0, original: Array(try SourcePublisher.canonicalJSON(item.0)),
                            coordinates: KafkaCoordinates(topic: topics[item.0.kind] ?? "", partition: 0, offset: firstOffset + Int64(offset)),
                            sender: item.1)
         }
-        let resolution = try await PersonResolver(store: store).resolve(accepted)
+        let resolution = try await (resolver ?? PersonResolver(store: store)).resolve(accepted)
         let incoming = zip(accepted, resolution.persons).map { record, person in
             IncomingRecord(record: record.record, original: record.original, coordinates: record.coordinates, sender: record.sender, person: person)
         }
@@ -62,6 +65,19 @@ struct PersonIndexFixture {
             }
         }
         return (resolution, persons)
+    }
+
+    /// Pairwise precision and recall of the stored linking against the ground truth (records of no
+    /// citizen left out; a record left unlinked is a person of its own).
+    func scores() async throws -> LinkageScores {
+        var predicted: [Int] = [], truth: [Int] = []
+        for synthetic in population.acceptable {
+            guard let citizen = synthetic.truth.personIndex else { continue }
+            let versions = try await store.sourceVersions(topic: Self.topics[synthetic.record.kind] ?? "", key: synthetic.record.kafkaKey)
+            predicted.append(versions.last?.person.map { Int($0.rawValue) } ?? -1 - predicted.count)
+            truth.append(citizen)
+        }
+        return LinkageScores.pairwise(predicted: predicted, truth: truth, pairsCompared: 0, recordsPerS: 0)
     }
 
     /// The person of each acceptable record now (merges followed), against the ground truth.
