@@ -23,7 +23,7 @@ let benchCommand = Command(
     options: [
         Option(name: "quick", value: nil, help: "A short run (smoke test; under 2 minutes on 2 cores)."),
         Option(name: "records", value: "N", help: "Records per measurement.", defaultValue: "500000 (quick: 50000)"),
-        Option(name: "rounds", value: "N", help: "Runs of each side; the best counts.", defaultValue: "3 (quick: 1)"),
+        Option(name: "rounds", value: "N", help: "Runs of each side; the best counts (kafka: the median, single rounds stray on shared cores).", defaultValue: "3 (quick: 1)"),
         Option(name: "json", value: "FILE", help: "Also write the results as JSON."),
         Option(name: "postgres", value: "URL", help: "PostgreSQL server for the store part (or HSSK_BENCH_POSTGRES_URL)."),
         Option(name: "seconds", value: "N", help: "Seconds of steady load for the feed part.", defaultValue: "60 (quick: 10)"),
@@ -120,7 +120,7 @@ let benchCommand = Command(
             """)
             print(String(format: "| kafka | produce records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.producePerS, kafka.rawProducePerS, kafka.produceRatio))
             print(String(format: "| kafka | consume records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.consumePerS, kafka.rawConsumePerS, kafka.consumeRatio))
-            print("\n\(kafka.records) records of \(kafka.valueBytes) bytes, best of \(kafka.rounds) round(s).")
+            print("\n\(kafka.records) records of \(kafka.valueBytes) bytes, median of \(kafka.rounds) alternating round(s).")
             report.kafka = kafka
         }
 
