@@ -6,6 +6,7 @@ final class SQLiteInsuranceStoreTests: XCTestCase {
     let contract = StoreContract(fixture: SQLiteFixture())
 
     func testCardStateFollowsEffectiveTime() async throws { try await contract.cardStateFollowsEffectiveTime() }
+    func testCardStatesOfManyCardsInOneBatch() async throws { try await contract.cardStatesOfManyCardsInOneBatch() }
     func testSupplementLedger() async throws { try await contract.supplementLedger() }
 }
 
@@ -19,5 +20,6 @@ final class PostgresInsuranceStoreTests: XCTestCase {
     }
 
     func testCardStateFollowsEffectiveTime() async throws { try await run { try await $0.cardStateFollowsEffectiveTime() } }
+    func testCardStatesOfManyCardsInOneBatch() async throws { try await run { try await $0.cardStatesOfManyCardsInOneBatch() } }
     func testSupplementLedger() async throws { try await run { try await $0.supplementLedger() } }
 }

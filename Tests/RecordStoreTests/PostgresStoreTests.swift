@@ -42,6 +42,7 @@ final class PostgresStoreTests: XCTestCase {
     func testMergeClosesSupersededIdentifiers() async throws { try await run { try await $0.mergeClosesSupersededIdentifiers() } }
     func testMatchModelSettings() async throws { try await run { try await $0.matchModelSettings() } }
     func testMatchModelMigration() async throws { try await run { try await $0.matchModelMigration() } }
+    func testBatchReissueClosesPersonalIDs() async throws { try await run { try await $0.batchReissueClosesPersonalIDs() } }
 
     /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
     func testLostConnectionIsTransientAndRecovers() async throws {

@@ -31,4 +31,5 @@ final class SQLiteStoreTests: XCTestCase {
     func testMergeClosesSupersededIdentifiers() async throws { try await contract.mergeClosesSupersededIdentifiers() }
     func testMatchModelSettings() async throws { try await contract.matchModelSettings() }
     func testMatchModelMigration() async throws { try await contract.matchModelMigration() }
+    func testBatchReissueClosesPersonalIDs() async throws { try await contract.batchReissueClosesPersonalIDs() }
 }

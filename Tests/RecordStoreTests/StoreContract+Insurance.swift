@@ -25,6 +25,37 @@ extension StoreContract {
                        coordinates: KafkaCoordinates(topic: Self.cardsTopic, partition: 0, offset: offset), sender: "bhxh_lt_hn", person: person)
     }
 
+    /// Several cards with stored changes get new changes in one batch (interleaved, with versions of a
+    /// key superseding each other): each card's state is the fold of its own whole history, and the
+    /// audit chain of the supersedes stays valid.
+    func cardStatesOfManyCardsInOneBatch() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        let numbers = (0..<5).map { "01234000\(10 + $0)" }
+        _ = try await store.apply(StoreBatch(records: try numbers.enumerated().map { i, bhxh in
+            try incomingCard(cardChange(.issued, "2025-01-01", bhxh: bhxh, validTo: "2025-12-31"), offset: Int64(i), person: nil)
+        }))
+        var later: [IncomingRecord] = []
+        for (i, bhxh) in numbers.enumerated() {
+            later.append(try incomingCard(cardChange(.suspended, "2025-07-0\(1 + i)", bhxh: bhxh), offset: Int64(10 + 2 * i), person: nil))
+        }
+        for (i, bhxh) in numbers.enumerated() where i % 2 == 0 {
+            later.append(try incomingCard(cardChange(.renewed, "2026-01-01", bhxh: bhxh, validTo: "2026-12-31"), offset: Int64(11 + 2 * i), person: nil))
+        }
+        _ = try await store.apply(StoreBatch(records: later))
+        for (i, bhxh) in numbers.enumerated() {
+            var history = [cardChange(.issued, "2025-01-01", bhxh: bhxh, validTo: "2025-12-31"), cardChange(.suspended, "2025-07-0\(1 + i)", bhxh: bhxh)]
+            if i % 2 == 0 { history.append(cardChange(.renewed, "2026-01-01", bhxh: bhxh, validTo: "2026-12-31")) }
+            let found = try await store.insuranceCard(bhxhNumber: bhxh)
+            let card = try XCTUnwrap(found)
+            XCTAssertEqual(card.state, InsuranceCardState.fold(history), bhxh)
+            XCTAssertEqual(card.state.changes, history.count)
+            XCTAssertEqual(card.state.status, i % 2 == 0 ? .active : .suspended)
+        }
+        let report = try await store.verify()
+        XCTAssertEqual(report.problems, [])
+        await store.close()
+    }
+
     func cardStateFollowsEffectiveTime() async throws {
         let (store, _, person) = try await seeded()
         let issued = cardChange(.issued, "2025-01-01", validTo: "2025-12-31")

@@ -37,6 +37,50 @@ extension StoreContract {
         await store.close()
     }
 
+    /// New personal IDs for more stored persons than one statement closes at once: each stored active
+    /// number closes on the date the batch's first new one starts, a second new number in the same
+    /// batch closes the first, and nothing else changes (the rules of one change at a time).
+    func batchReissueClosesPersonalIDs() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        let count = 70
+        func number(_ prefix: String, _ i: Int) -> String { prefix + String(format: "%06d", i) }
+        var identity: [IdentityChange] = []
+        for local in 1...count {
+            identity.append(.newPerson(local: local, Demographics(fullName: "Nguyễn Văn An", birthDate: "1980", sex: 1)))
+            identity.append(.addIdentifier(.new(local: local), IdentifierEntry(.personalId, number("001080", local), validFrom: "2016-01-01", source: "t")))
+            identity.append(.addIdentifier(.new(local: local), IdentifierEntry(.phone, number("090000", local), source: "t")))
+        }
+        let created = try await store.apply(StoreBatch(identity: identity)).newPersons
+        let persons = (1...count).map { created[$0] ?? PersonID(0) }
+        var reissue: [IdentityChange] = []
+        for (i, person) in persons.enumerated() where i % 7 != 0 {
+            reissue.append(.addIdentifier(.existing(person), IdentifierEntry(.personalId, number("002080", i + 1), validFrom: "2025-0\(1 + i % 9)-01", source: "t")))
+            if i == 1 {
+                reissue.append(.addIdentifier(.existing(person), IdentifierEntry(.personalId, number("003080", i + 1), validFrom: "2025-12-01", source: "t")))
+            }
+        }
+        _ = try await store.apply(StoreBatch(identity: reissue))
+        for (i, person) in persons.enumerated() {
+            let stored = try await store.person(person)
+            let personal = (stored?.identifiers ?? []).filter { $0.type == .personalId }.map { "\($0.value) \($0.validTo ?? "-")" }
+            let expected: [String]
+            if i % 7 == 0 {
+                expected = ["\(number("001080", i + 1)) -"]
+            } else if i == 1 {
+                expected = ["\(number("001080", 2)) 2025-02-01", "\(number("002080", 2)) 2025-12-01", "\(number("003080", 2)) -"]
+            } else {
+                expected = ["\(number("001080", i + 1)) 2025-0\(1 + i % 9)-01", "\(number("002080", i + 1)) -"]
+            }
+            XCTAssertEqual(personal, expected, "person \(i + 1)")
+            XCTAssertEqual((stored?.identifiers ?? []).filter { $0.type == .phone }.map(\.validTo), [nil])
+        }
+        let old = try await store.findPersons(.personalId, number("001080", 5), includeHistoric: true)
+        XCTAssertEqual(old.map(\.person), [persons[4]], "a closed number still finds its person")
+        let report = try await store.verify()
+        XCTAssertEqual(report.problems, [])
+        await store.close()
+    }
+
     /// A merge leaves one active value of each single-valued identifier type: the survivor's, or the
     /// one the caller names (a re-issue's new number); the other is closed, still finds the person, and
     /// undo reopens it on its own person.

@@ -61,8 +61,13 @@ extension StoreEngine {
             if case .existing(let id) = ref { existing.insert(id) }
         }
         var holders: [[UInt8]: [Holder]] = [:]
+        // Which holder lists name a person's personal IDs, so closing them does not scan every list.
+        var personalIDKeys: [PersonID: Set<[UInt8]>] = [:]
         try selectIn("SELECT value_index, person_id, type, valid_to FROM identifier WHERE value_index IN", Array(Set(indexes)).map { .blob($0) }) { row in
-            holders[try row.blob(0), default: []].append(Holder(person: PersonID(try row.int(1)), type: try row.text(2), active: row[3].isNull))
+            let holder = Holder(person: PersonID(try row.int(1)), type: try row.text(2), active: row[3].isNull)
+            let index = try row.blob(0)
+            holders[index, default: []].append(holder)
+            if holder.type == IdentifierType.personalId.rawValue { personalIDKeys[holder.person, default: []].insert(index) }
         }
         var active: Set<PersonID> = created
         try selectIn("SELECT id FROM person WHERE status = 'active' AND id IN", existing.map { .int($0.rawValue) }) { row in
@@ -71,6 +76,11 @@ extension StoreEngine {
 
         var planned: [PlannedIdentifier] = []
         var activePlannedPersonalID: [PersonID: Int] = [:]
+        // Stored persons whose active personal IDs close, with the date they close on: the first new
+        // personal ID of the batch closes them (later ones close the planned rows instead). Written
+        // before the planned rows are inserted; nothing in between reads the identifier table.
+        var closeStoredPersonalID: [PersonID: String] = [:]
+        var closeOrder: [PersonID] = []
         var blocking: [[UInt8]: Set<PersonID>] = [:]
         var blockingRows: [[SQLValue]] = []
         for change in changes {
@@ -93,10 +103,12 @@ extension StoreEngine {
                 if entry.type == .personalId {
                     // The person's active personal ID (stored or planned) closes when the new one starts.
                     if !created.contains(person) {
-                        try db.execute("UPDATE identifier SET valid_to = ? WHERE person_id = ? AND type = 'personalId' AND valid_to IS NULL",
-                                       [.text(validFrom), .int(person.rawValue)])
-                        for key in Array(holders.keys) {
-                            guard var list = holders[key], list.contains(where: { $0.person == person && $0.type == "personalId" }) else { continue }
+                        if closeStoredPersonalID[person] == nil {
+                            closeStoredPersonalID[person] = validFrom
+                            closeOrder.append(person)
+                        }
+                        for key in personalIDKeys[person] ?? [] {
+                            guard var list = holders[key] else { continue }
                             for h in list.indices where list[h].person == person && list[h].type == "personalId" { list[h].active = false }
                             holders[key] = list
                         }
@@ -114,6 +126,7 @@ extension StoreEngine {
                 planned.append(PlannedIdentifier(person: person, type: entry.type, index: index, value: value, validFrom: validFrom,
                                                  validTo: nil, source: entry.source))
                 holders[index, default: []].append(Holder(person: person, type: entry.type.rawValue, active: true))
+                if entry.type == .personalId { personalIDKeys[person, default: []].insert(index) }
             case .addBlockingKeys(let ref, let keys):
                 let person = try resolve(ref)
                 for key in keys {
@@ -139,6 +152,12 @@ extension StoreEngine {
                 }
             }
         }
+        // `COALESCE(valid_to IS NULL, FALSE)` is `valid_to IS NULL` in a form the planner cannot match to
+        // the partial index of active personal IDs: on a table without statistics PostgreSQL scanned
+        // that index whole instead of reading the few rows of each person by `identifier_person`.
+        try updateMany("identifier", set: "valid_to", type: "TEXT", key: "person_id",
+                       closeOrder.compactMap { person in closeStoredPersonalID[person].map { (.int(person.rawValue), .text($0)) } },
+                       filter: " AND type = 'personalId' AND COALESCE(valid_to IS NULL, FALSE)")
         let identifierRows = try planned.map { p -> [SQLValue] in
             [.int(p.person.rawValue), .text(p.type.rawValue), .blob(p.index), .blob(try cipher.seal(p.value, context: "identifier.value_enc")),
              .text(p.validFrom), p.validTo.map { .text($0) } ?? .null, .text(p.source)]
@@ -150,9 +169,15 @@ extension StoreEngine {
     }
 
     /// Runs `prefix (?, ?, …)` over `values` in chunks of a fixed size (padded with the first value,
-    /// so one prepared statement serves every chunk) and hands each row to `body`.
+    /// so one prepared statement serves every chunk) and hands each row to `body`. On PostgreSQL, when
+    /// the values are all integers or all blobs, one statement instead: `= ANY` over one array parameter.
     func selectIn(_ prefix: String, _ values: [SQLValue], _ body: (SQLRow) throws -> Void) throws {
         guard let first = values.first else { return }
+        if db.dialect == .postgres, prefix.hasSuffix(" IN"), let array = postgresArray(values) {
+            let sql = String(prefix.dropLast(3)) + " = ANY(CAST(? AS \(array.type)))"
+            for row in try db.query(sql, [.text(array.literal)]) { try body(row) }
+            return
+        }
         let chunk = 100
         let sql = prefix + " (" + Array(repeating: "?", count: chunk).joined(separator: ", ") + ")"
         for start in stride(from: 0, to: values.count, by: chunk) {
@@ -160,5 +185,21 @@ extension StoreEngine {
             params += Array(repeating: first, count: chunk - params.count)
             for row in try db.query(sql, params) { try body(row) }
         }
+    }
+
+    /// A PostgreSQL array literal of `values` and its SQL type, when they are all integers (`BIGINT[]`)
+    /// or all blobs (`BYTEA[]`, as hex: only digits and hex letters come from the data); nil otherwise.
+    func postgresArray(_ values: [SQLValue]) -> (literal: String, type: String)? {
+        var ints: [String] = [], blobs: [String] = []
+        for value in values {
+            switch value {
+            case .int(let v): ints.append(String(v))
+            case .blob(let b): blobs.append("\"\\\\x" + hex(b) + "\"")
+            case .null, .text: return nil
+            }
+        }
+        if blobs.isEmpty { return ("{" + ints.joined(separator: ",") + "}", "BIGINT[]") }
+        if ints.isEmpty { return ("{" + blobs.joined(separator: ",") + "}", "BYTEA[]") }
+        return nil
     }
 }

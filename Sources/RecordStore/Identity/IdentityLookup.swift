@@ -38,9 +38,19 @@ public struct IdentityLookup: Sendable {
 }
 
 extension StoreEngine {
+    /// Runs a batch look-up's queries by index: on PostgreSQL in one read-only snapshot with sequential
+    /// scans off (`readSnapshot(byIndex:)`); on SQLite as they are (its planner uses the indexes).
+    private func byIndex<T>(_ body: () throws -> T) throws -> T {
+        db.dialect == .postgres ? try readSnapshot(byIndex: true, body) : try body()
+    }
+
     /// One round trip for a whole batch: identifier holders, block members (merged persons are
     /// followed to their survivor) and snapshots of all of them.
     func lookupIdentity(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) throws -> IdentityLookup {
+        try byIndex { try lookupIdentityByIndex(identifiers: identifiers, blockingKeys: blockingKeys, maxBlockSize: maxBlockSize) }
+    }
+
+    private func lookupIdentityByIndex(identifiers: [IdentifierKey], blockingKeys: [String], maxBlockSize: Int) throws -> IdentityLookup {
         var lookup = IdentityLookup()
         var keyOfIndex: [[UInt8]: IdentifierKey] = [:]
         for key in Set(identifiers) { keyOfIndex[identifierIndex(key.type, key.value)] = key }
@@ -66,22 +76,23 @@ extension StoreEngine {
     /// a merge moves every key the survivor lacks, so a merged person's leftover rows name blocks the
     /// survivor is in already (`personSnapshots` leaves merged persons out).
     func blockMembers(_ blockingKeys: [String], maxBlockSize: Int) throws -> [String: [PersonID]] {
-        try rawBlockMembers(blockingKeys, maxBlockSize: maxBlockSize)
+        try byIndex { try rawBlockMembers(blockingKeys, maxBlockSize: maxBlockSize) }
     }
 
     /// Snapshots of the active persons among `ids` (a merged person is absent: ask for its survivor).
     func personSnapshots(_ ids: [PersonID]) throws -> [PersonID: PersonSnapshot] {
-        try snapshots(Set(ids))
+        try byIndex { try snapshots(Set(ids)) }
     }
 
     /// Rows of each block with at most `maxBlockSize` rows. A block of a very common name must cost the
     /// same in a city as in a village, so it is never read whole: SQLite (in process) reads one row past
-    /// the limit per key; PostgreSQL counts each block in the database (an index-only count, one round trip).
+    /// the limit per key; PostgreSQL counts each block in the database (an index-only count, one round
+    /// trip for all the keys, passed as one `bytea[]` parameter).
     private func rawBlockMembers(_ blockingKeys: [String], maxBlockSize: Int) throws -> [String: [PersonID]] {
         var keyOfBlock: [[UInt8]: String] = [:]
         for key in Set(blockingKeys) { keyOfBlock[cipher.blindIndex("block", key)] = key }
         var members: [String: [PersonID]] = [:]
-        guard let first = keyOfBlock.keys.first, maxBlockSize > 0 else { return members }
+        guard !keyOfBlock.isEmpty, maxBlockSize > 0 else { return members }
         if db.dialect == .sqlite {
             for (index, key) in keyOfBlock {
                 let rows = try db.query("SELECT person_id FROM blocking_key WHERE key_index = ? LIMIT ?", [.blob(index), .int(Int64(maxBlockSize + 1))])
@@ -90,21 +101,14 @@ extension StoreEngine {
             }
             return members
         }
-        let indexes = Array(keyOfBlock.keys)
-        let chunk = 100
-        let placeholders = Array(repeating: "?", count: chunk).joined(separator: ", ")
+        guard let array = postgresArray(keyOfBlock.keys.map { .blob($0) }) else { return members }
         let sql = """
             SELECT key_index, person_id FROM blocking_key WHERE key_index IN (
-              SELECT key_index FROM blocking_key WHERE key_index IN (\(placeholders)) GROUP BY key_index HAVING COUNT(*) <= ?)
+              SELECT key_index FROM blocking_key WHERE key_index = ANY(CAST(? AS BYTEA[])) GROUP BY key_index HAVING COUNT(*) <= ?)
             """
-        for start in stride(from: 0, to: indexes.count, by: chunk) {
-            var params: [SQLValue] = indexes[start..<min(start + chunk, indexes.count)].map { .blob($0) }
-            params += Array(repeating: .blob(first), count: chunk - params.count)
-            params.append(.int(Int64(maxBlockSize)))
-            for row in try db.query(sql, params) {
-                guard let key = keyOfBlock[try row.blob(0)] else { continue }
-                members[key, default: []].append(PersonID(try row.int(1)))
-            }
+        for row in try db.query(sql, [.text(array.literal), .int(Int64(maxBlockSize))]) {
+            guard let key = keyOfBlock[try row.blob(0)] else { continue }
+            members[key, default: []].append(PersonID(try row.int(1)))
         }
         return members
     }

@@ -19,34 +19,41 @@ extension StoreEngine {
             card.changes.append(change)
             cards[index] = card
         }
+        // Cards with changes stored before this batch: their whole history, read in one go.
+        let stored = try storedCardChanges(order.filter { cards[$0]?.earlier == true })
+        // One row per card (`order` holds each card once), so a multi-row upsert never meets the same
+        // conflict key twice in one statement.
+        var rows: [[SQLValue]] = []
         for index in order {
             guard let card = cards[index] else { continue }
-            let history = card.earlier ? try storedCardChanges(index) : card.changes
+            let history = card.earlier ? stored[index] ?? [] : card.changes
             guard let state = InsuranceCardState.fold(history) else { continue }
             let json: Data
             do { json = try jsonEncoder.encode(state) } catch { throw StoreError.invalidRequest("card state: \(error)") }
-            try db.execute("""
-                INSERT INTO insurance_card_state (bhxh_index, status, valid_from, valid_to, effective_at, changes, state_enc, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (bhxh_index) DO UPDATE SET status = excluded.status, valid_from = excluded.valid_from,
-                  valid_to = excluded.valid_to, effective_at = excluded.effective_at, changes = excluded.changes,
-                  state_enc = excluded.state_enc, updated_at = excluded.updated_at
-                """, [.blob(index), .text(state.status.rawValue), state.validFrom.map { .text(String($0.prefix(10))) } ?? .null,
-                      state.validTo.map { .text(String($0.prefix(10))) } ?? .null, .text(state.effectiveAt), .int(Int64(state.changes)),
-                      .blob(try cipher.seal(Array(json), context: "insurance_card_state.state_enc")), .text(now)])
+            rows.append([.blob(index), .text(state.status.rawValue), state.validFrom.map { .text(String($0.prefix(10))) } ?? .null,
+                         state.validTo.map { .text(String($0.prefix(10))) } ?? .null, .text(state.effectiveAt), .int(Int64(state.changes)),
+                         .blob(try cipher.seal(Array(json), context: "insurance_card_state.state_enc")), .text(now)])
         }
+        try insertMany("INSERT INTO insurance_card_state (bhxh_index, status, valid_from, valid_to, effective_at, changes, state_enc, updated_at)",
+                       columns: 8, rows: rows, suffix: """
+                        ON CONFLICT (bhxh_index) DO UPDATE SET status = excluded.status, valid_from = excluded.valid_from,
+                         valid_to = excluded.valid_to, effective_at = excluded.effective_at, changes = excluded.changes,
+                         state_enc = excluded.state_enc, updated_at = excluded.updated_at
+                        """)
     }
 
-    /// Every stored change of a card, in arrival order, decoded from the originals (one that no longer
-    /// decodes is left out rather than failing the batch).
-    private func storedCardChanges(_ index: [UInt8]) throws -> [InsuranceCardChange] {
-        try db.query("""
-            SELECT s.original_enc FROM insurance_card c JOIN source_record s ON s.id = c.source_record_id
-            WHERE c.bhxh_index = ? ORDER BY c.source_record_id
-            """, [.blob(index)]).compactMap { row in
-            let original = try cipher.open(try row.blob(0), context: "source_record.original_enc")
-            return RecordDecoder.decode(Data(original), as: InsuranceCardChange.self).record
+    /// Every stored change of each card in `indexes`, in arrival order, decoded from the originals (one
+    /// that no longer decodes is left out rather than failing the batch); chunked look-ups, not one per card.
+    private func storedCardChanges(_ indexes: [[UInt8]]) throws -> [[UInt8]: [InsuranceCardChange]] {
+        var found: [[UInt8]: [(id: Int64, change: InsuranceCardChange?)]] = [:]
+        try selectIn("""
+            SELECT c.bhxh_index, c.source_record_id, s.original_enc FROM insurance_card c JOIN source_record s ON s.id = c.source_record_id
+            WHERE c.bhxh_index IN
+            """, indexes.map { .blob($0) }) { row in
+            let original = try cipher.open(try row.blob(2), context: "source_record.original_enc")
+            found[try row.blob(0), default: []].append((try row.int(1), RecordDecoder.decode(Data(original), as: InsuranceCardChange.self).record))
         }
+        return found.mapValues { rows in rows.sorted { $0.id < $1.id }.compactMap(\.change) }
     }
 
     /// The card of a BHXH number, or nil when insurance never sent a change for it.

@@ -61,10 +61,14 @@ extension StoreEngine {
 
     /// Runs `body` in a read-only transaction: one snapshot for all its queries, no write lock taken
     /// (SQLite: a deferred transaction that only reads; PostgreSQL: REPEATABLE READ, READ ONLY).
-    func readSnapshot<T>(_ body: () throws -> T) throws -> T {
+    ///
+    /// `byIndex`: on PostgreSQL, sequential scans are off for the transaction, as in a write (see
+    /// `PostgresConnection.beginWrite`): batch look-ups by blind index on a young table without
+    /// statistics were planned as full scans, which made every batch's look-up slower as the store grew.
+    func readSnapshot<T>(byIndex: Bool = false, _ body: () throws -> T) throws -> T {
         switch db.dialect {
         case .sqlite: try db.executeScript("BEGIN DEFERRED")
-        case .postgres: try db.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        case .postgres: try db.executeScript("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" + (byIndex ? "; SET LOCAL enable_seqscan = off" : ""))
         }
         do {
             let value = try body()

@@ -24,21 +24,14 @@ extension StoreEngine {
         var supersededBy: Int64?  // set when a later record of the same batch supersedes it
     }
 
-    /// Loads the stored versions of `keyIndexes` (fixed chunk size, so one prepared statement).
+    /// Loads the stored versions of `keyIndexes` (`selectIn`: fixed chunks, or one array on PostgreSQL).
     func knownSources(_ keyIndexes: [[UInt8]]) throws -> KnownSources {
         var known = KnownSources()
-        let unique = Array(Set(keyIndexes))
-        let chunk = 100
-        let sql = "SELECT source_key_index, content_index, id, version, superseded_by FROM source_record WHERE source_key_index IN ("
-            + Array(repeating: "?", count: chunk).joined(separator: ", ") + ")"
-        for start in stride(from: 0, to: unique.count, by: chunk) {
-            var params = unique[start..<min(start + chunk, unique.count)].map { SQLValue.blob($0) }
-            params += Array(repeating: params[0], count: chunk - params.count)
-            for row in try db.query(sql, params) {
-                let key = try row.blob(0)
-                known.exact[key + (try row.blob(1))] = try row.int(2)
-                if row[4].isNull { known.current[key] = (try row.int(2), try row.int(3)) }
-            }
+        try selectIn("SELECT source_key_index, content_index, id, version, superseded_by FROM source_record WHERE source_key_index IN",
+                     Array(Set(keyIndexes)).map { .blob($0) }) { row in
+            let key = try row.blob(0)
+            known.exact[key + (try row.blob(1))] = try row.int(2)
+            if row[4].isNull { known.current[key] = (try row.int(2), try row.int(3)) }
         }
         return known
     }
@@ -57,10 +50,12 @@ extension StoreEngine {
     }
 
     /// Inserts rows with as few statements as possible (chunk shapes are powers of two, so only a
-    /// handful of prepared statements exist per table).
+    /// handful of prepared statements exist per table): up to 256 rows for narrow tables, down to 64
+    /// for wide ones (under about 1,000 parameters per statement up to 15 columns).
     func insertMany(_ prefix: String, columns: Int, rows: [[SQLValue]], suffix: String = "") throws {
         let group = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
-        let maxRows = max(1, min(64, 30_000 / columns))
+        var maxRows = 256
+        while maxRows > 64 && maxRows * columns > 1_000 { maxRows /= 2 }
         var start = 0
         while start < rows.count {
             var size = maxRows
@@ -68,6 +63,24 @@ extension StoreEngine {
             let sql = prefix + " VALUES " + Array(repeating: group, count: size).joined(separator: ", ") + suffix
             try db.execute(sql, rows[start..<(start + size)].flatMap { $0 })
             start += size
+        }
+    }
+
+    /// Sets `column` of the rows whose `key` is each pair's key to the pair's value: one statement per
+    /// chunk of rows (`CASE key WHEN ? THEN ? …`, padded with the first pair so one prepared statement
+    /// serves every chunk), not one per row. `type` is the column's SQL type: PostgreSQL cannot infer a
+    /// parameter's type inside CASE. Keys must be distinct; `filter` narrows the rows (`AND …`).
+    func updateMany(_ table: String, set column: String, type: String, key: String, _ pairs: [(key: SQLValue, value: SQLValue)],
+                    filter: String = "") throws {
+        guard let first = pairs.first else { return }
+        let chunk = 64
+        let sql = "UPDATE \(table) SET \(column) = CASE \(key) "
+            + Array(repeating: "WHEN ? THEN CAST(? AS \(type))", count: chunk).joined(separator: " ")
+            + " END WHERE \(key) IN (" + Array(repeating: "?", count: chunk).joined(separator: ", ") + ")" + filter
+        for start in stride(from: 0, to: pairs.count, by: chunk) {
+            var part = Array(pairs[start..<min(start + chunk, pairs.count)])
+            part += Array(repeating: first, count: chunk - part.count)
+            try db.execute(sql, part.flatMap { [$0.key, $0.value] } + part.map(\.key))
         }
     }
 
@@ -112,11 +125,8 @@ extension StoreEngine {
         }
         // Stored versions being superseded point at their successor before it exists: the foreign
         // key is checked at commit (DEFERRABLE INITIALLY DEFERRED).
-        for row in planned {
-            if let previous = row.previous, previous >= 0 {
-                try db.execute("UPDATE source_record SET superseded_by = ? WHERE id = ?", [.int(row.id), .int(previous)])
-            }
-        }
+        try updateMany("source_record", set: "superseded_by", type: "BIGINT", key: "id",
+                       planned.compactMap { row in row.previous.flatMap { $0 >= 0 ? (.int($0), .int(row.id)) : nil } })
         var rows: [[SQLValue]] = []
         rows.reserveCapacity(planned.count)
         for row in planned {
@@ -141,14 +151,12 @@ extension StoreEngine {
         }
         try storeDerived(latest, all: planned, records: records, persons: persons)
         try refreshCardStates(planned.map { (records[$0.index], ($0.previous ?? -1) >= 0) }, at: now)
-        for row in planned {
-            if let previous = row.previous {
-                let incoming = records[row.index]
-                try appendAudit(actor: actor, action: "supersede", subject: "source_record:\(resolve(previous))",
-                                detail: "by=\(row.id) version=\(row.version) topic=\(incoming.coordinates.topic) offset=\(incoming.coordinates.partition):\(incoming.coordinates.offset)",
-                                at: now)
-            }
-        }
+        try appendAudits(planned.compactMap { row in
+            guard let previous = row.previous else { return nil }
+            let incoming = records[row.index]
+            return (actor, "supersede", "source_record:\(resolve(previous))",
+                    "by=\(row.id) version=\(row.version) topic=\(incoming.coordinates.topic) offset=\(incoming.coordinates.partition):\(incoming.coordinates.offset)")
+        }, at: now)
         for row in planned {
             outcomes[row.index] = row.previous.map { .superseded(id: row.id, previous: resolve($0)) } ?? .stored(id: row.id)
         }

@@ -70,13 +70,27 @@ final class StoreEngine {
 
     /// Appends one audit row chained to the previous one; call inside a write transaction.
     func appendAudit(actor: String, action: String, subject: String, detail: String, at: String) throws {
+        try appendAudits([(actor, action, subject, detail)], at: at)
+    }
+
+    /// Appends audit rows chained in order, with one read of the chain's end and multi-row inserts;
+    /// call inside a write transaction.
+    func appendAudits(_ entries: [(actor: String, action: String, subject: String, detail: String)], at: String) throws {
+        guard !entries.isEmpty else { return }
         let last = try db.queryOne("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [])
-        let seq = (try last?.int(0) ?? 0) + 1
-        let previous = try last?.blob(1) ?? AuditChain.genesis
-        let hash = AuditChain.hash(key: cipher.auditKey, previous: previous,
-                                   fields: [String(seq), at, actor, action, subject, detail])
-        try db.execute("INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       [.int(seq), .text(at), .text(actor), .text(action), .text(subject), .text(detail), .blob(previous), .blob(hash)])
+        var seq = try last?.int(0) ?? 0
+        var previous = try last?.blob(1) ?? AuditChain.genesis
+        var rows: [[SQLValue]] = []
+        rows.reserveCapacity(entries.count)
+        for entry in entries {
+            seq += 1
+            let hash = AuditChain.hash(key: cipher.auditKey, previous: previous,
+                                       fields: [String(seq), at, entry.actor, entry.action, entry.subject, entry.detail])
+            rows.append([.int(seq), .text(at), .text(entry.actor), .text(entry.action), .text(entry.subject), .text(entry.detail),
+                         .blob(previous), .blob(hash)])
+            previous = hash
+        }
+        try insertMany("INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash)", columns: 8, rows: rows)
     }
 
     // MARK: - Apply
