@@ -152,7 +152,7 @@ extension StoreEngine {
         let decoder = JSONDecoder()
         try selectIn("SELECT id, demographics_enc FROM person WHERE status = 'active' AND id IN", ids.map { .int($0.rawValue) }) { row in
             let id = PersonID(try row.int(0))
-            let demographics = try row[1].blob.flatMap { blob in
+            let demographics = row[1].blob.flatMap { blob in
                 try? decoder.decode(Demographics.self, from: Data(try cipher.open(blob, context: "person.demographics_enc")))
             }
             out[id] = PersonSnapshot(id: id, demographics: demographics, identifiers: [])
