@@ -24,16 +24,7 @@ final class AccountsCommandTests: XCTestCase {
 
     /// Runs `hssk accounts ARGS --store S --keys K`, stdout and stderr apart.
     func accounts(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = RunningProcess.make(hssk, ["accounts"] + arguments + ["--store", store, "--keys", keys])
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Outputs are a few lines: reading one pipe to its end before the other cannot fill a buffer.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try runCommandSeparately(hssk, ["accounts"] + arguments + ["--store", store, "--keys", keys])
     }
 
     /// The key stored for `name`, as hex.

@@ -198,6 +198,20 @@ func runCommand(_ executable: String, _ arguments: [String], environment: [Strin
     return (process.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
+/// Runs a command to completion with stdout and stderr kept apart (outputs of a few lines only).
+func runCommandSeparately(_ executable: String, _ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
+    let process = RunningProcess.make(executable, arguments)
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    // Outputs are a few lines: reading one pipe to its end before the other cannot fill a buffer.
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+}
+
 /// A long-running child process whose output is collected line by line.
 final class RunningProcess: @unchecked Sendable {
     // Safety: `collected` is only touched under `lock`; `process` is only used from the test's thread.

@@ -7,16 +7,7 @@ import XCTest
 final class InsuranceCommandTests: XCTestCase {
     /// Runs the built binary; stdout and stderr apart.
     private func run(_ arguments: [String]) throws -> (status: Int32, out: String, err: String) {
-        let process = RunningProcess.make(hssk, arguments)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Outputs are a few lines: reading one pipe to its end before the other cannot fill a buffer.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
+        try runCommandSeparately(hssk, arguments)
     }
 
     func testReportCountsCardsPersonsAndSupplements() async throws {
