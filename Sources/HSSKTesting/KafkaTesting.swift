@@ -75,7 +75,7 @@ public final class OffsetLedger: Sendable {
     }
 
     /// Records a batch and its next offsets atomically.
-    public func apply(_ records: [ConsumerRecord]) {
+    public func apply(_ records: some Sequence<ConsumerRecord>) {
         state.withLock { state in
             for record in records {
                 state.processed.append(record.headerText("seq") ?? "?")

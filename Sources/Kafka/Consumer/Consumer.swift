@@ -29,17 +29,23 @@ public final class Consumer: Sendable {
 
     deinit {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let handle = handle
-        thread.submit { rd_kafka_consumer_close(handle.pointer) }
+        let client = client, context = context
+        thread.submit {
+            // See `close`: never destroy a member that joined and was not assigned yet.
+            if context.state.withLock({ $0.subscribed && !$0.assignedOnce }) { client.neverDestroy() }
+            rd_kafka_consumer_close(client.handle.pointer)
+        }
     }
 
     /// Subscribes to `topics`; assignment follows through the rebalance hooks during `poll`.
     public func subscribe(_ topics: [String]) async throws {
+        let context = context
         try await onThread { handle in
             let list = makePartitionList(topics.map { (TopicPartition($0, -1), Int64(RD_KAFKA_OFFSET_INVALID)) })
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_subscribe(handle.pointer, list)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("subscribe", KafkaErrorCode(err), detail: "") }
+            context.state.withLock { $0.subscribed = true }
         }
     }
 
@@ -53,7 +59,10 @@ public final class Consumer: Sendable {
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_assign(handle.pointer, list)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("assign", KafkaErrorCode(err), detail: "") }
-            context.state.withLock { $0.assignment = Set(offsets.keys) }
+            context.state.withLock { state in
+                state.remove(Array(state.positions.keys))
+                state.position(offsets.map { ($0.key, $0.value) })
+            }
         }
     }
 
@@ -71,14 +80,72 @@ public final class Consumer: Sendable {
         }
     }
 
-    /// Returns up to `maxRecords` records, waiting at most `timeout` for the first one.
+    /// Returns up to `maxRecords` records, waiting at most `timeout` for the first one, with the offsets
+    /// they cover per partition (`ConsumerBatch.ranges`).
     ///
-    /// Records of partitions revoked while this batch was collected are dropped: their new owner
-    /// reads them again from the offsets the caller stored.
-    public func poll(maxRecords: Int = 1_000, timeout: Duration = .milliseconds(100)) async throws -> [ConsumerRecord] {
+    /// Records of a partition repositioned while the batch was collected (revoked, re-assigned, sought)
+    /// count only from the new position; records collected before are dropped, and their new owner
+    /// (or this consumer, re-assigned) reads them again from the offsets the caller stored.
+    public func poll(maxRecords: Int = 1_000, timeout: Duration = .milliseconds(100)) async throws -> ConsumerBatch {
         let client = client
         let timeoutMs = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         return try await onThread { _ in try pollBatch(client, maxRecords, timeoutMs) }
+    }
+
+    /// Moves the reading position of assigned partitions (others are ignored); records polled from
+    /// the old position are not returned any more (`stalePartitions` names the batches they were in).
+    /// A partition stopped because its position was out of range starts reading again from here.
+    public func seek(_ positions: [TopicPartition: Int64]) async throws {
+        let context = context
+        try await onThread { handle in
+            let assigned = context.state.withLock { state -> [(TopicPartition, Int64)] in
+                let entries = positions.filter { state.positions[$0.key] != nil }.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+                state.position(entries)
+                return entries
+            }
+            guard !assigned.isEmpty else { return }
+            let list = makePartitionList(assigned)
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            if let error = rd_kafka_seek_partitions(handle.pointer, list, 10_000) {
+                let code = KafkaErrorCode(rawValue: rd_kafka_error_code(error).rawValue)
+                let message = String(cString: rd_kafka_error_string(error))
+                rd_kafka_error_destroy(error)
+                throw KafkaError.operation("seek", code, detail: message)
+            }
+            // A partition whose fetcher stopped (out of range with auto.offset.reset=error) cannot be
+            // sought: hand it back to librdkafka at the new offset instead.
+            let stopped = readPartitionErrors(list).filter { $0.1 == RD_KAFKA_RESP_ERR__STATE }.map(\.0)
+            if let failed = readPartitionErrors(list).first(where: { $0.1 != RD_KAFKA_RESP_ERR_NO_ERROR && $0.1 != RD_KAFKA_RESP_ERR__STATE }) {
+                throw KafkaError.operation("seek", KafkaErrorCode(failed.1), detail: "\(failed.0)")
+            }
+            guard !stopped.isEmpty else { return }
+            let again = makePartitionList(assigned.filter { stopped.contains($0.0) })
+            defer { rd_kafka_topic_partition_list_destroy(again) }
+            for step in [rd_kafka_incremental_unassign, rd_kafka_incremental_assign] {
+                if let error = step(handle.pointer, again) {
+                    let code = KafkaErrorCode(rawValue: rd_kafka_error_code(error).rawValue)
+                    let message = String(cString: rd_kafka_error_string(error))
+                    rd_kafka_error_destroy(error)
+                    throw KafkaError.operation("seek", code, detail: message)
+                }
+            }
+        }
+    }
+
+    /// Seeks each partition of `batch` that is still positioned as when it was read back to the
+    /// batch's start, so that its records are read again (e.g. a batch set aside, not processed).
+    public func rewind(_ batch: ConsumerBatch) async throws {
+        let stale = stalePartitions(batch.ranges)
+        try await seek(batch.ranges.filter { !stale.contains($0.key) }.mapValues(\.from))
+    }
+
+    /// The partitions among `ranges` that were repositioned since those ranges were read (revoked,
+    /// re-assigned or sought): their records must not be applied, the consumer reads them again from
+    /// the new position.
+    public func stalePartitions(_ ranges: [TopicPartition: OffsetRange]) -> Set<TopicPartition> {
+        context.state.withLock { state in
+            Set(ranges.filter { state.positions[$0.key]?.epoch != $0.value.epoch }.keys)
+        }
     }
 
     /// Commits next-offsets to the group (used by hssk for lag monitoring, not for positioning).
@@ -139,11 +206,26 @@ public final class Consumer: Sendable {
     public var assignment: Set<TopicPartition> { context.state.withLock { $0.assignment } }
 
     /// Leaves the group cleanly (revoke hook, then LeaveGroup) and releases the client.
-    public func close() async throws {
+    ///
+    /// librdkafka 2.0.2 (Debian 12) aborts when a cooperative-sticky member is destroyed after joining
+    /// and before its first assignment (its issue #4312, fixed upstream in 2.3 by PR #4381). So a
+    /// member that joined but was never assigned first waits up to `assignmentWait` for its first
+    /// assignment; if none comes, it leaves and its handle is never destroyed (the process is about
+    /// to end; the leak is one client).
+    public func close(assignmentWait: Duration = .seconds(10)) async throws {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let handle = handle
+        let client = client, context = context
+        let waitMs = Int(assignmentWait.components.seconds * 1000 + assignmentWait.components.attoseconds / 1_000_000_000_000_000)
         try await thread.run {
-            let err = rd_kafka_consumer_close(handle.pointer)
+            if context.state.withLock({ $0.subscribed && !$0.assignedOnce }) {
+                let deadline = ContinuousClock.now + .milliseconds(waitMs)
+                while !context.state.withLock({ $0.assignedOnce }), ContinuousClock.now < deadline {
+                    // Serves the group's callbacks; records (there are none before an assignment) are let go.
+                    if let message = rd_kafka_consumer_poll(client.handle.pointer, 100) { rd_kafka_message_destroy(message) }
+                }
+                if !context.state.withLock({ $0.assignedOnce }) { client.neverDestroy() }
+            }
+            let err = rd_kafka_consumer_close(client.handle.pointer)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("close", KafkaErrorCode(err), detail: "") }
         }
         // The handle itself is destroyed with `client`, once no polled batch refers to it.
@@ -179,8 +261,19 @@ final class ConsumerClient: Sendable {
         self.context = context
     }
 
+    /// See `Consumer.close`: set when destroying the handle could abort the process.
+    private let leaked = Atomic<Bool>(false)
+
+    /// Keeps the handle (and the callback state it points to) alive until the process ends.
+    func neverDestroy() { leaked.store(true, ordering: .releasing) }
+
     deinit {
         let handle = handle, context = context
+        if leaked.load(ordering: .acquiring) {
+            thread.stop()
+            LeakedClients.keep(handle, context)
+            return
+        }
         thread.submitOrRun {
             rd_kafka_destroy(handle.pointer)
             withExtendedLifetime(context) {}
@@ -189,17 +282,70 @@ final class ConsumerClient: Sendable {
     }
 }
 
-private func pollBatch(_ client: ConsumerClient, _ maxRecords: Int, _ timeoutMs: Int32) throws -> [ConsumerRecord] {
+/// Consumer handles that must never be destroyed (see `Consumer.close`), with the rebalance state
+/// their callbacks point to, kept reachable for the rest of the process.
+private enum LeakedClients {
+    private static let kept = Mutex<[(NativeHandle, RebalanceContext)]>([])
+    static func keep(_ handle: NativeHandle, _ context: RebalanceContext) { kept.withLock { $0.append((handle, context)) } }
+}
+
+private func pollBatch(_ client: ConsumerClient, _ maxRecords: Int, _ timeoutMs: Int32) throws -> ConsumerBatch {
     let handle = client.handle, context = client.context
-    context.state.withLock { $0.revokedSincePoll.removeAll() }
+    var (positions, generation) = context.state.withLock { ($0.positions, $0.generation) }
+    var assembly = BatchAssembly()
     var messages: [UnsafeMutablePointer<rd_kafka_message_t>] = []
     var headerLists: [OpaquePointer?] = []
+    var slotOf: [Int] = []  // per message
     messages.reserveCapacity(min(maxRecords, 4_096))
     headerLists.reserveCapacity(min(maxRecords, 4_096))
+    slotOf.reserveCapacity(min(maxRecords, 4_096))
+    var slots: [SlotKey: Int?] = [:]
+    var last: (key: SlotKey, slot: Int?)?
+    var topicNames: [OpaquePointer: String] = [:]
+    var outOfRange: [TopicPartition: Int64] = [:]
+    var clusterErrors: [KafkaErrorCode] = []
+    func topicName(_ rkt: OpaquePointer?) -> String {
+        guard let rkt else { return "" }
+        if let known = topicNames[rkt] { return known }
+        let name = String(cString: rd_kafka_topic_name(rkt))
+        topicNames[rkt] = name
+        return name
+    }
+    /// A rebalance or seek served inside the last poll call: drop what was collected for the partitions it moved.
+    func reconcile() {
+        let current = context.state.withLock { $0.generation == generation ? nil : ($0.positions, $0.generation) }
+        guard let current else { return }
+        (positions, generation) = current
+        let closed = Set(assembly.reconcile(with: positions))
+        slots.removeAll(keepingCapacity: true)
+        last = nil
+        guard !closed.isEmpty else { return }
+        var kept = 0
+        for index in messages.indices {
+            if closed.contains(slotOf[index]) {
+                rd_kafka_message_destroy(messages[index])
+                continue
+            }
+            messages[kept] = messages[index]
+            headerLists[kept] = headerLists[index]
+            slotOf[kept] = slotOf[index]
+            kept += 1
+        }
+        messages.removeLast(messages.count - kept)
+        headerLists.removeLast(headerLists.count - kept)
+        slotOf.removeLast(slotOf.count - kept)
+    }
     var wait = timeoutMs
     while messages.count < maxRecords, let message = rd_kafka_consumer_poll(handle.pointer, wait) {
         wait = 0
-        guard message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+        reconcile()
+        let m = message.pointee
+        guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            if m.err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET, m.rkt != nil {
+                outOfRange[TopicPartition(topicName(m.rkt), m.partition)] = m.offset
+            } else if m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF, !clusterErrors.contains(KafkaErrorCode(m.err)) {
+                clusterErrors.append(KafkaErrorCode(m.err))
+            }
             rd_kafka_message_destroy(message)
             if let fatal = fatalClientError(of: handle) {
                 for kept in messages { rd_kafka_message_destroy(kept) }
@@ -207,33 +353,55 @@ private func pollBatch(_ client: ConsumerClient, _ maxRecords: Int, _ timeoutMs:
             }
             continue  // informational (broker down, EOF): librdkafka recovers by itself
         }
+        let key = SlotKey(rkt: m.rkt, partition: m.partition)
+        let slot: Int?
+        if let last, last.key == key {
+            slot = last.slot
+        } else if let known = slots[key] {
+            slot = known
+        } else {
+            let partition = TopicPartition(topicName(m.rkt), m.partition)
+            slot = assembly.open(partition, at: positions[partition])
+            slots[key] = slot
+        }
+        last = (key, slot)
+        guard let slot, assembly.take(m.offset, slot: slot) else {
+            rd_kafka_message_destroy(message)
+            continue
+        }
         // Parse headers here, on the consumer thread, so that records only ever read them.
         var list: OpaquePointer?
         headerLists.append(rd_kafka_message_headers(message, &list) == RD_KAFKA_RESP_ERR_NO_ERROR ? list : nil)
         messages.append(message)
+        slotOf.append(slot)
     }
-    let (revoked, failure) = context.state.withLock { ($0.revokedSincePoll, $0.hookFailure) }
+    // The last call (the one that returned nothing) may have served a rebalance too.
+    reconcile()
+    let ranges = assembly.ranges
+    let failure = context.state.withLock { state -> String? in
+        // The next batch of each partition starts where this one ends (unless repositioned meanwhile).
+        for (partition, range) in ranges where state.positions[partition]?.epoch == range.epoch {
+            state.positions[partition]?.next = range.next
+        }
+        return state.hookFailure
+    }
     let batch = PolledBatch(messages: messages, headerLists: headerLists, client: client)
     if let failure { throw KafkaError.assignmentHookFailed(reason: failure) }
-    var topicNames: [OpaquePointer: String] = [:]
     var records: [ConsumerRecord] = []
     records.reserveCapacity(messages.count)
     for (index, message) in messages.enumerated() {
         let m = message.pointee
-        var topic = ""
-        if let rkt = m.rkt {
-            if let known = topicNames[rkt] {
-                topic = known
-            } else {
-                topic = String(cString: rd_kafka_topic_name(rkt))
-                topicNames[rkt] = topic
-            }
-        }
-        if !revoked.isEmpty && revoked.contains(TopicPartition(topic, m.partition)) { continue }
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(message, &timestampType)
-        records.append(ConsumerRecord(topic: topic, partition: m.partition, offset: m.offset,
+        records.append(ConsumerRecord(topic: topicName(m.rkt), partition: m.partition, offset: m.offset,
                                       timestampMs: timestamp >= 0 ? timestamp : nil, batch: batch, index: index))
     }
-    return records
+    return ConsumerBatch(records: records, ranges: ranges, outOfRange: outOfRange, clusterErrors: clusterErrors)
+}
+
+/// A partition as librdkafka's messages name it: the topic handle's address and the partition number
+/// (cheaper to hash per record than the topic's name).
+private struct SlotKey: Hashable {
+    let rkt: OpaquePointer?
+    let partition: Int32
 }

@@ -10,7 +10,10 @@ public struct RebalanceHooks: Sendable {
     /// Returns, for newly assigned partitions, the next offset to read. A partition left out starts
     /// from the group's committed offset, else from `autoOffsetReset`. Throwing stops the consumer.
     public var startingOffsets: @Sendable ([TopicPartition]) throws -> [TopicPartition: Int64]
-    /// Told which partitions were taken away (revoked or lost); records of these already polled are dropped.
+    /// Told which partitions were taken away (revoked or lost). Records of these collected by the poll
+    /// in progress are dropped. On a cooperative revocation the group gives them to their new owner
+    /// only after this returns, so a service may wait here (bounded) for its work in flight on them;
+    /// lost partitions may already belong to another member.
     public var revoked: @Sendable ([TopicPartition]) -> Void
 
     public init(startingOffsets: @escaping @Sendable ([TopicPartition]) throws -> [TopicPartition: Int64] = { _ in [:] },
@@ -23,9 +26,34 @@ public struct RebalanceHooks: Sendable {
 /// State shared between the consumer and librdkafka's rebalance callback (passed as the client's opaque).
 final class RebalanceContext: Sendable {
     struct State {
-        var assignment: Set<TopicPartition> = []
-        var revokedSincePoll: Set<TopicPartition> = []
+        /// Assigned partitions and where the consumer reads each.
+        var positions: [TopicPartition: PartitionPosition] = [:]
+        /// Bumped by every assignment, revocation and seek: a poll compares it after each record.
+        var generation: UInt64 = 0
+        /// The last epoch handed out.
+        var lastEpoch: UInt64 = 0
+        /// True once `subscribe` joined a group.
+        var subscribed = false
+        /// True once the group delivered a first assignment (possibly empty).
+        var assignedOnce = false
         var hookFailure: String?
+
+        var assignment: Set<TopicPartition> { Set(positions.keys) }
+
+        /// Positions `partitions` at the given offsets (negative: logical, the offset is learnt from the first record).
+        mutating func position(_ offsets: [(TopicPartition, Int64)]) {
+            for (partition, offset) in offsets {
+                lastEpoch += 1
+                positions[partition] = PartitionPosition(next: offset >= 0 ? offset : nil, epoch: lastEpoch)
+            }
+            generation += 1
+        }
+
+        /// Forgets `partitions` (revoked or lost).
+        mutating func remove(_ partitions: [TopicPartition]) {
+            for partition in partitions { positions[partition] = nil }
+            generation += 1
+        }
     }
     let hooks: RebalanceHooks
     let state = Mutex(State())
@@ -47,29 +75,34 @@ final class RebalanceContext: Sendable {
                 state.withLock { $0.hookFailure = String(describing: error) }
                 return
             }
+            let assigned = readPartitionList(list)
+            // Positions first: a record of these partitions can only arrive after the assign call.
+            state.withLock { state in
+                state.position(assigned)
+                state.assignedOnce = true
+            }
             if cooperative {
                 if let error = rd_kafka_incremental_assign(rk, list) { recordFailure(error) }
             } else {
                 rd_kafka_assign(rk, list)
             }
-            state.withLock { $0.assignment.formUnion(partitions) }
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            // Forget the positions before the hook runs: a record of these partitions collected in the
+            // poll now in progress is dropped, and the new owner reads it again from the stored offsets.
+            state.withLock { $0.remove(partitions) }
             hooks.revoked(partitions)
             if cooperative {
                 if let error = rd_kafka_incremental_unassign(rk, list) { recordFailure(error) }
             } else {
                 rd_kafka_assign(rk, nil)
             }
-            state.withLock { state in
-                state.assignment.subtract(partitions)
-                state.revokedSincePoll.formUnion(partitions)
-            }
         default:
-            rd_kafka_assign(rk, nil)
-            state.withLock { state in
-                state.revokedSincePoll.formUnion(state.assignment)
-                state.assignment.removeAll()
+            let lost = state.withLock { state in
+                defer { state.remove(Array(state.positions.keys)) }
+                return Array(state.positions.keys)
             }
+            if !lost.isEmpty { hooks.revoked(lost) }
+            rd_kafka_assign(rk, nil)
         }
     }
 

@@ -43,3 +43,11 @@ func readPartitionList(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>) -
         return (TopicPartition(String(cString: element.topic), element.partition), element.offset)
     }
 }
+
+/// Each entry's per-partition error of a librdkafka partition list (after a call that sets them).
+func readPartitionErrors(_ list: UnsafePointer<rd_kafka_topic_partition_list_t>) -> [(TopicPartition, rd_kafka_resp_err_t)] {
+    (0..<Int(list.pointee.cnt)).map { index in
+        let element = list.pointee.elems[index]
+        return (TopicPartition(String(cString: element.topic), element.partition), element.err)
+    }
+}

@@ -111,7 +111,7 @@ public final class IngestService: ObservableService {
                 }
                 let batch: [ConsumerRecord]
                 do {
-                    batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout)
+                    batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout).records
                     pollFailures = 0
                     health.clear(.kafkaUnavailable)
                     health.assignment(isEmpty: consumer.assignment.isEmpty)

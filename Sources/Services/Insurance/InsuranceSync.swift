@@ -190,7 +190,7 @@ public final class InsuranceSync: ObservableService {
                 health.beat()
                 if !acks.isEmpty {
                     counters.update { $0.consumed += acks.count }
-                    try await answer(acks, producer, consumer)
+                    try await answer(acks.records, producer, consumer)
                 }
                 try await decide()
                 try await send(producer)
