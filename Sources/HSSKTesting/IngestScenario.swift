@@ -103,13 +103,15 @@ public final class IngestScenario: Sendable {
         return ends
     }
 
-    /// Waits until the store's offsets reach `ends` (everything published was processed).
+    /// Waits until the store's offsets reach `ends` and every dead letter decided was delivered
+    /// (everything published was processed).
     public func waitUntilProcessed(_ store: any HealthRecordStore, group: String = "hssk-ingest",
                                    ends: [RecordStore.TopicPartition: Int64], timeout: Duration = .seconds(120)) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let stored = try? await store.offsets(group: group, partitions: Array(ends.keys)),
-               ends.allSatisfy({ (stored[$0.key] ?? 0) >= $0.value }) {
+               ends.allSatisfy({ (stored[$0.key] ?? 0) >= $0.value }),
+               let backlog = try? await store.deadLetterBacklog(), backlog.undelivered == 0 {
                 return true
             }
             try await Task.sleep(for: .milliseconds(100))

@@ -43,6 +43,11 @@ final class PostgresStoreTests: XCTestCase {
     func testMatchModelSettings() async throws { try await run { try await $0.matchModelSettings() } }
     func testMatchModelMigration() async throws { try await run { try await $0.matchModelMigration() } }
     func testBatchReissueClosesPersonalIDs() async throws { try await run { try await $0.batchReissueClosesPersonalIDs() } }
+    func testPositionsNeverSkip() async throws { try await run { try await $0.positionsNeverSkip() } }
+    func testVerifyFindsGapsInPositions() async throws { try await run { try await $0.verifyFindsGapsInPositions() } }
+    func testAcceptedGapIsRecorded() async throws { try await run { try await $0.acceptedGapIsRecorded() } }
+    func testDeadLettersAndRelayLease() async throws { try await run { try await $0.deadLettersAndRelayLease() } }
+    func testPositionsMigration() async throws { try await run { try await $0.positionsMigration() } }
 
     /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
     func testLostConnectionIsTransientAndRecovers() async throws {

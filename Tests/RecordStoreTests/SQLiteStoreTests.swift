@@ -1,3 +1,4 @@
+@testable import RecordStore
 import XCTest
 
 /// The shared store suite on SQLite files.
@@ -32,4 +33,37 @@ final class SQLiteStoreTests: XCTestCase {
     func testMatchModelSettings() async throws { try await contract.matchModelSettings() }
     func testMatchModelMigration() async throws { try await contract.matchModelMigration() }
     func testBatchReissueClosesPersonalIDs() async throws { try await contract.batchReissueClosesPersonalIDs() }
+    func testPositionsNeverSkip() async throws { try await contract.positionsNeverSkip() }
+    func testVerifyFindsGapsInPositions() async throws { try await contract.verifyFindsGapsInPositions() }
+    func testAcceptedGapIsRecorded() async throws { try await contract.acceptedGapIsRecorded() }
+    func testDeadLettersAndRelayLease() async throws { try await contract.deadLettersAndRelayLease() }
+    func testPositionsMigration() async throws { try await contract.positionsMigration() }
+
+    /// A full disk is transient (wait, retry), not a reason to exit: under systemd or Kubernetes an
+    /// exit becomes a restart storm. Simulated with SQLite's page limit on the store's own connection.
+    func testFullDiskIsTransientAndRecovers() async throws {
+        let location = try await SQLiteFixture().freshLocation()
+        let store = try await RecordStores.open(location, keys: Fixtures.keys)
+        let sqlite = try XCTUnwrap(store as? SQLStore)
+        try await sqlite.onThread { engine in
+            let pages = try engine.db.queryOne("PRAGMA page_count", [])?.int(0) ?? 0
+            _ = try engine.db.query("PRAGMA max_page_count = \(pages + 2)", [])
+        }
+        let records = try (0..<200).map { try Fixtures.incoming(Fixtures.visit("LK-\($0)"), offset: Int64($0)) }
+        let batch = StoreBatch(records: records, offsets: [Fixtures.offset(200, from: 0)])
+        do {
+            _ = try await store.apply(batch)
+            XCTFail("the batch fit in two pages")
+        } catch let error as StoreError {
+            guard case .full = error else { return XCTFail("expected .full, got \(error)") }
+            XCTAssertTrue(error.isTransient)
+        }
+        let nothing = try await store.offsets(group: "hssk-ingest", partitions: [TopicPartition("hssk.visits.v1", 0)])
+        XCTAssertTrue(nothing.isEmpty, "nothing was written")
+        try await sqlite.onThread { engine in _ = try engine.db.query("PRAGMA max_page_count = 1073741823", []) }
+        _ = try await store.apply(batch)
+        let report = try await store.verify()
+        XCTAssertEqual(report.problems, [])
+        await store.close()
+    }
 }

@@ -138,8 +138,8 @@ extension StoreContract {
         XCTAssertEqual(pending.first?.payload, Array("{\"value\":\"\(Plain.phone)\"}".utf8))
         // BHXH answered S2 before it was marked sent (a crash in between): the answer is kept.
         let acks = TopicPartition("hssk.insurance.acks.v1", 0)
-        _ = try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S2", accepted: true)],
-                                                    offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, nextOffset: 1, processedFrom: 0)],
+        _ = try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S2", accepted: true)], deadLetters: [],
+                                                    offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, from: 0, nextOffset: 1, records: 1)],
                                                     actor: "test")
         try await store.markSupplementsSent(["S1", "S2"])
         let stillPending = try await store.pendingSupplements(limit: 10)
@@ -151,8 +151,8 @@ extension StoreContract {
         XCTAssertNil(entries["S9"])
 
         let changed = try await store.recordSupplementAnswers(
-            [SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "DT01", reason: "Số điện thoại do chủ thẻ tự đăng ký")],
-            offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, nextOffset: 2, processedFrom: 1)], actor: "test")
+            [SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "DT01", reason: "Số điện thoại do chủ thẻ tự đăng ký")], deadLetters: [],
+            offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, from: 1, nextOffset: 2, records: 1)], actor: "test")
         XCTAssertEqual(changed, 1)
         entries = try await store.supplements(ids: ["S1"])
         XCTAssertEqual(entries["S1"]?.status, .rejected)
@@ -160,8 +160,8 @@ extension StoreContract {
         XCTAssertEqual(entries["S1"]?.reason, "Số điện thoại do chủ thẻ tự đăng ký")
         // The same answers read again by a second consumer after a rebalance are fenced off.
         await assertStoreError({
-            try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S1", accepted: true)],
-                                                    offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, nextOffset: 2, processedFrom: 1)],
+            try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S1", accepted: true)], deadLetters: [],
+                                                    offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, from: 1, nextOffset: 2, records: 1)],
                                                     actor: "test")
         }) { if case .offsetMoved = $0 { return true } else { return false } }
         let stored = try await store.offsets(group: "hssk-insurance-sync", partitions: [acks])

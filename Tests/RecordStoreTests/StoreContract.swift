@@ -74,7 +74,7 @@ struct StoreContract {
         let partition = TopicPartition("hssk.visits.v1", 0)
         func batch(_ episode: String, from: Int64, to: Int64) throws -> StoreBatch {
             StoreBatch(records: [try Fixtures.incoming(Fixtures.visit(episode), offset: from)],
-                       offsets: [ConsumerOffset(group: "hssk-ingest", partition: partition, nextOffset: to, processedFrom: from)])
+                       offsets: [ConsumerOffset(group: "hssk-ingest", partition: partition, from: from, nextOffset: to, records: 1)])
         }
         _ = try await store.apply(try batch("LK-1", from: 0, to: 5))
         // A second consumer that read the same records before the rebalance reached it must not apply them.
@@ -101,7 +101,7 @@ struct StoreContract {
             identity: [.newPerson(local: 5, Demographics(fullName: "Trần Thị Bình")),
                        .addIdentifier(.new(local: 5), IdentifierEntry(.legacyId, "012345678", source: "test"))],
             outbox: [OutboxMessage(kind: "citizen-feed", key: .person(.new(local: 6)), payload: [1])],
-            offsets: [Fixtures.offset(3)])
+            offsets: [Fixtures.offset(3, from: 1)])
         await assertStoreError({ try await store.apply(failing) }) { if case .invalidRequest = $0 { return true } else { return false } }
         let after = try await store.contentDigest()
         XCTAssertEqual(before, after, "a failed batch must leave nothing behind")
@@ -133,11 +133,15 @@ struct StoreContract {
     func idempotentReapply() async throws {
         let location = try await fixture.freshLocation()
         let store = try await open(location)
-        let batch = StoreBatch(records: try (0..<5).map { try Fixtures.incoming(Fixtures.visit("LK-\($0)"), offset: Int64($0)) },
-                               offsets: [Fixtures.offset(5)])
+        var batch = StoreBatch(records: try (0..<5).map { try Fixtures.incoming(Fixtures.visit("LK-\($0)"), offset: Int64($0)) },
+                               offsets: [Fixtures.offset(5, from: 0)])
         let first = try await store.apply(batch)
         XCTAssertEqual(first.duplicates, 0)
         let before = try await store.contentDigest()
+        // The same batch again is refused by its offsets: the stored position is past its start.
+        await assertStoreError({ try await store.apply(batch) }) { if case .offsetMoved = $0 { return true } else { return false } }
+        // The same records again (a replay read from another position) change nothing either.
+        batch.offsets = [Fixtures.offset(10, from: 5)]
         let second = try await store.apply(batch)
         XCTAssertEqual(second.duplicates, 5)
         for (a, b) in zip(first.records, second.records) {
@@ -149,6 +153,7 @@ struct StoreContract {
             XCTAssertEqual(before[table], after[table], "re-applying changed \(table)")
         }
         let report = try await store.verify()
+        // 10 offsets, 10 records delivered: 5 stored, 5 absorbed as duplicates.
         XCTAssertEqual(report.problems, [])
         await store.close()
     }
@@ -188,7 +193,7 @@ struct StoreContract {
         let r4 = try await store.apply(StoreBatch(records: [try Fixtures.incoming(v3, offset: 2), try Fixtures.incoming(other, offset: 3),
                                                             try Fixtures.incoming(v3, offset: 4), try Fixtures.incoming(v4, offset: 5),
                                                             try Fixtures.incoming(other, offset: 6)],
-                                                  offsets: [Fixtures.offset(7)]))
+                                                  offsets: [Fixtures.offset(7, from: 2)]))
         guard case .superseded(let id3, let p3) = r4.records[0], case .stored(let idOther) = r4.records[1],
               case .superseded(let id4, let p4) = r4.records[3] else { return XCTFail("\(r4.records)") }
         XCTAssertEqual(p3, id2)
@@ -476,7 +481,7 @@ struct StoreContract {
                             try Fixtures.incoming(Fixtures.visit("W\(writer)-\(base + Int64(i))"), offset: base + Int64(i), partition: Int32(writer))
                         }
                         _ = try await store.apply(StoreBatch(records: records, identity: [.newPerson(local: 1, Demographics(fullName: "W\(writer)"))],
-                                                             offsets: [Fixtures.offset(base + Int64(perBatch), partition: Int32(writer))]))
+                                                             offsets: [Fixtures.offset(base + Int64(perBatch), from: base, partition: Int32(writer))]))
                     }
                 }
             }
@@ -556,7 +561,7 @@ struct StoreContract {
                       try Fixtures.incoming(Fixtures.visit("LK-2"), offset: 2, person: .existing(person))],
             identity: [.newPerson(local: 1, Demographics(fullName: "Nguyễn Văn Bé", birthDate: "2020-01-02", sex: 1)),
                        .relate(.new(local: 1), .father, .existing(person))],
-            offsets: [Fixtures.offset(3)]))
+            offsets: [Fixtures.offset(3, from: 1)]))
         let child = try XCTUnwrap(second.newPersons[1])
         let loaded = try await store.personFile(person)
         let file = try XCTUnwrap(loaded)

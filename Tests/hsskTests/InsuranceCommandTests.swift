@@ -34,7 +34,7 @@ final class InsuranceCommandTests: XCTestCase {
         _ = try await store.planSupplements([SupplementDraft(supplementID: "S1", bhxhNumber: "0123456789", field: "phone", value: "0912345678",
                                                              payload: [])], outboxDone: [])
         try await store.markSupplementsSent(["S1"])
-        _ = try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "DT01", reason: "x")],
+        _ = try await store.recordSupplementAnswers([SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "DT01", reason: "x")], deadLetters: [],
                                                     offsets: [], actor: "test")
         await store.close()
 

@@ -25,6 +25,13 @@ public struct OffsetRange: Sendable, Hashable, CustomStringConvertible {
         self.epoch = epoch
     }
 
+    /// The part `from..<next` of this range (clamped to it), read under the same position: for a
+    /// service that applies a batch's records in smaller units.
+    public func slice(_ from: Int64, _ next: Int64) -> OffsetRange {
+        let start = min(max(from, self.from), self.next)
+        return OffsetRange(from: start, next: min(max(next, start), self.next), epoch: epoch)
+    }
+
     /// `from..<next`.
     public var description: String { "\(from)..<\(next)" }
 }

@@ -202,6 +202,34 @@ public final class Consumer: Sendable {
         }
     }
 
+    /// Each assigned partition's low and high watermarks as last seen in fetch responses (local
+    /// state, no request); partitions not fetched yet are left out.
+    public func cachedWatermarks() async throws -> [TopicPartition: (low: Int64, high: Int64)] {
+        let assigned = assignment
+        return try await onThread { handle in
+            var marks: [TopicPartition: (low: Int64, high: Int64)] = [:]
+            for partition in assigned {
+                var low: Int64 = -1, high: Int64 = -1
+                if rd_kafka_get_watermark_offsets(handle.pointer, partition.topic, partition.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR,
+                   high >= 0 {
+                    marks[partition] = (low, high)
+                }
+            }
+            return marks
+        }
+    }
+
+    /// Asks the cluster for its metadata: true when a broker answered within `timeout`.
+    public func probe(timeout: Duration = .seconds(2)) async throws -> Bool {
+        let timeoutMs = Int32(clamping: timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        return try await onThread { handle in
+            var metadata: UnsafePointer<rd_kafka_metadata>?
+            let err = rd_kafka_metadata(handle.pointer, 0, nil, &metadata, timeoutMs)
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            return err == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+    }
+
     /// The partitions currently assigned to this member.
     public var assignment: Set<TopicPartition> { context.state.withLock { $0.assignment } }
 

@@ -25,6 +25,12 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let notLeaderForPartition = KafkaErrorCode(RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION)
     public static let requestTimedOut = KafkaErrorCode(RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT)
     public static let leaderNotAvailable = KafkaErrorCode(RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE)
+    /// The record is larger than the producer's `message.max.bytes` or the topic's `max.message.bytes`.
+    public static let messageSizeTooLarge = KafkaErrorCode(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+    /// The broker refused the record as invalid (e.g. a batch larger than the topic accepts).
+    public static let invalidRecord = KafkaErrorCode(RD_KAFKA_RESP_ERR_INVALID_RECORD)
+    /// No broker can be reached.
+    public static let allBrokersDown = KafkaErrorCode(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
 }
 
 /// Errors of the Kafka layer. Each case carries librdkafka's code where there is one.

@@ -166,25 +166,4 @@ extension StoreEngine {
         }
         return out
     }
-
-    /// Counts one more processing attempt per partition starting at the given offset (reset when the
-    /// offset differs from the last attempt's) and returns the counts; committed on its own.
-    func recordAttempts(group: String, starts: [TopicPartition: Int64]) throws -> [TopicPartition: Int] {
-        try db.transaction {
-            let now = Self.timestamp()
-            var counts: [TopicPartition: Int] = [:]
-            for (partition, offset) in starts.sorted(by: { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }) {
-                let row = try db.queryOne("SELECT first_offset, attempts FROM processing_attempt WHERE group_id = ? AND topic = ? AND kafka_partition = ?",
-                                          [.text(group), .text(partition.topic), .int(Int64(partition.partition))])
-                let attempts = row.map { (try? $0.int(0)) == offset ? ((try? $0.int(1)) ?? 0) + 1 : 1 } ?? 1
-                try db.execute("""
-                    INSERT INTO processing_attempt (group_id, topic, kafka_partition, first_offset, attempts, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET first_offset = excluded.first_offset,
-                      attempts = excluded.attempts, updated_at = excluded.updated_at
-                    """, [.text(group), .text(partition.topic), .int(Int64(partition.partition)), .int(offset), .int(Int64(attempts)), .text(now)])
-                counts[partition] = Int(attempts)
-            }
-            return counts
-        }
-    }
 }

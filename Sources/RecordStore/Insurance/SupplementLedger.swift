@@ -94,7 +94,7 @@ extension StoreEngine {
 
     /// Records BHXH's answers and the acknowledgement consumer's next offsets in one transaction
     /// (exactly once, fenced like `apply`). Returns how many ledger rows changed.
-    func recordSupplementAnswers(_ answers: [SupplementAnswer], offsets: [ConsumerOffset], actor: String) throws -> Int {
+    func recordSupplementAnswers(_ answers: [SupplementAnswer], deadLetters: [DeadLetterDraft], offsets: [ConsumerOffset], actor: String) throws -> Int {
         try db.transaction {
             let now = Self.timestamp()
             var changed = 0
@@ -106,9 +106,17 @@ extension StoreEngine {
                           try answer.reason.map { .blob(try cipher.seal($0, context: "insurance_supplement.reason_enc")) } ?? .null,
                           .text(now), .text(answer.supplementID)])
             }
-            try storeOffsets(offsets, at: now)
+            if let group = offsets.first?.group { try insertDeadLetters(deadLetters, group: group, at: now) }
+            // Every acknowledgement read is an answer (no row of its own) or a dead letter.
+            var absorbed: [TopicPartition: Int] = [:]
+            for offset in offsets {
+                absorbed[offset.partition] = offset.records - deadLetters.filter {
+                    $0.source.topic == offset.partition.topic && $0.source.partition == offset.partition.partition
+                }.count
+            }
+            try storeOffsets(offsets, absorbed: absorbed, at: now)
             let accepted = answers.filter(\.accepted).count
-            let positions = offsets.map { "\($0.group):\($0.partition)=\($0.nextOffset)" }.joined(separator: ",")
+            let positions = offsets.map { "\($0.group):\($0.partition)=\($0.from)..<\($0.nextOffset)" }.joined(separator: ",")
             try appendAudit(actor: actor, action: "supplement-answers", subject: "insurance_supplement",
                             detail: "accepted=\(accepted) rejected=\(answers.count - accepted) changed=\(changed) offsets=[\(positions)]", at: now)
             return changed

@@ -70,7 +70,8 @@ final class PostgresConnection: SQLConnection {
         let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
         if let connection, PQstatus(connection) != CONNECTION_OK { return .connectionLost(message) }
         switch state {
-        case "40001", "40P01", "55P03", "57014": return .busy(message)
+        case "40001", "40P01", "55P03", "57014", "53200", "53300": return .busy(message)
+        case "53100": return .full(message)
         case let s where s.hasPrefix("08") || s == "57P01" || s == "57P02" || s == "57P03": return .connectionLost(message)
         case let s where s.hasPrefix("23"): return .constraint(message)
         case "42P01", "42703": return .schemaInvalid(message)

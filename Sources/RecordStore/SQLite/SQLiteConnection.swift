@@ -52,6 +52,7 @@ final class SQLiteConnection: SQLConnection {
         let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed"
         switch rc & 0xff {
         case SQLITE_BUSY, SQLITE_LOCKED: return .busy("\(message) (\(context))")
+        case SQLITE_FULL: return .full("\(message) (\(context))")
         case SQLITE_CONSTRAINT: return .constraint(message)
         case SQLITE_CORRUPT, SQLITE_NOTADB: return .schemaInvalid(message)
         default: return .backend("\(message) (\(context))")

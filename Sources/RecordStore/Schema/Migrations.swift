@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 4
+    static let currentVersion = 5
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -259,6 +259,65 @@ enum Migrations {
               saved_by TEXT NOT NULL)
             """,
         ],
+        [
+            // The offsets each consumer group moved its position over, as contiguous runs: batches it
+            // applied (with how many records the consumer delivered and how many left no row of their
+            // own), gaps an operator accepted. `hssk verify` checks that runs meet, end at the stored
+            // position and account for every stored or dead-lettered record.
+            """
+            CREATE TABLE consumer_range (
+              id {pk},
+              group_id TEXT NOT NULL,
+              topic TEXT NOT NULL,
+              kafka_partition {int} NOT NULL,
+              from_offset {int} NOT NULL,
+              next_offset {int} NOT NULL,
+              kind TEXT NOT NULL,
+              records {int} NOT NULL DEFAULT 0,
+              absorbed {int} NOT NULL DEFAULT 0,
+              detail TEXT,
+              created_at TEXT NOT NULL,
+              updated_at TEXT NOT NULL)
+            """,
+            "CREATE INDEX consumer_range_end ON consumer_range(group_id, topic, kafka_partition, next_offset)",
+            // Positions stored before ranges were recorded: one unchecked run each.
+            """
+            INSERT INTO consumer_range (group_id, topic, kafka_partition, from_offset, next_offset, kind, created_at, updated_at)
+            SELECT group_id, topic, kafka_partition, 0, next_offset, 'before-schema-5', updated_at, updated_at FROM consumer_offset
+            """,
+            // Dead letters are decided in the batch's transaction and produced after it commits by the
+            // relay (exactly once: `sending` rows are checked against the topic by a successor); the
+            // letter itself is kept encrypted only until it is delivered.
+            """
+            CREATE TABLE dead_letter (
+              id {pk},
+              group_id TEXT NOT NULL,
+              source_topic TEXT NOT NULL,
+              source_partition {int} NOT NULL,
+              source_offset {int} NOT NULL,
+              dlq_topic TEXT NOT NULL,
+              code TEXT NOT NULL,
+              letter_enc {blob},
+              state TEXT NOT NULL,
+              attempts {int} NOT NULL DEFAULT 0,
+              dlq_partition {int},
+              dlq_offset {int},
+              error TEXT,
+              created_at TEXT NOT NULL,
+              sent_at TEXT)
+            """,
+            "CREATE UNIQUE INDEX dead_letter_source ON dead_letter(group_id, source_topic, source_partition, source_offset)",
+            "CREATE INDEX dead_letter_undelivered ON dead_letter(id) WHERE state IN ('pending', 'sending')",
+            // One relay at a time produces dead letters: the lease, by the database's clock, and where
+            // the dead-letter topics ended before its last sending round.
+            """
+            CREATE TABLE relay_lease (
+              name TEXT PRIMARY KEY,
+              holder TEXT NOT NULL,
+              expires_ms {int} NOT NULL,
+              marks TEXT)
+            """,
+        ],
     ]
 
     /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
@@ -269,6 +328,7 @@ enum Migrations {
         ("account", "id", "signing_key_enc"), ("insurance_card_state", "id", "state_enc"),
         ("insurance_supplement", "id", "bhxh_enc"), ("insurance_supplement", "id", "value_enc"),
         ("insurance_supplement", "id", "payload_enc"), ("insurance_supplement", "id", "reason_enc"),
+        ("dead_letter", "id", "letter_enc"),
     ]
 
     /// Tables in dependency order (for digests and copies), with their ordering key.
@@ -278,7 +338,8 @@ enum Migrations {
         ("registry_event", "id"), ("relation", "id"), ("merge_log", "id"), ("review_task", "id"),
         ("outbox", "id"), ("consumer_offset", "group_id, topic, kafka_partition"), ("audit_log", "seq"),
         ("account", "id"), ("processing_attempt", "group_id, topic, kafka_partition"), ("insurance_card_state", "id"),
-        ("insurance_supplement", "id"), ("match_model", "name"),
+        ("insurance_supplement", "id"), ("match_model", "name"), ("consumer_range", "id"), ("dead_letter", "id"),
+        ("relay_lease", "name"),
     ]
 
     /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.

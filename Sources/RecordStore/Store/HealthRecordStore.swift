@@ -5,14 +5,12 @@ import HealthModel
 ///
 /// All methods throw `StoreError` only. Every call runs on the store's own thread; concurrent
 /// callers are serialised per store, and separate stores on one database exclude each other's writes.
-public protocol HealthRecordStore: AnyObject, Sendable {
+public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore {
     /// `sqlite` or `postgres`.
     var backendName: String { get }
 
-    /// Applies a consumer batch atomically: records, identity, outbox and offsets, or nothing.
+    /// Applies a consumer batch atomically: records, identity, outbox, dead letters and offsets, or nothing.
     func apply(_ batch: StoreBatch) async throws -> ApplyResult
-    /// Next offsets stored for `group` on the given partitions (absent when never stored).
-    func offsets(group: String, partitions: [TopicPartition]) async throws -> [TopicPartition: Int64]
 
     /// Persons having an identifier with this value (active and, when asked, historic ones).
     func findPersons(_ type: IdentifierType, _ value: String, includeHistoric: Bool) async throws -> [IdentifierMatch]
@@ -32,9 +30,6 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     /// Up to `limit` active persons with ids above `after`, in id order, with demographics and
     /// identifiers: a page of a sweep over the whole index (e.g. `hssk dedup`).
     func activePersons(after: PersonID?, limit: Int) async throws -> [PersonSnapshot]
-    /// Counts one more processing attempt of each partition from the given offset, committed at once
-    /// (a crash leaves it counted), and returns the counts: equal offsets add up, a new offset restarts at 1.
-    func recordAttempts(group: String, starts: [TopicPartition: Int64]) async throws -> [TopicPartition: Int]
     /// Adds an identifier in its own transaction (see `IdentityChange.addIdentifier`); a personal ID
     /// also queues a `citizen-feed` outbox message for the person in that transaction.
     func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws
@@ -84,8 +79,9 @@ public protocol HealthRecordStore: AnyObject, Sendable {
     func markSupplementsSent(_ ids: [String]) async throws
     /// Ledger rows by supplement id.
     func supplements(ids: [String]) async throws -> [String: SupplementLedgerEntry]
-    /// Records BHXH's answers with the answer consumer's offsets in one transaction (fenced like `apply`).
-    func recordSupplementAnswers(_ answers: [SupplementAnswer], offsets: [ConsumerOffset], actor: String) async throws -> Int
+    /// Records BHXH's answers and the dead letters of unusable acknowledgements with the answer
+    /// consumer's offsets in one transaction (fenced like `apply`).
+    func recordSupplementAnswers(_ answers: [SupplementAnswer], deadLetters: [DeadLetterDraft], offsets: [ConsumerOffset], actor: String) async throws -> Int
     /// Queues an outbox message of `kind` for every active person linked to a card; returns how many.
     func queueForCardHolders(kind: String, payload: [UInt8]) async throws -> Int
     /// Counts for the insurance report, card validity judged on `day` (`YYYY-MM-DD`).

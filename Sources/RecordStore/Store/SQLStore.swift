@@ -78,6 +78,25 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func recordAttempts(group: String, starts: [TopicPartition: Int64]) async throws -> [TopicPartition: Int] {
         try await onThread { try $0.recordAttempts(group: group, starts: starts) }
     }
+    public func consumerRanges(group: String?) async throws -> [ConsumerRange] { try await onThread { try $0.consumerRanges(group: group) } }
+    public func acceptGap(group: String, partition: TopicPartition, from: Int64, to: Int64, actor: String, reason: String) async throws {
+        try await onThread { try $0.acceptGap(group: group, partition: partition, from: from, to: to, actor: actor, reason: reason) }
+    }
+    public func acquireRelayLease(_ name: String, holder: String, ttl: Duration) async throws -> RelayLease? {
+        let ttlMs = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        return try await onThread { try $0.acquireRelayLease(name, holder: holder, ttlMs: ttlMs) }
+    }
+    public func releaseRelayLease(_ name: String, holder: String) async throws { try await onThread { try $0.releaseRelayLease(name, holder: holder) } }
+    public func undeliveredDeadLetters(limit: Int) async throws -> [StoredDeadLetter] { try await onThread { try $0.undeliveredDeadLetters(limit: limit) } }
+    public func markDeadLettersSending(_ ids: [Int64], marks: [DeadLetterMark], lease name: String, holder: String) async throws {
+        try await onThread { try $0.markDeadLettersSending(ids, marks: marks, lease: name, holder: holder) }
+    }
+    public func markDeadLettersDelivered(_ deliveries: [DeadLetterDelivery]) async throws {
+        try await onThread { try $0.markDeadLettersDelivered(deliveries) }
+    }
+    public func markDeadLettersPending(_ ids: [Int64]) async throws { try await onThread { try $0.markDeadLettersPending(ids) } }
+    public func markDeadLetterFailed(_ id: Int64, reason: String) async throws { try await onThread { try $0.markDeadLetterFailed(id, reason: reason) } }
+    public func deadLetterBacklog() async throws -> DeadLetterBacklog { try await onThread { try $0.deadLetterBacklog() } }
     public func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws {
         try await onThread { engine in
             try engine.db.transaction {
@@ -137,8 +156,9 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func pendingSupplements(limit: Int) async throws -> [PendingSupplement] { try await onThread { try $0.pendingSupplements(limit: limit) } }
     public func markSupplementsSent(_ ids: [String]) async throws { try await onThread { try $0.markSupplementsSent(ids) } }
     public func supplements(ids: [String]) async throws -> [String: SupplementLedgerEntry] { try await onThread { try $0.supplements(ids: ids) } }
-    public func recordSupplementAnswers(_ answers: [SupplementAnswer], offsets: [ConsumerOffset], actor: String) async throws -> Int {
-        try await onThread { try $0.recordSupplementAnswers(answers, offsets: offsets, actor: actor) }
+    public func recordSupplementAnswers(_ answers: [SupplementAnswer], deadLetters: [DeadLetterDraft], offsets: [ConsumerOffset],
+                                        actor: String) async throws -> Int {
+        try await onThread { try $0.recordSupplementAnswers(answers, deadLetters: deadLetters, offsets: offsets, actor: actor) }
     }
     public func queueForCardHolders(kind: String, payload: [UInt8]) async throws -> Int {
         try await onThread { try $0.queueForCardHolders(kind: kind, payload: payload) }

@@ -253,24 +253,52 @@ public enum OutboxKey: Sendable, Hashable {
     case text(String)
 }
 
-/// The consumer position to store: the next offset to read on a partition.
+/// The consumer position a batch moves: the offsets it covers on one partition.
+///
+/// `apply` refuses the whole batch (`StoreError.offsetMoved`) unless the stored position equals
+/// `from`: a batch that starts after the stored offset would skip records, one that starts before
+/// it would apply records another consumer already applied. A partition with no stored position
+/// yet accepts any start (its first batch). Offsets never skip; the caller seeks back on refusal.
 public struct ConsumerOffset: Sendable, Hashable, Codable {
     /// Consumer group.
     public var group: String
     /// Topic partition.
     public var partition: TopicPartition
-    /// Next offset to consume.
+    /// Where the batch starts: the consumer's position when it read the batch.
+    public var from: Int64
+    /// Next offset to consume: after the batch's last record.
     public var nextOffset: Int64
-    /// The first offset the batch read on this partition. When set, `apply` fails with
-    /// `StoreError.offsetMoved` if the stored position is already past it: another consumer
-    /// (after a rebalance) has processed these records, and this batch must not apply them again.
-    public var processedFrom: Int64?
+    /// Records the consumer delivered in `from..<nextOffset` (offsets without a record — compacted
+    /// away, transaction markers — are the difference); `hssk verify` accounts for each.
+    public var records: Int
     /// Creates an offset.
-    public init(group: String, partition: TopicPartition, nextOffset: Int64, processedFrom: Int64? = nil) {
+    public init(group: String, partition: TopicPartition, from: Int64, nextOffset: Int64, records: Int) {
         self.group = group
         self.partition = partition
+        self.from = from
         self.nextOffset = nextOffset
-        self.processedFrom = processedFrom
+        self.records = records
+    }
+}
+
+/// A dead letter decided in a consumer batch: written encrypted in the batch's transaction (so the
+/// offsets never move past a record whose dead letter could be lost) and produced to its topic by
+/// the dead-letter relay once the batch has committed, exactly once.
+public struct DeadLetterDraft: Sendable, Hashable {
+    /// The record it is about.
+    public var source: KafkaCoordinates
+    /// The dead-letter topic.
+    public var topic: String
+    /// The error code (`hssk-error-code`).
+    public var code: String
+    /// The dead letter as the relay will produce it, encoded by the caller (opaque to the store).
+    public var letter: [UInt8]
+    /// Creates a draft.
+    public init(source: KafkaCoordinates, topic: String, code: String, letter: [UInt8]) {
+        self.source = source
+        self.topic = topic
+        self.code = code
+        self.letter = letter
     }
 }
 
@@ -281,7 +309,7 @@ public struct ConsumerOffset: Sendable, Hashable, Codable {
 /// offsets of every partition the batch read (also for partitions whose records all went to the DLQ).
 ///
 /// Order of application: new persons first, then the other identity changes in order, then records,
-/// outbox, offsets, and one audit row for the batch. Any error rolls everything back.
+/// outbox, dead letters, offsets, and one audit row for the batch. Any error rolls everything back.
 ///
 /// Replays: a record with the same topic, source key and original bytes is reported `.duplicate` and
 /// changes nothing; `addIdentifier` and `addBlockingKeys` are idempotent too. `newPerson` is not:
@@ -296,16 +324,19 @@ public struct StoreBatch: Sendable {
     public var outbox: [OutboxMessage] = []
     /// Consumer positions after the batch.
     public var offsets: [ConsumerOffset] = []
+    /// Dead letters of the batch's rejected records (consumer group: the offsets' group).
+    public var deadLetters: [DeadLetterDraft] = []
     /// Who makes the change, for the audit log.
     public var actor: String = "ingest"
 
     /// Creates a batch.
     public init(records: [IncomingRecord] = [], identity: [IdentityChange] = [], outbox: [OutboxMessage] = [],
-                offsets: [ConsumerOffset] = [], actor: String = "ingest") {
+                offsets: [ConsumerOffset] = [], deadLetters: [DeadLetterDraft] = [], actor: String = "ingest") {
         self.records = records
         self.identity = identity
         self.outbox = outbox
         self.offsets = offsets
+        self.deadLetters = deadLetters
         self.actor = actor
     }
 }

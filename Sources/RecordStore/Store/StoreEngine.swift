@@ -118,32 +118,23 @@ final class StoreEngine {
                 case .text(let text): return (message.kind, text, message.payload)
                 }
             }, at: now)
-            try storeOffsets(batch.offsets, at: now)
+            if let group = batch.offsets.first?.group {
+                try insertDeadLetters(batch.deadLetters, group: group, at: now)
+            } else if !batch.deadLetters.isEmpty {
+                throw StoreError.invalidRequest("dead letters need the batch's consumer offsets (their group)")
+            }
+            var absorbed: [TopicPartition: Int] = [:]
+            for (record, outcome) in zip(batch.records, outcomes) {
+                if case .duplicate = outcome { absorbed[TopicPartition(record.coordinates.topic, record.coordinates.partition), default: 0] += 1 }
+            }
+            try storeOffsets(batch.offsets, absorbed: absorbed, at: now)
             let result = ApplyResult(records: outcomes, newPersons: newPersons)
             let stored = outcomes.count - result.duplicates
-            let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.nextOffset)" }.joined(separator: ",")
+            let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.from)..<\($0.nextOffset)" }.joined(separator: ",")
             try appendAudit(actor: batch.actor, action: "apply", subject: "batch",
-                            detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
+                            detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) deadLetters=\(batch.deadLetters.count) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
                             at: now)
             return result
-        }
-    }
-
-    /// Stores consumer positions, fenced (see `ConsumerOffset.processedFrom`); call inside a write transaction.
-    func storeOffsets(_ offsets: [ConsumerOffset], at now: String) throws {
-        for offset in offsets {
-            guard offset.nextOffset >= 0 else { throw StoreError.invalidRequest("negative offset for \(offset.partition)") }
-            // The condition is evaluated against the committed row, also when a concurrent batch
-            // inserted it first (PostgreSQL waits for it): two writers can never both move on.
-            let changed = try db.execute("""
-                INSERT INTO consumer_offset (group_id, topic, kafka_partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (group_id, topic, kafka_partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at
-                WHERE consumer_offset.next_offset <= ?
-                """, [.text(offset.group), .text(offset.partition.topic), .int(Int64(offset.partition.partition)), .int(offset.nextOffset), .text(now),
-                      .int(offset.processedFrom ?? Int64.max)])
-            guard changed == 1 else {
-                throw StoreError.offsetMoved("\(offset.group) \(offset.partition) is already past offset \(offset.processedFrom ?? -1)")
-            }
         }
     }
 
@@ -156,18 +147,6 @@ final class StoreEngine {
             [.int(id), .text(message.kind), .text(message.key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)]
         }
         try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: rows)
-    }
-
-    /// Next offsets of `group` on `partitions`.
-    func offsets(group: String, partitions: [TopicPartition]) throws -> [TopicPartition: Int64] {
-        var result: [TopicPartition: Int64] = [:]
-        for tp in partitions {
-            if let row = try db.queryOne("SELECT next_offset FROM consumer_offset WHERE group_id = ? AND topic = ? AND kafka_partition = ?",
-                                         [.text(group), .text(tp.topic), .int(Int64(tp.partition))]) {
-                result[tp] = try row.int(0)
-            }
-        }
-        return result
     }
 
     /// Blind index of a topic's source key (same key ⇒ same record).

@@ -7,6 +7,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case busy(String)
     /// The connection to the database server was lost or could not be made: retry.
     case connectionLost(String)
+    /// The database's disk (or its size limit) is full: nothing was written; retry once space is freed.
+    case full(String)
     /// The database was written by a newer hssk (schema `found` > `supported`): upgrade hssk first.
     case schemaTooNew(found: Int, supported: Int)
     /// The database is not an hssk store or its schema is damaged.
@@ -23,7 +25,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case constraint(String)
     /// The caller asked for something that does not exist or is not allowed in the current state.
     case invalidRequest(String)
-    /// A batch's records were already processed past its first offset by another consumer: drop the batch.
+    /// The stored position is not where the batch starts (another consumer moved it, or the batch
+    /// would skip records): nothing was applied; read again from the stored position.
     case offsetMoved(String)
     /// The store was closed.
     case closed
@@ -33,7 +36,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when retrying the same operation later may succeed.
     public var isTransient: Bool {
         switch self {
-        case .busy, .connectionLost: return true
+        case .busy, .connectionLost, .full: return true
         default: return false
         }
     }
@@ -43,6 +46,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .busy(let m): return "database busy (transient, retry): \(m)"
         case .connectionLost(let m): return "database connection lost (transient, retry): \(m)"
+        case .full(let m): return "database disk full (transient, retry once space is freed): \(m)"
         case .schemaTooNew(let found, let supported):
             return "the database has schema version \(found) but this hssk supports up to \(supported): upgrade hssk before opening it"
         case .schemaInvalid(let m): return "not a valid hssk store: \(m)"

@@ -39,23 +39,10 @@ extension StoreEngine {
               GROUP BY source_key_index HAVING COUNT(*) > 1) AS keys
             """, [])?.int(0) ?? 0
         if multipleCurrent > 0 { problems.append("source_record: \(multipleCurrent) source keys have more than one current version") }
-        let offsets = try db.query("SELECT group_id, topic, kafka_partition, next_offset FROM consumer_offset", [])
-        var highest: [String: Int64] = [:]
-        for row in offsets {
-            let next = try row.int(3)
-            let tp = "\(try row.text(1))/\(try row.int(2))"
-            if next < 0 { problems.append("consumer_offset \(try row.text(0)) \(tp): negative offset \(next)") }
-            highest[tp] = max(highest[tp] ?? 0, next)
-        }
-        for row in try db.query("SELECT topic, kafka_partition, MAX(kafka_offset) FROM source_record GROUP BY topic, kafka_partition", []) {
-            let tp = "\(try row.text(0))/\(try row.int(1))"
-            let maxOffset = try row.int(2)
-            if let next = highest[tp], maxOffset >= next {
-                problems.append("source records on \(tp) up to offset \(maxOffset) but the stored position is \(next): offsets went backwards")
-            }
-        }
+        let positions = try verifyPositions()
+        problems += positions.problems
         return VerifyReport(schemaVersion: version, auditRows: audit.rows, ciphertexts: ciphertexts, keyUsage: usage,
-                            offsets: offsets.count, problems: problems)
+                            offsets: positions.offsets, problems: problems)
     }
 
     // MARK: - Key rotation

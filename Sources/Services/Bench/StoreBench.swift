@@ -155,8 +155,9 @@ public struct StoreBench: Sendable {
                     records[i].person = .new(local: i)
                 }
             }
-            let last = records[records.count - 1].coordinates
-            let offsets = [ConsumerOffset(group: "bench", partition: TopicPartition(last.topic, last.partition), nextOffset: last.offset + 1)]
+            let first = records[0].coordinates, last = records[records.count - 1].coordinates
+            let offsets = [ConsumerOffset(group: "bench", partition: TopicPartition(last.topic, last.partition), from: first.offset,
+                                          nextOffset: last.offset + 1, records: records.count)]
             batches.append(StoreBatch(records: records, identity: identity, offsets: offsets, actor: "bench"))
         }
         let start = ContinuousClock.now

@@ -47,19 +47,24 @@ public final class DeadLetterReader: Sendable {
     @discardableResult
     public func read(_ topic: DeadLetterTopic, filter: DeadLetterFilter = DeadLetterFilter(),
                      _ body: ([DeadLetter]) async throws -> Void) async throws -> Int {
-        guard let description = try await admin.describeTopics([topic.name])[topic.name] else {
-            throw DeadLetterError.topicNotFound(topic.name)
-        }
-        var partitions = (0..<Int32(description.partitions)).map { $0 }
+        try await read(topic, from: [:], filter: filter, body)
+    }
+
+    /// Like `read(_:filter:_:)`, each partition from the offset given in `from` (its low watermark
+    /// when absent or expired).
+    @discardableResult
+    public func read(_ topic: DeadLetterTopic, from starts: [Int32: Int64], filter: DeadLetterFilter = DeadLetterFilter(),
+                     _ body: ([DeadLetter]) async throws -> Void) async throws -> Int {
+        var partitions = try await partitions(of: topic)
         if let only = filter.partition {
-            guard partitions.contains(only) else { throw DeadLetterError.noSuchPartition(topic.name, only, partitions: description.partitions) }
+            guard partitions.contains(only) else { throw DeadLetterError.noSuchPartition(topic.name, only, partitions: partitions.count) }
             partitions = [only]
         }
         var matched = 0
         for partition in partitions {
             let tp = TopicPartition(topic.name, partition)
             let (low, high) = try await consumer.watermarks(tp)
-            var next = max(low, filter.offset ?? low)
+            var next = max(low, filter.offset ?? starts[partition] ?? low)
             let end = filter.offset.map { min($0 + 1, high) } ?? high
             guard next < end else { continue }
             try await consumer.assign([tp: next])
@@ -83,6 +88,23 @@ public final class DeadLetterReader: Sendable {
         }
         try await consumer.assign([:])
         return matched
+    }
+
+    /// The topic's partitions.
+    public func partitions(of topic: DeadLetterTopic) async throws -> [Int32] {
+        guard let description = try await admin.describeTopics([topic.name])[topic.name] else {
+            throw DeadLetterError.topicNotFound(topic.name)
+        }
+        return (0..<Int32(description.partitions)).map { $0 }
+    }
+
+    /// Each partition's high watermark (where the next letter will land).
+    public func ends(of topic: DeadLetterTopic) async throws -> [Int32: Int64] {
+        var ends: [Int32: Int64] = [:]
+        for partition in try await partitions(of: topic) {
+            ends[partition] = try await consumer.watermarks(TopicPartition(topic.name, partition)).high
+        }
+        return ends
     }
 
     /// All matching dead letters at once (for a few; use `read(_:filter:_:)` for a whole topic).

@@ -25,6 +25,18 @@ public struct IngestConfiguration: Sendable {
     public var accountInactivityLimit: Duration = .seconds(90 * 86_400)
     /// How long a looked-up account (lock state, key) is trusted before it is read again.
     public var accountCacheTTL: Duration = .seconds(10)
+    /// A store stage taking longer than this makes the consumer poll with its partitions paused
+    /// meanwhile, so that the group keeps it (a store outage longer than `max.poll.interval.ms`
+    /// would otherwise make it leave with a batch in hand).
+    public var keepAliveAfter: Duration = .seconds(5)
+    /// How long a revocation waits for the revoked partitions' batch in the store stage before it
+    /// lets them go (the store's fence keeps the batch from applying twice either way).
+    public var revokeWait: Duration = .seconds(20)
+    /// Records waiting behind a partition whose stored position has not moved this long make
+    /// `/healthz` not ready (`partition.stalled`).
+    public var stallLimit: Duration = .seconds(60)
+    /// How often stalls, retention gaps and operator decisions on them are checked.
+    public var watchInterval: Duration = .seconds(5)
     /// Extra librdkafka properties (e.g. security settings for production).
     public var kafkaProperties: [String: String] = [:]
 

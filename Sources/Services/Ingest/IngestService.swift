@@ -6,8 +6,10 @@ import Synchronization
 
 /// `hssk ingest`: the consumer group over the source topics (DESIGN §6). Per batch: authenticate →
 /// decode → validate → link → one store transaction with the records, identity changes, outbox
-/// messages and the next offsets. Dead letters are acknowledged by the cluster before the offsets
-/// move past them; transient failures are retried with back-off and never skip a record.
+/// messages, dead letters and the offsets the batch covers — applied only where the store's
+/// position is exactly where the batch starts, so offsets never skip. Dead letters are produced by
+/// the relay after the commit, exactly once; transient failures are retried with back-off and never
+/// skip a record.
 public final class IngestService: ObservableService {
     /// `ingest`.
     public let name = "ingest"
@@ -26,6 +28,9 @@ public final class IngestService: ObservableService {
     /// Scores with the defaults until `run` has read the store's match model.
     private let resolver: Mutex<PersonResolver>
     private let stopping = StopFlag()
+    private let watch: PartitionWatch
+    private let inFlight = InFlightPartitions()
+    private let relay = Mutex<DeadLetterRelay?>(nil)
 
     /// Creates the service over an open store.
     public init(configuration: IngestConfiguration, store: any HealthRecordStore, log: IngestLog = .standardError) {
@@ -35,20 +40,21 @@ public final class IngestService: ObservableService {
         triage = RecordTriage(kinds: Dictionary(configuration.topics.map { ($0.value, $0.key) }, uniquingKeysWith: { a, _ in a }))
         senders = SenderDirectory(store: store, ttl: configuration.accountCacheTTL)
         resolver = Mutex(PersonResolver(store: store))
+        watch = PartitionWatch(stallLimit: configuration.stallLimit)
     }
 
     /// Consumes until cancelled (SIGTERM/SIGINT through `ServiceRunner`), then finishes the batch in
-    /// hand, commits, leaves the group and returns.
+    /// hand, commits, delivers its dead letters, leaves the group and returns.
     public func run() async throws {
         let configuration = configuration
-        var producerConfig = ProducerConfig(bootstrapServers: configuration.bootstrapServers)
-        producerConfig.client.properties = configuration.kafkaProperties
-        producerConfig.client.clientID = "hssk-ingest"
-        let producer = try Producer(config: producerConfig)
+        var client = KafkaClientConfig(bootstrapServers: configuration.bootstrapServers)
+        client.properties = configuration.kafkaProperties
+        client.clientID = "hssk-ingest"
         var consumerConfig = ConsumerConfig(bootstrapServers: configuration.bootstrapServers, groupID: configuration.group)
-        consumerConfig.client.properties = configuration.kafkaProperties
-        consumerConfig.client.clientID = "hssk-ingest"
-        let store = store, group = configuration.group, log = log, retry = retry, health = health
+        consumerConfig.client = client
+        // A position whose records expired is reported and the partition stopped, never skipped.
+        consumerConfig.autoOffsetReset = .error
+        let store = store, group = configuration.group, log = log, retry = retry, health = health, watch = watch, inFlight = inFlight
         let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
             startingOffsets: { partitions in
                 // The store is the position (exactly once); a partition it has never seen starts at the
@@ -60,119 +66,280 @@ public final class IngestService: ObservableService {
                 }
                 log.event("info", "partitions.assigned", ["count": .int(Int64(partitions.count))])
                 health.clear(.notAssigned)
-                return Dictionary(uniqueKeysWithValues: partitions.map {
-                    ($0, stored[RecordStore.TopicPartition($0.topic, $0.partition)] ?? KafkaOffset.beginning)
+                return Dictionary(uniqueKeysWithValues: partitions.map { partition in
+                    let offset = stored[RecordStore.TopicPartition(partition.topic, partition.partition)]
+                    if let offset { watch.stored(partition, at: offset) }
+                    return (partition, offset ?? KafkaOffset.beginning)
                 })
             },
-            revoked: { partitions in log.event("info", "partitions.revoked", ["count": .int(Int64(partitions.count))]) }))
+            revoked: { partitions in
+                // The new owner starts from the store's positions: let the batch in the store stage land
+                // first (bounded; if it does not, the store's fence still keeps it from applying twice).
+                let clear = inFlight.waitUntilClear(partitions, timeout: configuration.revokeWait)
+                log.event(clear ? "info" : "warning", "partitions.revoked", ["count": .int(Int64(partitions.count)),
+                                                                              "inFlightAbandoned": .int(clear ? 0 : 1)])
+            }))
+        let relay = try DeadLetterRelay(store: store, client: client, log: log, health: health)
+        self.relay.withLock { $0 = relay }
+        let relayStop = StopFlag()
+        let relayTask = Task { await relay.run(until: relayStop) }
         let watchdog = Watchdog(limit: configuration.processingTimeout) {
             log.event("error", "processing.timeout", ["limitSeconds": .int(configuration.processingTimeout.components.seconds)])
             // A hung batch cannot be interrupted safely from here; the restart counts the attempt.
             _exit(70)
         }
         defer { watchdog.stop() }
-        let loaded = try await retry.untilStoreAnswers("match model") { try await PersonResolver.loading(store: store, log: log) }
-        resolver.withLock { $0 = loaded }
-        try await consumer.subscribe(configuration.topics.values.sorted())
-        lag.attach(consumer)
-        health.started(consuming: true)
-        log.event("info", "ingest.started", ["group": .text(group), "topics": .int(Int64(configuration.topics.count))])
-
         var failure: (any Error)?
-        await withTaskCancellationHandler {
-            do {
-                try await consumeLoop(consumer, producer, watchdog)
-            } catch is CancellationError {
-            } catch {
-                failure = error
+        do {
+            let loaded = try await retry.untilStoreAnswers("match model") { try await PersonResolver.loading(store: store, log: log) }
+            resolver.withLock { $0 = loaded }
+            try await consumer.subscribe(configuration.topics.values.sorted())
+            lag.attach(consumer)
+            health.started(consuming: true)
+            log.event("info", "ingest.started", ["group": .text(group), "topics": .int(Int64(configuration.topics.count))])
+            await withTaskCancellationHandler {
+                do {
+                    try await consumeLoop(consumer, relay, watchdog)
+                } catch is CancellationError {
+                } catch {
+                    failure = error
+                }
+            } onCancel: { [stopping, health] in
+                health.set(.stopping)
+                stopping.set()
             }
-        } onCancel: { [stopping, health] in
-            health.set(.stopping)
-            stopping.set()
+        } catch is CancellationError {
+        } catch {
+            failure = error
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
-        do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
+        // The last batches' dead letters go out before the process ends (when this relay holds the lease).
+        relay.wake()
+        for _ in 0..<50 {
+            guard (try? await store.deadLetterBacklog().undelivered) ?? 0 > 0 else { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        relayStop.set()
+        await relayTask.value
         logSummary()
         if let failure { throw failure }
     }
 
-    private func consumeLoop(_ consumer: Consumer, _ producer: Producer, _ watchdog: Watchdog) async throws {
+    /// The batch in the store stage: its unit, the task applying it and the signal that it ended.
+    private struct Stage: Sendable {
+        var unit: IngestUnit
+        var started: ContinuousClock.Instant
+        var task: Task<StageOutcome, any Error>
+        var done: Completion
+    }
+
+    /// How a store stage ended.
+    private enum StageOutcome: Sendable {
+        /// Applied: the partitions' stored positions are the unit's ends.
+        case applied
+        /// The store's positions were not where the unit starts (another member moved them after a
+        /// rebalance): nothing was applied; the partitions are read again from the store's positions.
+        case refused
+    }
+
+    private func consumeLoop(_ consumer: Consumer, _ relay: DeadLetterRelay, _ watchdog: Watchdog) async throws {
         var pendingCommit: [Kafka.TopicPartition: Int64] = [:]
         var lastCommit = ContinuousClock.now
-        var pending: Task<[Kafka.TopicPartition: Int64], any Error>?
-        var inFlight: Set<Kafka.TopicPartition> = []
+        var stage: Stage?
+        var pollFailures = 0
+        var lastSweep: ContinuousClock.Instant?
+        var lastWatch = ContinuousClock.now
         do {
-            var pollFailures = 0
-            var lastSweep: ContinuousClock.Instant?
             while !stopping.isSet {
                 if lastSweep.map({ ContinuousClock.now - $0 > .seconds(86_400) }) ?? true {
                     await lockInactiveAccounts()
                     lastSweep = ContinuousClock.now
                 }
-                let batch: [ConsumerRecord]
+                if ContinuousClock.now - lastWatch > configuration.watchInterval {
+                    try await watchPartitions(consumer)
+                    lastWatch = ContinuousClock.now
+                }
+                let batch: ConsumerBatch
                 do {
-                    batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout).records
+                    batch = try await consumer.poll(maxRecords: configuration.maxBatchRecords, timeout: configuration.pollTimeout)
                     pollFailures = 0
-                    health.clear(.kafkaUnavailable)
                     health.assignment(isEmpty: consumer.assignment.isEmpty)
                     health.beat()
                 } catch let error as KafkaError {
                     if case .fatal = error { throw error }
                     if case .assignmentHookFailed = error { throw error }
-                    health.set(.kafkaUnavailable)
+                    health.set(.kafkaUnavailable, detail: error.description)
                     log.event("warning", "poll.failed", ["error": .text(String(describing: error))])
                     try await retry.backOff(&pollFailures)
                     continue
                 }
-                if !batch.isEmpty {
-                    let started = ContinuousClock.now
-                    counters.update { $0.consumed += batch.count }
-                    // Two stages overlap: while the store applies batch N, batch N+1 is authenticated, validated
-                    // and dead-lettered. Linking and applying stay in order (N+1 links against N's persons).
-                    // Unstructured tasks: a batch is finished (or abandoned before commit by `stopping`), never cancelled half-way.
-                    let busy = inFlight
-                    let plan = try await Task { try await self.plan(batch, busy: busy, producer: producer, watchdog: watchdog) }.value
-                    if let previous = pending { pendingCommit.merge(try await previous.value) { max($0, $1) } }
-                    pending = nil
-                    inFlight = []
-                    switch plan {
-                    case .ready(let prepared):
-                        inFlight = Set(batch.map(\.topicPartition))
-                        pending = Task {
-                            let next = try await self.commit(prepared, watchdog: watchdog)
-                            self.counters.observeBatch(since: started)
-                            return next
-                        }
-                    case .isolate(let attempts):
-                        let next = try await Task { try await self.processIsolating(batch, attempts: attempts, producer: producer, watchdog: watchdog) }.value
-                        counters.observeBatch(since: started)
-                        pendingCommit.merge(next) { max($0, $1) }
+                try await observe(batch, consumer)
+                guard !batch.isEmpty else {
+                    if let current = stage {
+                        try await finish(current, consumer, &pendingCommit)
+                        stage = nil
                     }
-                } else if let previous = pending {
-                    pendingCommit.merge(try await previous.value) { max($0, $1) }
-                    pending = nil
-                    inFlight = []
+                    commitToKafka(consumer, &pendingCommit, &lastCommit, force: true)
+                    continue
                 }
-                // Kafka's committed offsets only feed lag monitoring: commit at most once a second.
-                if !pendingCommit.isEmpty, batch.isEmpty || ContinuousClock.now - lastCommit > .seconds(1) {
-                    do {
-                        try await consumer.commit(pendingCommit.filter { consumer.assignment.contains($0.key) })
-                    } catch {
-                        log.event("warning", "commit.failed", ["error": .text(String(describing: error))])
-                    }
-                    pendingCommit = [:]
-                    lastCommit = ContinuousClock.now
+                let started = ContinuousClock.now
+                counters.update { $0.consumed += batch.count }
+                // Two stages overlap: while the store applies batch N, batch N+1 is authenticated and
+                // validated. Linking and applying stay in order (N+1 links against N's persons).
+                // Unstructured tasks: a batch is finished (or abandoned before commit by `stopping`), never cancelled half-way.
+                let busy = stage?.unit.partitions ?? []
+                let plan = try await Task { try await self.plan(batch, busy: busy, watchdog: watchdog) }.value
+                if let current = stage {
+                    try await finish(current, consumer, &pendingCommit)
+                    stage = nil
                 }
+                // Partitions repositioned meanwhile (a refused batch sought back, a rebalance) are read
+                // again from their new position: their records in this batch must not be applied.
+                let stale = consumer.stalePartitions(batch.ranges)
+                switch plan {
+                case .ready(let unit):
+                    let unit = unit.excluding(stale)
+                    if !unit.isEmpty { stage = start(unit, started: started, watchdog: watchdog) }
+                case .isolate(let attempts):
+                    try await processIsolating(batch, excluding: stale, attempts: attempts, consumer, &pendingCommit, watchdog: watchdog)
+                    counters.observeBatch(since: started)
+                }
+                commitToKafka(consumer, &pendingCommit, &lastCommit, force: false)
             }
         } catch {
             // Let the store stage in flight end before the service closes its clients.
-            _ = try? await pending?.value
+            _ = try? await stage?.task.value
             throw error
         }
         // Stopping: the batch in the store stage is finished, then Kafka gets the final positions.
-        if let previous = pending { pendingCommit.merge(try await previous.value) { max($0, $1) } }
-        if !pendingCommit.isEmpty {
-            try? await consumer.commit(pendingCommit.filter { consumer.assignment.contains($0.key) })
+        if let current = stage { try await finish(current, consumer, &pendingCommit) }
+        commitToKafka(consumer, &pendingCommit, &lastCommit, force: true)
+    }
+
+    /// Starts the store stage of `unit`; its partitions count as in flight until it ends.
+    private func start(_ unit: IngestUnit, started: ContinuousClock.Instant, watchdog: Watchdog) -> Stage {
+        let done = Completion()
+        let end = inFlight.begin(unit.partitions)
+        let task = Task {
+            defer {
+                end()
+                done.complete()
+            }
+            let outcome = try await self.apply(unit, watchdog: watchdog)
+            if case .applied = outcome { self.counters.observeBatch(since: started) }
+            return outcome
+        }
+        return Stage(unit: unit, started: started, task: task, done: done)
+    }
+
+    /// Waits for the store stage, polling with every partition paused meanwhile if it takes longer
+    /// than `keepAliveAfter` (the group keeps this member through a long store outage); then moves
+    /// the consumer back to the store's positions if the stage was refused.
+    private func finish(_ stage: Stage, _ consumer: Consumer, _ pendingCommit: inout [Kafka.TopicPartition: Int64]) async throws {
+        if !(await stage.done.wait(upTo: configuration.keepAliveAfter)) {
+            var paused: Set<Kafka.TopicPartition> = []
+            log.event("warning", "stage.slow", ["waitingSeconds": .int(configuration.keepAliveAfter.components.seconds)])
+            while !(await stage.done.wait(upTo: .milliseconds(10))) {
+                let unpaused = consumer.assignment.subtracting(paused)
+                if !unpaused.isEmpty {
+                    try await consumer.pause(Array(unpaused))
+                    paused.formUnion(unpaused)
+                }
+                let extra = try await consumer.poll(maxRecords: 100, timeout: .milliseconds(500))
+                health.beat()
+                try await observe(extra, consumer)
+                // Fetched before the pause took effect: read again later, from the same position.
+                if !extra.isEmpty { try await consumer.rewind(extra) }
+            }
+            let gaps = watch.gaps
+            let resume = paused.intersection(consumer.assignment).filter { gaps[$0] == nil }
+            if !resume.isEmpty { try await consumer.resume(Array(resume)) }
+        }
+        switch try await stage.task.value {
+        case .applied:
+            pendingCommit.merge(stage.unit.next) { max($0, $1) }
+            for (partition, next) in stage.unit.next { watch.stored(partition, at: next) }
+            if !stage.unit.deadLetters.isEmpty { relay.withLock { $0 }?.wake() }
+        case .refused:
+            try await seekToStore(stage.unit.partitions, consumer)
+        }
+    }
+
+    /// Moves the consumer to the store's positions of `partitions` (those still assigned).
+    private func seekToStore(_ partitions: Set<Kafka.TopicPartition>, _ consumer: Consumer) async throws {
+        let assigned = partitions.intersection(consumer.assignment)
+        guard !assigned.isEmpty else { return }
+        let stored = try await retrying("positions") {
+            try await self.store.offsets(group: self.configuration.group, partitions: assigned.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+        }
+        var positions: [Kafka.TopicPartition: Int64] = [:]
+        for partition in assigned {
+            if let offset = stored[RecordStore.TopicPartition(partition.topic, partition.partition)] {
+                positions[partition] = offset
+                watch.stored(partition, at: offset)
+            }
+        }
+        log.event("warning", "batch.refused", ["partitions": .int(Int64(assigned.count))])
+        try await consumer.seek(positions)
+        // A partition the store has no position for was read from its beginning: read it from there again.
+        let unstored = assigned.filter { positions[$0] == nil }
+        if !unstored.isEmpty { try await consumer.seek(Dictionary(uniqueKeysWithValues: unstored.map { ($0, KafkaOffset.beginning) })) }
+    }
+
+    /// Kafka's committed offsets only feed lag monitoring: at most once a second (or when idle).
+    private func commitToKafka(_ consumer: Consumer, _ pendingCommit: inout [Kafka.TopicPartition: Int64], _ lastCommit: inout ContinuousClock.Instant,
+                               force: Bool) {
+        guard !pendingCommit.isEmpty, force || ContinuousClock.now - lastCommit > .seconds(1) else { return }
+        let offsets = pendingCommit.filter { consumer.assignment.contains($0.key) }
+        pendingCommit = [:]
+        lastCommit = ContinuousClock.now
+        let log = log
+        Task {
+            do { try await consumer.commit(offsets) } catch { log.event("warning", "commit.failed", ["error": .text(String(describing: error))]) }
+        }
+    }
+
+    /// What a poll reported besides records: positions out of range (retention gaps), the cluster down.
+    private func observe(_ batch: ConsumerBatch, _ consumer: Consumer) async throws {
+        if batch.clusterErrors.contains(.allBrokersDown) {
+            health.set(.kafkaUnavailable, detail: "no broker of \(configuration.bootstrapServers) can be reached")
+        } else if !batch.isEmpty {
+            health.clear(.kafkaUnavailable)
+        }
+        guard !batch.outOfRange.isEmpty else { return }
+        for (partition, position) in batch.outOfRange.sorted(by: { $0.key < $1.key }) {
+            let low = try? await consumer.watermarks(partition).low
+            try await consumer.pause([partition])
+            watch.gap(partition, PartitionWatch.Gap(from: position, to: low))
+            log.event("error", "partition.retentionGap", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
+                                                          "from": .int(position), "to": .int(low ?? -1),
+                                                          "records": .int(low.map { $0 - position } ?? -1)])
+        }
+        health.set(.retentionGap, detail: PartitionWatch.describe(watch.gaps))
+    }
+
+    /// Every `watchInterval`: health for stalled partitions and the cluster, and operators' decisions
+    /// on retention gaps (a partition resumes once the store's position moved past its gap).
+    private func watchPartitions(_ consumer: Consumer) async throws {
+        let assigned = consumer.assignment
+        watch.retain(assigned)
+        for (partition, gap) in watch.gaps {
+            let stored = try? await store.offsets(group: configuration.group, partitions: [RecordStore.TopicPartition(partition.topic, partition.partition)])
+            guard let offset = stored?[RecordStore.TopicPartition(partition.topic, partition.partition)], offset != gap.from else { continue }
+            watch.clearGap(partition)
+            watch.stored(partition, at: offset)
+            try await consumer.seek([partition: offset])
+            try await consumer.resume([partition])
+            log.event("warning", "partition.resumed", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
+                                                       "from": .int(gap.from), "at": .int(offset)])
+        }
+        let gaps = watch.gaps
+        if gaps.isEmpty { health.clear(.retentionGap) } else { health.set(.retentionGap, detail: PartitionWatch.describe(gaps)) }
+        let highs = try await consumer.cachedWatermarks().mapValues(\.high)
+        let stalls = watch.stalls(highWatermarks: highs)
+        if stalls.isEmpty { health.clear(.partitionStalled) } else { health.set(.partitionStalled, detail: stalls.joined(separator: "; ")) }
+        if health.status().reasons.contains(HealthCondition.kafkaUnavailable.rawValue), try await consumer.probe() {
+            health.clear(.kafkaUnavailable)
         }
     }
 
@@ -192,107 +359,80 @@ public final class IngestService: ObservableService {
 
     /// What to do with a polled batch.
     private enum Plan: Sendable {
-        /// Triaged and dead-lettered: ready for linking and the store.
-        case ready(PreparedUnit)
+        /// Triaged: ready for linking and the store.
+        case ready(IngestUnit)
         /// Some partition keeps failing from the same offset: go record by record (after the store stage in flight).
         case isolate([RecordStore.TopicPartition: Int])
     }
 
     /// Counts the attempt (for partitions not still in the store stage: a crash there is counted
     /// by the restart, whose first batch has nothing in flight) and runs the first stage.
-    private func plan(_ batch: [ConsumerRecord], busy: Set<Kafka.TopicPartition>, producer: Producer, watchdog: Watchdog) async throws -> Plan {
-        var starts: [RecordStore.TopicPartition: Int64] = [:]
-        for record in batch where !busy.contains(record.topicPartition) && starts[storePartition(record.topicPartition)] == nil {
-            starts[storePartition(record.topicPartition)] = record.offset
-        }
-        let firsts = starts
-        let attempts = firsts.isEmpty ? [:]
-            : try await retrying("attempts") { try await self.store.recordAttempts(group: self.configuration.group, starts: firsts) }
+    private func plan(_ batch: ConsumerBatch, busy: Set<Kafka.TopicPartition>, watchdog: Watchdog) async throws -> Plan {
+        let starts = Dictionary(uniqueKeysWithValues: batch.ranges.filter { !busy.contains($0.key) }.map { (storePartition($0.key), $0.value.from) })
+        let attempts = starts.isEmpty ? [:]
+            : try await retrying("attempts") { try await self.store.recordAttempts(group: self.configuration.group, starts: starts) }
         if attempts.values.contains(where: { $0 > configuration.maxAttempts }) { return .isolate(attempts) }
-        return .ready(try await prepare(batch, poison: false, producer, watchdog))
+        return .ready(try await prepare(batch.records, ranges: batch.ranges, poison: false, watchdog))
     }
 
     /// Processes a batch in which some partition keeps failing from the same offset: the other
     /// partitions as one unit, that partition one record at a time, so the record that fails is
     /// found; failing alone that often, it is a poison pill.
-    private func processIsolating(_ batch: [ConsumerRecord], attempts: [RecordStore.TopicPartition: Int], producer: Producer,
-                                  watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
+    private func processIsolating(_ batch: ConsumerBatch, excluding stale: Set<Kafka.TopicPartition>, attempts: [RecordStore.TopicPartition: Int],
+                                  _ consumer: Consumer, _ pendingCommit: inout [Kafka.TopicPartition: Int64], watchdog: Watchdog) async throws {
         let limit = configuration.maxAttempts
-        let isolated = { (record: ConsumerRecord) in (attempts[self.storePartition(record.topicPartition)] ?? 1) > limit }
-        var next: [Kafka.TopicPartition: Int64] = [:]
-        let normal = batch.filter { !isolated($0) }
-        if !normal.isEmpty { next.merge(try await commit(try await prepare(normal, poison: false, producer, watchdog), watchdog: watchdog)) { max($0, $1) } }
-        var seen: Set<Kafka.TopicPartition> = []
-        for record in batch where isolated(record) {
-            let partition = record.topicPartition
-            let count: Int
-            if seen.insert(partition).inserted {
-                count = attempts[storePartition(partition)] ?? 1
-                log.event("warning", "partition.isolated", ["partition": .text(partition.description), "offset": .int(record.offset),
-                                                            "attempts": .int(Int64(count))])
-            } else {
-                count = try await retrying("attempts") {
-                    try await self.store.recordAttempts(group: self.configuration.group, starts: [self.storePartition(partition): record.offset])
-                }[storePartition(partition)] ?? 1
+        let isolated = Set(batch.ranges.keys.filter { (attempts[storePartition($0)] ?? 1) > limit })
+        let ranges = batch.ranges.filter { !stale.contains($0.key) }
+        var logged: Set<Kafka.TopicPartition> = []
+        for (records, unitRanges) in IngestUnit.plan(batch.records, ranges: ranges, isolating: isolated) {
+            // A refused unit moved the consumer back: what follows on those partitions is read again.
+            let unitStale = consumer.stalePartitions(unitRanges)
+            guard unitStale.isEmpty else { continue }
+            var poison = false
+            if let partition = unitRanges.keys.first, isolated.contains(partition), let record = records.first {
+                let count: Int
+                if logged.insert(partition).inserted {
+                    count = attempts[storePartition(partition)] ?? 1
+                    log.event("warning", "partition.isolated", ["partition": .text(partition.description), "offset": .int(record.offset),
+                                                                "attempts": .int(Int64(count))])
+                } else {
+                    let from = unitRanges[partition]!.from
+                    count = try await retrying("attempts") {
+                        try await self.store.recordAttempts(group: self.configuration.group, starts: [self.storePartition(partition): from])
+                    }[storePartition(partition)] ?? 1
+                }
+                poison = count > 2 * limit
             }
-            next.merge(try await commit(try await prepare([record], poison: count > 2 * limit, producer, watchdog), watchdog: watchdog)) { max($0, $1) }
+            let unit = try await Task { try await self.prepare(records, ranges: unitRanges, poison: poison, watchdog) }.value
+            let stage = start(unit, started: .now, watchdog: watchdog)
+            try await finish(stage, consumer, &pendingCommit)
         }
-        return next
     }
 
-    /// A unit after the first stage: accepted records to link, dead letters already acknowledged.
-    private struct PreparedUnit: Sendable {
-        var accepted: [AcceptedRecord]
-        var offsets: [ConsumerOffset]
-        var next: [Kafka.TopicPartition: Int64]
-        var codes: [String: Int]
-    }
-
-    /// First stage of a unit (a batch, or one isolated record): triage, then the dead letters are sent
-    /// and acknowledged (before the offsets can move past them).
-    private func prepare(_ records: [ConsumerRecord], poison: Bool, _ producer: Producer, _ watchdog: Watchdog) async throws -> PreparedUnit {
+    /// First stage of a unit (a batch, or one isolated record): triage on every core; the rejected
+    /// records' dead letters are built to be written with the unit.
+    private func prepare(_ records: [ConsumerRecord], ranges: [Kafka.TopicPartition: OffsetRange], poison: Bool,
+                         _ watchdog: Watchdog) async throws -> IngestUnit {
         let names = Set(records.compactMap { $0.headerText(EnvelopeHeaders.source) })
         let accounts = try await retrying("accounts") { try await self.senders.senders(named: names) }
-        var accepted: [AcceptedRecord] = []
-        var deadLetters: [ProducerRecord] = []
-        var codes: [String: Int] = [:]
+        var unit = IngestUnit(ranges: ranges)
         let verdicts = try await watchdog.guarding { await triage(records, poison: poison, accounts: accounts) }
         for (record, verdict) in zip(records, verdicts) {
+            unit.records[record.topicPartition, default: 0] += 1
             switch verdict {
             case .accepted(let record):
-                accepted.append(record)
+                unit.accepted.append(record)
             case .rejected(let rejection):
-                deadLetters.append(DeadLetters.record(for: record, rejection))
-                codes[rejection.code, default: 0] += 1
+                let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
+                let letter = DeadLetterBuilder.letter(topic: IngestConfiguration.deadLetterTopic(of: record.topic), source: source, key: record.key,
+                                                      value: record.value, headers: record.headers, code: rejection.code, issues: rejection.issues)
+                unit.deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
+                unit.codes[rejection.code, default: 0] += 1
                 log.event("warning", "record.deadLettered", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
                                                              "offset": .int(record.offset), "code": .text(rejection.code)])
             }
         }
-        var offsets: [ConsumerOffset] = []
-        var next: [Kafka.TopicPartition: Int64] = [:]
-        for record in records {
-            let partition = record.topicPartition
-            if let index = offsets.firstIndex(where: { $0.partition == storePartition(partition) }) {
-                offsets[index].nextOffset = max(offsets[index].nextOffset, record.offset + 1)
-            } else {
-                offsets.append(ConsumerOffset(group: configuration.group, partition: storePartition(partition), nextOffset: record.offset + 1,
-                                              processedFrom: record.offset))
-            }
-            next[partition] = max(next[partition] ?? 0, record.offset + 1)
-        }
-        try await retry.deliver(deadLetters, with: producer)
-        return PreparedUnit(accepted: accepted, offsets: offsets, next: next, codes: codes)
-    }
-
-    /// Second stage: link and apply; returns the next offsets now stored (none when fenced).
-    private func commit(_ unit: PreparedUnit, watchdog: Watchdog) async throws -> [Kafka.TopicPartition: Int64] {
-        guard try await storeUnit(unit.accepted, offsets: unit.offsets, watchdog: watchdog) else { return [:] }
-        counters.update { counters in
-            for (code, count) in unit.codes { counters.deadLettered[code, default: 0] += count }
-        }
-        let sendersSeen = Set(unit.accepted.map(\.sender))
-        if !sendersSeen.isEmpty { try await retrying("touch") { try await self.senders.touch(sendersSeen) } }
-        return unit.next
+        return unit
     }
 
     /// Authenticates, decodes and validates on every core: records are independent until linking.
@@ -317,16 +457,17 @@ public final class IngestService: ObservableService {
         }
     }
 
-    /// Links and applies; false when another consumer had already moved past these records.
-    private func storeUnit(_ accepted: [AcceptedRecord], offsets: [ConsumerOffset], watchdog: Watchdog) async throws -> Bool {
+    /// Second stage: links and applies the unit in one transaction, retrying what is transient.
+    private func apply(_ unit: IngestUnit, watchdog: Watchdog) async throws -> StageOutcome {
         var failures = 0
         var conflicts = 0
         let resolver = resolver.withLock { $0 }
+        let offsets = unit.offsets(group: configuration.group)
         while true {
             do {
                 try await watchdog.guarding {
-                    let resolution = try await resolver.resolve(accepted)
-                    let result = try await store.apply(batch(accepted, resolution, offsets))
+                    let resolution = try await resolver.resolve(unit.accepted)
+                    let result = try await store.apply(batch(unit, resolution, offsets))
                     health.clear(.storeUnavailable)
                     counters.update {
                         $0.stored += result.records.count - result.duplicates
@@ -334,34 +475,39 @@ public final class IngestService: ObservableService {
                         $0.personsCreated += result.newPersons.count
                         $0.linked += resolution.linked
                         $0.reviews += resolution.reviews
+                        for (code, count) in unit.codes { $0.deadLettered[code, default: 0] += count }
                     }
                 }
-                return true
+                break
             } catch StoreError.offsetMoved(let detail) {
                 log.event("warning", "batch.fenced", ["detail": .text(detail)])
-                return false
+                return .refused
             } catch StoreError.constraint(let detail) where conflicts < 5 {
                 // Another ingest process created the same person meanwhile: link again, now finding it.
                 conflicts += 1
                 log.event("info", "identity.race", ["detail": .text(detail.prefix(80).description)])
             } catch let error as StoreError where error.isTransient {
-                health.set(.storeUnavailable)
+                health.set(.storeUnavailable, detail: error.description)
                 log.event("warning", "store.unavailable", ["error": .text(String(describing: error)), "attempt": .int(Int64(failures))])
                 try await retry.backOff(&failures)
                 // The commit may have succeeded before the connection dropped: never apply twice.
                 if let stored = try? await store.offsets(group: configuration.group, partitions: offsets.map(\.partition)),
-                   offsets.allSatisfy({ (stored[$0.partition] ?? -1) >= $0.nextOffset }) {
-                    return true
+                   offsets.allSatisfy({ stored[$0.partition] == $0.nextOffset }) {
+                    health.clear(.storeUnavailable)
+                    break
                 }
             }
         }
+        let sendersSeen = Set(unit.accepted.map(\.sender))
+        if !sendersSeen.isEmpty { try await retrying("touch") { try await self.senders.touch(sendersSeen) } }
+        return .applied
     }
 
-    private func batch(_ accepted: [AcceptedRecord], _ resolution: PersonResolver.Resolution, _ offsets: [ConsumerOffset]) -> StoreBatch {
+    private func batch(_ unit: IngestUnit, _ resolution: PersonResolver.Resolution, _ offsets: [ConsumerOffset]) -> StoreBatch {
         var records: [IncomingRecord] = []
         var outbox: [OutboxMessage] = []
         var announced = Set<PersonRef>(), insured = Set<PersonRef>()
-        for (record, person) in zip(accepted, resolution.persons) {
+        for (record, person) in zip(unit.accepted, resolution.persons) {
             records.append(IncomingRecord(record: record.record, original: record.original, coordinates: record.coordinates,
                                           sender: record.sender, person: person))
             guard let person else { continue }
@@ -373,7 +519,8 @@ public final class IngestService: ObservableService {
                 outbox.append(change.message(kind: OutboxKinds.insuranceSupplement, for: person))
             }
         }
-        return StoreBatch(records: records, identity: resolution.identity, outbox: outbox, offsets: offsets, actor: "ingest")
+        return StoreBatch(records: records, identity: resolution.identity, outbox: outbox, offsets: offsets, deadLetters: unit.deadLetters,
+                          actor: "ingest")
     }
 
     /// Retry of transient failures, counted in `retries`.

@@ -86,8 +86,8 @@ public enum InsuranceSyncError: Error, Sendable, CustomStringConvertible {
 ///
 /// Each round:
 /// 1. answers: acknowledgements from `hssk.insurance.acks.v1` are authenticated (a `bhxh_lt_…` account,
-///    its signature), matched to the ledger, and recorded with the consumer's offsets in one store
-///    transaction (exactly once); anything else is dead-lettered first;
+///    its signature), matched to the ledger, and recorded with the consumer's offsets and the dead
+///    letters of the others in one store transaction (exactly once; the relay produces the letters);
 /// 2. decisions: `insurance-supplement` outbox rows (queued by ingest for persons a record may have
 ///    changed) name persons; `SupplementPlanner` compares what the health record knows with insurance's
 ///    last known values and the ledger; new supplements are recorded as pending in the transaction that
@@ -115,6 +115,7 @@ public final class InsuranceSync: ObservableService {
     private let senders: SenderDirectory
     private let triage = AckTriage()
     private let stopping = StopFlag()
+    private let relay = Mutex<DeadLetterRelay?>(nil)
 
     /// Creates the service over an open store.
     public init(configuration: InsuranceSyncConfiguration, store: any HealthRecordStore, log: IngestLog = .standardError) {
@@ -135,13 +136,16 @@ public final class InsuranceSync: ObservableService {
     /// in hand and returns.
     public func run() async throws {
         let configuration = configuration
+        var client = KafkaClientConfig(bootstrapServers: configuration.bootstrapServers)
+        client.properties = configuration.kafkaProperties
+        client.clientID = "hssk-insurance-sync"
         var producerConfig = ProducerConfig(bootstrapServers: configuration.bootstrapServers)
-        producerConfig.client.properties = configuration.kafkaProperties
-        producerConfig.client.clientID = "hssk-insurance-sync"
+        producerConfig.client = client
         let producer = try Producer(config: producerConfig)
         var consumerConfig = ConsumerConfig(bootstrapServers: configuration.bootstrapServers, groupID: configuration.group)
-        consumerConfig.client.properties = configuration.kafkaProperties
-        consumerConfig.client.clientID = "hssk-insurance-sync"
+        consumerConfig.client = client
+        // As ingest: an expired position is an error to report, never a silent jump.
+        consumerConfig.autoOffsetReset = .error
         let store = store, group = configuration.group, log = log
         let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
             startingOffsets: { partitions in
@@ -153,6 +157,13 @@ public final class InsuranceSync: ObservableService {
                     ($0, stored[RecordStore.TopicPartition($0.topic, $0.partition)] ?? KafkaOffset.beginning)
                 })
             }))
+        let relay = try DeadLetterRelay(store: store, client: client, log: log, health: health)
+        self.relay.withLock { $0 = relay }
+        let relayStop = StopFlag()
+        let relayTask = Task { await relay.run(until: relayStop) }
+        defer {
+            relayStop.set()
+        }
         try await consumer.subscribe([configuration.acksTopic])
         lag.attach(consumer)
         health.started(consuming: true)
@@ -171,6 +182,13 @@ public final class InsuranceSync: ObservableService {
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
         do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
+        relay.wake()
+        for _ in 0..<50 {
+            guard (try? await store.deadLetterBacklog().undelivered) ?? 0 > 0 else { break }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        relayStop.set()
+        await relayTask.value
         let s = counters.snapshot
         log.event("info", "insurance.sync.stopped", [
             "outboxRows": .int(Int64(s.outboxRows)), "planned": .object(s.planned.mapValues { .int(Int64($0)) }), "sent": .int(Int64(s.sent)),
@@ -188,9 +206,10 @@ public final class InsuranceSync: ObservableService {
                 health.clear(.kafkaUnavailable)
                 health.assignment(isEmpty: consumer.assignment.isEmpty)
                 health.beat()
+                try await reportGaps(acks, consumer)
                 if !acks.isEmpty {
                     counters.update { $0.consumed += acks.count }
-                    try await answer(acks.records, producer, consumer)
+                    try await answer(acks, consumer)
                 }
                 try await decide()
                 try await send(producer)
@@ -215,21 +234,26 @@ public final class InsuranceSync: ObservableService {
 
     // MARK: - Answers
 
-    /// Records a polled batch of acknowledgements. Polled records are not read again unless the process
-    /// restarts, so this retries transient failures itself until the batch is stored (or shutdown).
-    private func answer(_ records: [ConsumerRecord], _ producer: Producer, _ consumer: Consumer) async throws {
-        let names = Set(records.compactMap { $0.headerText(EnvelopeHeaders.source) })
+    /// Records a polled batch of acknowledgements with the offsets it covers (applied only where the
+    /// store's position is where the batch starts). Polled records are not read again unless the
+    /// consumer is moved back, so this retries transient failures itself until the batch is stored
+    /// (or shutdown); a refused batch moves the consumer back to the store's positions.
+    private func answer(_ batch: ConsumerBatch, _ consumer: Consumer) async throws {
+        let names = Set(batch.compactMap { $0.headerText(EnvelopeHeaders.source) })
         let accounts = try await retrying { try await self.senders.senders(named: names) }
         var authentic: [(ConsumerRecord, InsuranceAck)] = []
-        var deadLetters: [ProducerRecord] = []
+        var deadLetters: [DeadLetterDraft] = []
         var codes: [String: Int] = [:]
         func reject(_ record: ConsumerRecord, _ rejection: Rejection) {
-            deadLetters.append(DeadLetters.record(for: record, rejection))
+            let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
+            let letter = DeadLetterBuilder.letter(topic: IngestConfiguration.deadLetterTopic(of: record.topic), source: source, key: record.key,
+                                                  value: record.value, headers: record.headers, code: rejection.code, issues: rejection.issues)
+            deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
             codes[rejection.code, default: 0] += 1
             log.event("warning", "ack.deadLettered", ["partition": .int(Int64(record.partition)), "offset": .int(record.offset),
                                                       "code": .text(rejection.code)])
         }
-        for record in records {
+        for record in batch {
             switch triage.triage(record, senders: accounts) {
             case .accepted(let ack): authentic.append((record, ack))
             case .rejected(let rejection): reject(record, rejection)
@@ -246,24 +270,29 @@ public final class InsuranceSync: ObservableService {
                                                 reasonCode: ack.reasonCode, reason: ack.reason))
             }
         }
-        try await retry.deliver(deadLetters, with: producer)
-        var offsets: [RecordStore.TopicPartition: ConsumerOffset] = [:]
-        for record in records {
-            let partition = RecordStore.TopicPartition(record.topic, record.partition)
-            var offset = offsets[partition] ?? ConsumerOffset(group: configuration.group, partition: partition, nextOffset: record.offset + 1,
-                                                              processedFrom: record.offset)
-            offset.nextOffset = max(offset.nextOffset, record.offset + 1)
-            offset.processedFrom = min(offset.processedFrom ?? record.offset, record.offset)
-            offsets[partition] = offset
+        var counts: [Kafka.TopicPartition: Int] = [:]
+        for record in batch { counts[record.topicPartition, default: 0] += 1 }
+        let positions = batch.ranges.sorted { $0.key < $1.key }.map { partition, range in
+            ConsumerOffset(group: configuration.group, partition: RecordStore.TopicPartition(partition.topic, partition.partition),
+                           from: range.from, nextOffset: range.next, records: counts[partition] ?? 0)
         }
-        let positions = Array(offsets.values), recorded = answers
+        let recorded = answers, letters = deadLetters
         do {
-            _ = try await retrying { try await self.store.recordSupplementAnswers(recorded, offsets: positions, actor: "insurance-sync") }
+            _ = try await retrying { try await self.store.recordSupplementAnswers(recorded, deadLetters: letters, offsets: positions, actor: "insurance-sync") }
         } catch StoreError.offsetMoved(let detail) {
-            // Another sync process answered these after a rebalance; nothing here may be applied twice.
+            // Another sync process answered these after a rebalance, or this one must read from where the
+            // store says: nothing here is applied; read again from the store's positions.
             log.event("warning", "ack.batch.fenced", ["detail": .text(detail)])
+            let assigned = Set(batch.ranges.keys).intersection(consumer.assignment)
+            let stored = try await retrying {
+                try await self.store.offsets(group: self.configuration.group, partitions: assigned.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+            }
+            try await consumer.seek(Dictionary(uniqueKeysWithValues: assigned.map {
+                ($0, stored[RecordStore.TopicPartition($0.topic, $0.partition)] ?? KafkaOffset.beginning)
+            }))
             return
         }
+        if !deadLetters.isEmpty { relay.withLock { $0 }?.wake() }
         counters.update { c in
             c.accepted += answers.filter(\.accepted).count
             c.rejected += answers.filter { !$0.accepted }.count
@@ -273,8 +302,22 @@ public final class InsuranceSync: ObservableService {
                                             "rejected": .int(Int64(answers.filter { !$0.accepted }.count)),
                                             "deadLettered": .int(Int64(deadLetters.count))])
         // Kafka's committed offsets only feed lag monitoring; the store holds the position.
-        let commit = Dictionary(uniqueKeysWithValues: positions.map { (Kafka.TopicPartition($0.partition.topic, $0.partition.partition), $0.nextOffset) })
-        do { try await consumer.commit(commit) } catch { log.event("warning", "commit.failed", ["error": .text(String(describing: error))]) }
+        do { try await consumer.commit(batch.ranges.mapValues(\.next)) } catch {
+            log.event("warning", "commit.failed", ["error": .text(String(describing: error))])
+        }
+    }
+
+    /// Acknowledgements that expired before they were read: reported (health, log) and the partition
+    /// stopped, as ingest does; `hssk offsets accept-gap --group hssk-insurance-sync` lets it go on.
+    private func reportGaps(_ batch: ConsumerBatch, _ consumer: Consumer) async throws {
+        guard !batch.outOfRange.isEmpty else { return }
+        for (partition, position) in batch.outOfRange {
+            let low = try? await consumer.watermarks(partition).low
+            try await consumer.pause([partition])
+            log.event("error", "partition.retentionGap", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
+                                                          "from": .int(position), "to": .int(low ?? -1)])
+            health.set(.retentionGap, detail: PartitionWatch.describe([partition: PartitionWatch.Gap(from: position, to: low)]))
+        }
     }
 
     // MARK: - Decisions

@@ -40,25 +40,6 @@ struct TransientRetry: Sendable {
         }
     }
 
-    /// Sends records until the cluster has acknowledged all of them; resending all is safe (dead
-    /// letters are delivered at least once).
-    func deliver(_ records: [ProducerRecord], with producer: Producer) async throws {
-        guard !records.isEmpty else { return }
-        var failures = 0
-        while true {
-            do {
-                let result = try await producer.sendAll(records)
-                if result.allDelivered { return }
-                log.event("warning", "deadLetter.undelivered", ["count": .int(Int64(result.failures.count)),
-                                                                "code": .text(result.failures[0].code.name)])
-            } catch let error as KafkaError {
-                if case .fatal = error { throw error }
-                log.event("warning", "deadLetter.failed", ["error": .text(String(describing: error))])
-            }
-            try await backOff(&failures)
-        }
-    }
-
     /// Sleeps before retry number `failures` and counts it; throws `CancellationError` when stopping.
     func backOff(_ failures: inout Int) async throws {
         guard !stopping.isSet else { throw CancellationError() }

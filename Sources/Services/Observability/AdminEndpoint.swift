@@ -93,8 +93,9 @@ public final class AdminEndpoint: Service {
         let status = service.health.status()
         switch request.path {
         case "/healthz":
-            return json(status.ready ? 200 : 503, ["status": status.ready ? "ready" : "not ready", "service": service.name,
-                                                   "reasons": status.reasons])
+            var body: [String: any Sendable] = ["status": status.ready ? "ready" : "not ready", "service": service.name, "reasons": status.reasons]
+            if !status.details.isEmpty { body["details"] = status.details }
+            return json(status.ready ? 200 : 503, body)
         case "/healthz/live":
             let live = status.sinceProgress < liveLimit
             return json(live ? 200 : 503, ["status": live ? "live" : "stuck", "service": service.name,

@@ -13,6 +13,13 @@ public enum HealthCondition: String, Sendable, Hashable, CaseIterable {
     case storeUnavailable = "store.unavailable"
     /// The citizen app's endpoint failed; being retried.
     case endpointUnavailable = "endpoint.unavailable"
+    /// Records wait behind a partition whose stored position has not moved for the stall limit.
+    case partitionStalled = "partition.stalled"
+    /// A partition's next records expired from Kafka before they were read: it is stopped until an
+    /// operator accepts the gap (`hssk offsets accept-gap`) or the records are re-sent.
+    case retentionGap = "partition.retentionGap"
+    /// Dead letters wait longer than the stall limit to be delivered, or one could not be produced.
+    case deadLettersStalled = "deadLetters.stalled"
     /// Shutting down (SIGTERM): finishing the batch in hand.
     case stopping
 }
@@ -22,6 +29,7 @@ public enum HealthCondition: String, Sendable, Hashable, CaseIterable {
 public final class HealthReporter: Sendable {
     private struct State {
         var conditions: Set<HealthCondition>
+        var details: [HealthCondition: String] = [:]
         var lastBeat = ContinuousClock.now
         var startedAt = ContinuousClock.now
     }
@@ -36,11 +44,22 @@ public final class HealthReporter: Sendable {
         state = Mutex(State(conditions: [.starting]))
     }
 
-    /// Marks `condition` as present.
-    public func set(_ condition: HealthCondition) { state.withLock { _ = $0.conditions.insert(condition) } }
+    /// Marks `condition` as present, with what an operator needs to act on it (codes, partitions,
+    /// offsets, counts; never personal data).
+    public func set(_ condition: HealthCondition, detail: String? = nil) {
+        state.withLock {
+            $0.conditions.insert(condition)
+            $0.details[condition] = detail
+        }
+    }
 
     /// Marks `condition` as gone.
-    public func clear(_ condition: HealthCondition) { state.withLock { _ = $0.conditions.remove(condition) } }
+    public func clear(_ condition: HealthCondition) {
+        state.withLock {
+            $0.conditions.remove(condition)
+            $0.details[condition] = nil
+        }
+    }
 
     /// The main loop made progress (a poll returned, a round ended, a back-off step passed).
     public func beat() { state.withLock { $0.lastBeat = .now } }
@@ -65,7 +84,9 @@ public final class HealthReporter: Sendable {
     /// The conditions now (sorted codes) and the time since the last progress.
     public func status() -> HealthStatus {
         state.withLock {
-            HealthStatus(reasons: $0.conditions.map(\.rawValue).sorted(), sinceProgress: ContinuousClock.now - $0.lastBeat)
+            HealthStatus(reasons: $0.conditions.map(\.rawValue).sorted(),
+                         details: Dictionary(uniqueKeysWithValues: $0.details.map { ($0.key.rawValue, $0.value) }),
+                         sinceProgress: ContinuousClock.now - $0.lastBeat)
         }
     }
 }
@@ -74,6 +95,8 @@ public final class HealthReporter: Sendable {
 public struct HealthStatus: Sendable, Hashable {
     /// Codes of the conditions that make the service not ready; empty when ready.
     public var reasons: [String]
+    /// For some reasons, what exactly holds the service back (e.g. which partition, from which offset).
+    public var details: [String: String] = [:]
     /// Time since the main loop last made progress.
     public var sinceProgress: Duration
 

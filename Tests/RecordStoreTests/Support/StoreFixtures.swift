@@ -54,8 +54,12 @@ enum Fixtures {
                        sender: "01001_lt_bnv", person: person)
     }
 
-    static func offset(_ next: Int64, partition: Int32 = 0, group: String = "hssk-ingest") -> ConsumerOffset {
-        ConsumerOffset(group: group, partition: TopicPartition("hssk.visits.v1", partition), nextOffset: next)
+    /// The position a batch moves on partition `partition`: from `from` (default: one record before
+    /// `next`) to `next`, with `records` records (default: every offset in between).
+    static func offset(_ next: Int64, from: Int64? = nil, records: Int? = nil, partition: Int32 = 0, group: String = "hssk-ingest") -> ConsumerOffset {
+        let start = from ?? next - 1
+        return ConsumerOffset(group: group, partition: TopicPartition("hssk.visits.v1", partition), from: start, nextOffset: next,
+                              records: records ?? Int(next - start))
     }
 
     static func temporaryDirectory() throws -> String {

@@ -1,0 +1,122 @@
+import Foundation
+
+extension StoreEngine {
+    /// Inserts a batch's dead letters, encrypted, as `pending`; call inside a write transaction.
+    /// A record is dead-lettered at most once per group (unique index on its coordinates).
+    func insertDeadLetters(_ letters: [DeadLetterDraft], group: String, at now: String) throws {
+        guard !letters.isEmpty else { return }
+        let ids = try reserveIDs("dead_letter", count: letters.count)
+        let rows = try zip(letters, ids).map { letter, id -> [SQLValue] in
+            [.int(id), .text(group), .text(letter.source.topic), .int(Int64(letter.source.partition)), .int(letter.source.offset),
+             .text(letter.topic), .text(letter.code), .blob(try cipher.seal(letter.letter, context: "dead_letter.letter_enc")), .text("pending"), .text(now)]
+        }
+        try insertMany("""
+            INSERT INTO dead_letter (id, group_id, source_topic, source_partition, source_offset, dlq_topic, code, letter_enc, state, created_at)
+            """, columns: 10, rows: rows)
+    }
+
+    /// See `DeadLetterStore.acquireRelayLease`.
+    func acquireRelayLease(_ name: String, holder: String, ttlMs: Int64) throws -> RelayLease? {
+        try db.transaction {
+            let now = try databaseMillis()
+            guard let row = try db.queryOne("SELECT holder, expires_ms, marks FROM relay_lease WHERE name = ?", [.text(name)]) else {
+                try db.execute("INSERT INTO relay_lease (name, holder, expires_ms) VALUES (?, ?, ?)", [.text(name), .text(holder), .int(now + ttlMs)])
+                return RelayLease(takeover: false, marks: [])
+            }
+            let current = try row.text(0)
+            let expires = try row.int(1)
+            guard current == holder || expires <= now else { return nil }
+            try db.execute("UPDATE relay_lease SET holder = ?, expires_ms = ? WHERE name = ?", [.text(holder), .int(now + ttlMs), .text(name)])
+            let marks = try row[2].text.map { try JSONDecoder().decode([DeadLetterMark].self, from: Data($0.utf8)) } ?? []
+            return RelayLease(takeover: current != holder, marks: marks)
+        }
+    }
+
+    /// See `DeadLetterStore.releaseRelayLease`.
+    func releaseRelayLease(_ name: String, holder: String) throws {
+        try db.transaction {
+            try db.execute("UPDATE relay_lease SET expires_ms = 0 WHERE name = ? AND holder = ?", [.text(name), .text(holder)])
+        }
+    }
+
+    /// See `DeadLetterStore.undeliveredDeadLetters`.
+    func undeliveredDeadLetters(limit: Int) throws -> [StoredDeadLetter] {
+        try db.query("""
+            SELECT id, group_id, source_topic, source_partition, source_offset, dlq_topic, code, letter_enc, state FROM dead_letter
+            WHERE state IN ('pending', 'sending') ORDER BY id LIMIT ?
+            """, [.int(Int64(max(1, limit)))]).map { row in
+            StoredDeadLetter(id: try row.int(0), group: try row.text(1),
+                             source: KafkaCoordinates(topic: try row.text(2), partition: Int32(try row.int(3)), offset: try row.int(4)),
+                             topic: try row.text(5), code: try row.text(6),
+                             letter: try cipher.open(try row.blob(7), context: "dead_letter.letter_enc"), sending: try row.text(8) == "sending")
+        }
+    }
+
+    /// See `DeadLetterStore.markDeadLettersSending`.
+    func markDeadLettersSending(_ ids: [Int64], marks: [DeadLetterMark], lease name: String, holder: String) throws {
+        try db.transaction {
+            let now = try databaseMillis()
+            let row = try db.queryOne("SELECT holder, expires_ms FROM relay_lease WHERE name = ?", [.text(name)])
+            guard let row, try row.text(0) == holder, try row.int(1) > now else {
+                throw StoreError.invalidRequest("the dead-letter relay lease '\(name)' is no longer held by \(holder)")
+            }
+            let encoded = String(decoding: try JSONEncoder().encode(marks), as: UTF8.self)
+            try db.execute("UPDATE relay_lease SET marks = ? WHERE name = ?", [.text(encoded), .text(name)])
+            try setDeadLetterState(ids, "sending")
+        }
+    }
+
+    /// See `DeadLetterStore.markDeadLettersDelivered`.
+    func markDeadLettersDelivered(_ deliveries: [DeadLetterDelivery]) throws {
+        try db.transaction {
+            let now = Self.timestamp()
+            for delivery in deliveries {
+                try db.execute("""
+                    UPDATE dead_letter SET state = 'delivered', dlq_partition = ?, dlq_offset = ?, sent_at = ?, letter_enc = NULL
+                    WHERE id = ? AND state IN ('pending', 'sending')
+                    """, [.int(Int64(delivery.partition)), .int(delivery.offset), .text(now), .int(delivery.id)])
+            }
+        }
+    }
+
+    /// See `DeadLetterStore.markDeadLettersPending`.
+    func markDeadLettersPending(_ ids: [Int64]) throws {
+        try db.transaction { try setDeadLetterState(ids, "pending") }
+    }
+
+    /// See `DeadLetterStore.markDeadLetterFailed`.
+    func markDeadLetterFailed(_ id: Int64, reason: String) throws {
+        try db.transaction {
+            try db.execute("UPDATE dead_letter SET state = 'failed', error = ?, attempts = attempts + 1 WHERE id = ? AND state IN ('pending', 'sending')",
+                           [.text(String(reason.prefix(500))), .int(id)])
+            try appendAudit(actor: "dead-letter-relay", action: "deadLetterFailed", subject: "dead_letter \(id)", detail: String(reason.prefix(200)),
+                            at: Self.timestamp())
+        }
+    }
+
+    /// See `DeadLetterStore.deadLetterBacklog`.
+    func deadLetterBacklog() throws -> DeadLetterBacklog {
+        let waiting = try db.queryOne("SELECT COUNT(*), MIN(created_at) FROM dead_letter WHERE state IN ('pending', 'sending')", [])
+        let failed = try db.queryOne("SELECT COUNT(*) FROM dead_letter WHERE state = 'failed'", [])?.int(0) ?? 0
+        let oldest = waiting?[1].text.flatMap { try? Date($0, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) }
+        return DeadLetterBacklog(undelivered: Int(try waiting?.int(0) ?? 0), oldest: oldest, failed: Int(failed))
+    }
+
+    private func setDeadLetterState(_ ids: [Int64], _ state: String) throws {
+        for chunk in stride(from: 0, to: ids.count, by: 500).map({ Array(ids[$0..<min($0 + 500, ids.count)]) }) {
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
+            try db.execute("UPDATE dead_letter SET state = ? WHERE state IN ('pending', 'sending') AND id IN (\(marks))",
+                           [.text(state)] + chunk.map { .int($0) })
+        }
+    }
+
+    /// Milliseconds since the epoch by the database server's clock: leases are compared on one clock,
+    /// whichever hosts their holders run on.
+    func databaseMillis() throws -> Int64 {
+        let sql = db.dialect == .sqlite
+            ? "SELECT CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)"
+            : "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+        guard let millis = try db.queryOne(sql, [])?.int(0) else { throw StoreError.backend("the database did not tell the time") }
+        return millis
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Kafka
+import Synchronization
+
+/// The partitions a service's store stage is working on, so that a revocation can wait for that work
+/// before the group hands the partitions to another member. Waited on from the consumer's own thread
+/// (inside the rebalance callback), so the wait blocks that thread, never the cooperative pool.
+final class InFlightPartitions: Sendable {
+    private let state = Mutex<[Kafka.TopicPartition: Int]>([:])
+
+    /// Marks `partitions` as being worked on until the returned closure runs.
+    func begin(_ partitions: Set<Kafka.TopicPartition>) -> @Sendable () -> Void {
+        state.withLock { for partition in partitions { $0[partition, default: 0] += 1 } }
+        return { [self] in end(partitions) }
+    }
+
+    private func end(_ partitions: Set<Kafka.TopicPartition>) {
+        state.withLock { counts in
+            for partition in partitions {
+                counts[partition, default: 1] -= 1
+                if counts[partition] == 0 { counts[partition] = nil }
+            }
+        }
+    }
+
+    /// Blocks until no work on `partitions` is in flight, or `timeout` passed; true when none is.
+    func waitUntilClear(_ partitions: [Kafka.TopicPartition], timeout: Duration) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if state.withLock({ counts in !partitions.contains { counts[$0] != nil } }) { return true }
+            guard ContinuousClock.now < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+    }
+}
+
+/// What a service knows about each assigned partition's progress, for `/healthz` and the metrics:
+/// the stored position, when it last moved, and retention gaps that stopped the partition.
+///
+/// A partition whose records wait while its stored position has not moved for `stallLimit` makes
+/// the service not ready (`partition.stalled`); a partition whose next records expired before they
+/// were read (`partition.retentionGap`) stays stopped until an operator decides.
+final class PartitionWatch: Sendable {
+    /// A partition stopped because the records at its position no longer exist in Kafka.
+    struct Gap: Sendable, Hashable {
+        /// The stored position: the first record that was never read.
+        var from: Int64
+        /// The partition's log start when the gap was found: the first record still kept.
+        var to: Int64?
+    }
+
+    private struct Progress {
+        var stored: Int64
+        var since: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var progress: [Kafka.TopicPartition: Progress] = [:]
+        var gaps: [Kafka.TopicPartition: Gap] = [:]
+    }
+
+    private let state = Mutex(State())
+    let stallLimit: Duration
+
+    init(stallLimit: Duration) { self.stallLimit = stallLimit }
+
+    /// The store's position of `partition` (on assignment, after a batch, after a seek back).
+    func stored(_ partition: Kafka.TopicPartition, at offset: Int64) {
+        state.withLock { state in
+            if state.progress[partition]?.stored != offset { state.progress[partition] = Progress(stored: offset, since: .now) }
+        }
+    }
+
+    /// Forgets partitions no longer assigned.
+    func retain(_ assigned: Set<Kafka.TopicPartition>) {
+        state.withLock { state in
+            state.progress = state.progress.filter { assigned.contains($0.key) }
+            state.gaps = state.gaps.filter { assigned.contains($0.key) }
+        }
+    }
+
+    /// Records a retention gap.
+    func gap(_ partition: Kafka.TopicPartition, _ gap: Gap) { state.withLock { $0.gaps[partition] = gap } }
+
+    /// Clears a retention gap (accepted by an operator, or the partition moved on).
+    func clearGap(_ partition: Kafka.TopicPartition) { state.withLock { _ = $0.gaps.removeValue(forKey: partition) } }
+
+    /// The retention gaps now.
+    var gaps: [Kafka.TopicPartition: Gap] { state.withLock { $0.gaps } }
+
+    /// Partitions whose records wait (high watermark above the stored position) while the stored
+    /// position has not moved for the stall limit, with what an operator needs to look; stopped
+    /// partitions (gaps) are reported as such, not as stalls.
+    func stalls(highWatermarks: [Kafka.TopicPartition: Int64], now: ContinuousClock.Instant = .now) -> [String] {
+        state.withLock { state in
+            state.progress.sorted { $0.key < $1.key }.compactMap { partition, progress in
+                guard state.gaps[partition] == nil, let high = highWatermarks[partition], high > progress.stored,
+                      now - progress.since > stallLimit else { return nil }
+                return "\(partition.topic)/\(partition.partition) at offset \(progress.stored): \(high - progress.stored) records wait, no progress for \((now - progress.since).components.seconds) s"
+            }
+        }
+    }
+
+    /// `/healthz` detail of the gaps.
+    static func describe(_ gaps: [Kafka.TopicPartition: Gap]) -> String {
+        gaps.sorted { $0.key < $1.key }.map { partition, gap in
+            let range = gap.to.map { "offsets \(gap.from)..<\($0) (\($0 - gap.from) records)" } ?? "from offset \(gap.from)"
+            return "\(partition.topic)/\(partition.partition): \(range) expired from Kafka before they were read; stopped until `hssk offsets accept-gap` or a re-send"
+        }.joined(separator: "; ")
+    }
+}
