@@ -98,3 +98,42 @@ extension StoreContract {
         await store.close()
     }
 }
+
+/// Text the C APIs would cut short, on both backends.
+extension StoreContract {
+    /// Runs `body` and checks it was refused with `invalidRequest` naming the NUL character.
+    func assertRefusesNUL<T>(_ what: String, _ body: () async throws -> T, file: StaticString = #filePath, line: UInt = #line) async {
+        do {
+            let value = try await body()
+            XCTFail("\(what): text with NUL must be refused, not cut short; got \(value)", file: file, line: line)
+        } catch let error as StoreError {
+            guard case .invalidRequest(let message) = error, message.contains("NUL") else {
+                return XCTFail("\(what): \(error)", file: file, line: line)
+            }
+        } catch {
+            XCTFail("\(what): \(error)", file: file, line: line)
+        }
+    }
+
+    func textWithNULIsRefused() async throws {
+        let location = try await fixture.freshLocation()
+        let store = try await open(location)
+        let key = Array(repeating: UInt8(7), count: 32)
+        _ = try await store.createAccount(InteropAccount(name: "01001_lt_bnv", facility: "01001", signingKey: key), actor: "op.lan")
+        // SQLite and libpq read text as C strings: "01001_lt_bnv\0x" would look up 01001_lt_bnv.
+        await assertRefusesNUL("look-up") { try await store.account(named: "01001_lt_bnv\u{0}x")?.name }
+        await assertRefusesNUL("lock") { try await store.setAccountLocked(named: "01001_lt_bnv\u{0}", locked: true, actor: "op.lan") }
+        await assertRefusesNUL("touch") { try await store.touchAccount(named: "01001_lt_bnv\u{0}x") }
+        await assertRefusesNUL("create") {
+            try await store.createAccount(InteropAccount(name: "01002_lt_x\u{0}y", facility: "01002", signingKey: key), actor: "op.lan")
+        }
+        await assertRefusesNUL("a list of ids") { try await store.supplements(ids: ["s-1", "s-2\u{0}"]).count }
+        let accounts = try await store.accounts()
+        XCTAssertEqual(accounts.map(\.name), ["01001_lt_bnv"], "nothing was created")
+        XCTAssertEqual(accounts.first?.locked, false, "the account named before the NUL was not locked")
+        XCTAssertNil(accounts.first?.lastSeen, "nor touched")
+        let report = try await store.verify()
+        XCTAssertTrue(report.ok, "\(report.problems)")
+        await store.close()
+    }
+}

@@ -36,6 +36,12 @@ final class SenderDirectory: Sendable {
         let cached = entries.withLock { entries in names.compactMap { name in entries[name].flatMap { now - $0.fetched < ttl ? (name, $0.sender) : nil } } }
         var result = Dictionary(cached, uniquingKeysWith: { a, _ in a })
         for name in names where result[name] == nil {
+            // No account name holds NUL, and the store refuses one (a permanent error, which would stop
+            // ingest): unknown, without asking.
+            guard !name.utf8.contains(0) else {
+                result[name] = .some(nil)
+                continue
+            }
             let account = try await store.account(named: name)
             let sender = account.flatMap { account -> Sender? in
                 guard let parsed = try? InteropAccountName(parsing: account.name), parsed.value == account.name else { return nil }
