@@ -36,6 +36,7 @@ final class PostgresStoreTests: XCTestCase {
     func testAccountLifecycle() async throws { try await run { try await $0.accountLifecycle() } }
     func testLockInactiveAccounts() async throws { try await run { try await $0.lockInactiveAccounts() } }
     func testTextWithNULIsRefused() async throws { try await run { try await $0.textWithNULIsRefused() } }
+    func testBatchedAccountLookup() async throws { try await run { try await $0.batchedAccountLookup() } }
     func testRelationsAndLaterLinks() async throws { try await run { try await $0.relationsAndLaterLinks() } }
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }

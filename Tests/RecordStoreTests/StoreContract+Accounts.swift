@@ -137,3 +137,29 @@ extension StoreContract {
         await store.close()
     }
 }
+
+/// Accounts looked up in one call, on both backends.
+extension StoreContract {
+    func batchedAccountLookup() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        let key = Array(repeating: UInt8(9), count: 32)
+        let names = ["01001_lt_bnv", "01I29_lt_tc", "bhxh_lt_hn"]
+        for name in names {
+            _ = try await store.createAccount(InteropAccount(name: name, facility: String(name.prefix { $0 != "_" }).uppercased(), signingKey: key),
+                                              actor: "op.lan")
+        }
+        _ = try await store.setAccountLocked(named: "01I29_lt_tc", locked: true, actor: "op.lan")
+        // More names than one statement's list holds, most of them unknown.
+        let asked = Set(names + (0..<250).map { "01001_lt_n\($0)" } + ["01001_LT_BNV", "'; DROP TABLE account; --"])
+        let found = try await store.accounts(named: asked)
+        XCTAssertEqual(found.keys.sorted(), names.sorted(), "exactly the existing accounts, compared byte for byte")
+        XCTAssertEqual(found["01001_lt_bnv"]?.signingKey, key, "with their keys")
+        XCTAssertEqual(found["01I29_lt_tc"]?.locked, true)
+        let single = try await store.account(named: "bhxh_lt_hn")
+        XCTAssertEqual(found["bhxh_lt_hn"], single, "the same account as a single look-up gives")
+        let none = try await store.accounts(named: [])
+        XCTAssertEqual(none, [:])
+        await assertRefusesNUL("a name with NUL among others") { try await store.accounts(named: ["01001_lt_bnv", "01001_lt_bnv\u{0}x"]) }
+        await store.close()
+    }
+}
