@@ -40,11 +40,13 @@ public struct HTTPRequest: Sendable {
     public var path: String { String(target.prefix { $0 != "?" }) }
 
     /// Query parameters (`a=1&b=2`), percent-decoded (`+` is a space); the last value of a name wins.
+    /// A pair without a name (`?=1`) is kept under `""` for the handler to refuse.
     public var query: [String: String] {
         guard let mark = target.firstIndex(of: "?") else { return [:] }
         var out: [String: String] = [:]
         for pair in target[target.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
+            // Empty parts kept: `=` alone splits into two empty strings, never into none (which trapped).
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             out[String(parts[0])] = parts.count > 1 ? String(parts[1]).removingPercentEncodingOrSelf : ""
         }
         return out

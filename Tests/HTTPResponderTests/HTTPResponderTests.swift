@@ -66,6 +66,18 @@ final class HTTPResponderTests: XCTestCase {
         XCTAssertEqual(server.openConnections, 0)
     }
 
+    func testOddQueriesNeverTrap() throws {
+        let server = try echo()
+        defer { server.stop() }
+        for target in ["/x?=", "/x?==", "/x?=q", "/x?&&", "/x?&=&", "/x?q", "/x?q=", "/x?q=%", "/x?q=%FF%FE", "/x?%zz=1", "/x?q=a=b"] {
+            let response = try LoopbackHTTP.get(port: server.port, target)
+            XCTAssertEqual(response.status, 200, "\(target) → \(response.head)")
+        }
+        XCTAssertEqual(HTTPRequest(method: "GET", target: "/x?=").query, ["": ""], "an empty name is kept for the handler to refuse")
+        XCTAssertEqual(HTTPRequest(method: "GET", target: "/x?==1&q").query, ["": "=1", "q": ""])
+        XCTAssertEqual(HTTPRequest(method: "GET", target: "/x?q=a=b&&r=%41+c").query, ["q": "a=b", "r": "A c"])
+    }
+
     func testPostBodyWithExpectContinue() throws {
         var limits = HTTPLimits()
         limits.methods = ["POST"]

@@ -35,6 +35,8 @@ final class PostgresStoreTests: XCTestCase {
     func testOutboxOrderAndAccounts() async throws { try await run { try await $0.outboxOrderAndAccounts() } }
     func testAccountLifecycle() async throws { try await run { try await $0.accountLifecycle() } }
     func testLockInactiveAccounts() async throws { try await run { try await $0.lockInactiveAccounts() } }
+    func testTextWithNULIsRefused() async throws { try await run { try await $0.textWithNULIsRefused() } }
+    func testBatchedAccountLookup() async throws { try await run { try await $0.batchedAccountLookup() } }
     func testRelationsAndLaterLinks() async throws { try await run { try await $0.relationsAndLaterLinks() } }
     func testRefusesNewerSchema() async throws { try await run { try await $0.refusesNewerSchema() } }
     func testLockedStoreIsTransient() async throws { try await run { try await $0.lockedStoreIsTransient() } }

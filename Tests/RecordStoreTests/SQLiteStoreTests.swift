@@ -25,6 +25,8 @@ final class SQLiteStoreTests: XCTestCase {
     func testOutboxOrderAndAccounts() async throws { try await contract.outboxOrderAndAccounts() }
     func testAccountLifecycle() async throws { try await contract.accountLifecycle() }
     func testLockInactiveAccounts() async throws { try await contract.lockInactiveAccounts() }
+    func testTextWithNULIsRefused() async throws { try await contract.textWithNULIsRefused() }
+    func testBatchedAccountLookup() async throws { try await contract.batchedAccountLookup() }
     func testRelationsAndLaterLinks() async throws { try await contract.relationsAndLaterLinks() }
     func testRefusesNewerSchema() async throws { try await contract.refusesNewerSchema() }
     func testLockedStoreIsTransient() async throws { try await contract.lockedStoreIsTransient() }

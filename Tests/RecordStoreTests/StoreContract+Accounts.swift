@@ -98,3 +98,68 @@ extension StoreContract {
         await store.close()
     }
 }
+
+/// Text the C APIs would cut short, on both backends.
+extension StoreContract {
+    /// Runs `body` and checks it was refused with `invalidRequest` naming the NUL character.
+    func assertRefusesNUL<T>(_ what: String, _ body: () async throws -> T, file: StaticString = #filePath, line: UInt = #line) async {
+        do {
+            let value = try await body()
+            XCTFail("\(what): text with NUL must be refused, not cut short; got \(value)", file: file, line: line)
+        } catch let error as StoreError {
+            guard case .invalidRequest(let message) = error, message.contains("NUL") else {
+                return XCTFail("\(what): \(error)", file: file, line: line)
+            }
+        } catch {
+            XCTFail("\(what): \(error)", file: file, line: line)
+        }
+    }
+
+    func textWithNULIsRefused() async throws {
+        let location = try await fixture.freshLocation()
+        let store = try await open(location)
+        let key = Array(repeating: UInt8(7), count: 32)
+        _ = try await store.createAccount(InteropAccount(name: "01001_lt_bnv", facility: "01001", signingKey: key), actor: "op.lan")
+        // SQLite and libpq read text as C strings: "01001_lt_bnv\0x" would look up 01001_lt_bnv.
+        await assertRefusesNUL("look-up") { try await store.account(named: "01001_lt_bnv\u{0}x")?.name }
+        await assertRefusesNUL("lock") { try await store.setAccountLocked(named: "01001_lt_bnv\u{0}", locked: true, actor: "op.lan") }
+        await assertRefusesNUL("touch") { try await store.touchAccount(named: "01001_lt_bnv\u{0}x") }
+        await assertRefusesNUL("create") {
+            try await store.createAccount(InteropAccount(name: "01002_lt_x\u{0}y", facility: "01002", signingKey: key), actor: "op.lan")
+        }
+        await assertRefusesNUL("a list of ids") { try await store.supplements(ids: ["s-1", "s-2\u{0}"]).count }
+        let accounts = try await store.accounts()
+        XCTAssertEqual(accounts.map(\.name), ["01001_lt_bnv"], "nothing was created")
+        XCTAssertEqual(accounts.first?.locked, false, "the account named before the NUL was not locked")
+        XCTAssertNil(accounts.first?.lastSeen, "nor touched")
+        let report = try await store.verify()
+        XCTAssertTrue(report.ok, "\(report.problems)")
+        await store.close()
+    }
+}
+
+/// Accounts looked up in one call, on both backends.
+extension StoreContract {
+    func batchedAccountLookup() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        let key = Array(repeating: UInt8(9), count: 32)
+        let names = ["01001_lt_bnv", "01I29_lt_tc", "bhxh_lt_hn"]
+        for name in names {
+            _ = try await store.createAccount(InteropAccount(name: name, facility: String(name.prefix { $0 != "_" }).uppercased(), signingKey: key),
+                                              actor: "op.lan")
+        }
+        _ = try await store.setAccountLocked(named: "01I29_lt_tc", locked: true, actor: "op.lan")
+        // More names than one statement's list holds, most of them unknown.
+        let asked = Set(names + (0..<250).map { "01001_lt_n\($0)" } + ["01001_LT_BNV", "'; DROP TABLE account; --"])
+        let found = try await store.accounts(named: asked)
+        XCTAssertEqual(found.keys.sorted(), names.sorted(), "exactly the existing accounts, compared byte for byte")
+        XCTAssertEqual(found["01001_lt_bnv"]?.signingKey, key, "with their keys")
+        XCTAssertEqual(found["01I29_lt_tc"]?.locked, true)
+        let single = try await store.account(named: "bhxh_lt_hn")
+        XCTAssertEqual(found["bhxh_lt_hn"], single, "the same account as a single look-up gives")
+        let none = try await store.accounts(named: [])
+        XCTAssertEqual(none, [:])
+        await assertRefusesNUL("a name with NUL among others") { try await store.accounts(named: ["01001_lt_bnv", "01001_lt_bnv\u{0}x"]) }
+        await store.close()
+    }
+}

@@ -60,6 +60,54 @@ final class StoreCommandTests: XCTestCase {
         XCTAssertNotEqual(wrong.status, 0, "a wrong key must not verify")
         XCTAssertFalse(wrong.output.isEmpty)
     }
+
+    /// Key files are owner-only from the moment they exist (even under a permissive umask), and an
+    /// existing file or symbolic link at the path is refused, never replaced or followed.
+    func testKeyFilesAreOwnerOnlyFromTheStartAndNeverReplaceALink() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("hssk-key-files-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        func mode(_ path: String) throws -> Int { try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) }
+        func isLink(_ path: String) -> Bool { (try? FileManager.default.destinationOfSymbolicLink(atPath: path)) != nil }
+        let saved = umask(0)  // the child inherits it: the file's mode must not come from the umask
+        defer { umask(saved) }
+
+        let keyFile = path("keys.json")
+        XCTAssertEqual(try runHSSK(["keys", "generate", "--out", keyFile]).status, 0)
+        XCTAssertEqual(try mode(keyFile), 0o600)
+        let original = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+        let again = try runHSSK(["keys", "generate", "--out", keyFile])
+        XCTAssertNotEqual(again.status, 0, "an existing key file is never overwritten")
+        XCTAssertTrue(again.output.contains("exists"), again.output)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: keyFile)), original)
+
+        // A link planted where the key file will go (dangling: nothing exists at its target yet).
+        let planted = path("planted.json"), target = path("elsewhere.json")
+        try FileManager.default.createSymbolicLink(atPath: planted, withDestinationPath: target)
+        let linked = try runHSSK(["keys", "generate", "--out", planted])
+        XCTAssertNotEqual(linked.status, 0, "a symbolic link at --out is refused: \(linked.output)")
+        XCTAssertTrue(isLink(planted), "the link is left as it was")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: target), "nothing written through it")
+
+        // Rotation replaces the file it was given, atomically, still 0600; through a link it refuses
+        // before re-encrypting anything (it would replace the link, and the file it names would keep the old keys).
+        let storePath = path("store.sqlite")
+        let store = try await RecordStores.open(storePath, keys: try KeyRing(contentsOf: keyFile))
+        await store.close()
+        let rotated = try runHSSK(["keys", "rotate", "--store", storePath, "--keys", keyFile])
+        XCTAssertEqual(rotated.status, 0, rotated.output)
+        XCTAssertEqual(try mode(keyFile), 0o600)
+        XCTAssertEqual(try KeyRing(contentsOf: keyFile).keyIDs.count, 2)
+        let link = path("keys-link.json")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: keyFile)
+        let rotatedKeys = try Data(contentsOf: URL(fileURLWithPath: keyFile))
+        let throughLink = try runHSSK(["keys", "rotate", "--store", storePath, "--keys", link])
+        XCTAssertNotEqual(throughLink.status, 0, "rotation through a symbolic link is refused: \(throughLink.output)")
+        XCTAssertTrue(isLink(link), "the link is left as it was")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: keyFile)), rotatedKeys, "the key file is unchanged")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.contains(".tmp") }, [], "no temporary file left")
+    }
 }
 
 /// Runs the built `hssk`; output is stdout and stderr together.

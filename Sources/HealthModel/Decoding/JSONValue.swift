@@ -46,6 +46,30 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
+    /// The JSON path of the first string or key (in key order) that holds NUL, if any; a key is shown
+    /// with `\u0000` for the character.
+    func pathOfNUL(_ path: String = "$") -> String? {
+        switch self {
+        case .string(let s):
+            return s.utf8.contains(0) ? path : nil
+        case .array(let a):
+            for (index, element) in a.enumerated() {
+                if let found = element.pathOfNUL("\(path)[\(index)]") { return found }
+            }
+            return nil
+        case .object(let o):
+            for key in o.keys.sorted() {
+                let shown = key.replacingOccurrences(of: "\u{0}", with: "\\u0000")
+                let child = path == "$" ? shown : "\(path).\(shown)"
+                if key.utf8.contains(0) { return child }
+                if let found = o[key]?.pathOfNUL(child) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
     /// The same value with every string NFC-normalised, trimmed and whitespace-collapsed; strings under
     /// `multilineKeys` keep their line breaks.
     func normalizingText(multilineKeys: Set<String>, key: String? = nil) -> JSONValue {

@@ -20,8 +20,8 @@ public struct DecodedRecord<Record: ValidatedValue>: Sendable {
 
 /// Turns untrusted bytes into records: never throws and never crashes on garbage.
 ///
-/// Steps: parse JSON → NFC-normalise every string → decode the canonical form → report unknown
-/// fields and `null`s (the schemas are allowlists) → validate.
+/// Steps: parse JSON → refuse NUL anywhere → NFC-normalise every string → decode the canonical form →
+/// report unknown fields and `null`s (the schemas are allowlists) → validate.
 public enum RecordDecoder {
     /// Largest value accepted, in bytes; a visit with medicines and labs is far below it.
     public static let maxValueBytes = 4 * 1024 * 1024
@@ -47,6 +47,14 @@ public enum RecordDecoder {
         }
         guard case .object = raw else {
             issues.add("$", "json.notObject", en: "The value must be a JSON object.", vi: "Dữ liệu phải là một đối tượng JSON.")
+            return DecodedRecord(record: nil, issues: issues.issues)
+        }
+        // NUL is valid JSON, but the store binds text as C strings, which end there: an episode key
+        // "LK-1\u0000x" would be stored as "LK-1". Refused whole, with a code the sender can act on.
+        // (The short path above never meets one: it takes no escape but \" and \\.)
+        if let path = raw.pathOfNUL() {
+            issues.add(path, "json.nulCharacter", en: "Text must not contain the NUL character (\\u0000).",
+                       vi: "Nội dung không được chứa ký tự NUL (\\u0000).")
             return DecodedRecord(record: nil, issues: issues.issues)
         }
         let normalized = raw.normalizingText(multilineKeys: TreatmentSummary.multilineKeys)

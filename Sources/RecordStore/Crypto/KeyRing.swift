@@ -105,17 +105,66 @@ public struct KeyRing: Sendable, Equatable {
         try self.init(json: data)
     }
 
-    /// Writes the key file atomically with mode 0600.
-    public func write(to path: String) throws(StoreError) {
-        let data = try json()
-        let temporary = path + ".tmp-\(getpid())"
-        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
-            throw StoreError.backend("cannot write key file '\(temporary)'")
+    /// Writes the key file, mode 0600 from its creation: a new file (refused when anything, even a
+    /// symbolic link, has the name), or with `replacing` an existing regular file swapped atomically.
+    ///
+    /// The mode is given to the system call that creates the file, never set afterwards: a file
+    /// created with the umask's mode and then chmod-ed was readable by others in between.
+    public func write(to path: String, replacing: Bool = false) throws(StoreError) {
+        let bytes = Array(try json())
+        guard replacing else {
+            // O_EXCL fails on any existing name, a dangling symbolic link included: nothing is followed.
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                let code = errno
+                if code == EEXIST { throw StoreError.invalidRequest("'\(path)' exists: a key file is never overwritten (its keys may still be needed)") }
+                throw StoreError.backend("cannot create key file '\(path)': \(String(cString: strerror(code)))")
+            }
+            if let failure = Self.fill(fd, with: bytes) {
+                unlink(path)
+                throw StoreError.backend("cannot write key file '\(path)': \(failure)")
+            }
+            return
+        }
+        // A link is refused, not replaced: the new keys would land here while the file it names, the
+        // one the services read, kept the old ones.
+        var info = stat()
+        if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            throw StoreError.invalidRequest("'\(path)' is not a regular file (a symbolic link?): give the key file's own path")
+        }
+        // mkstemp creates a fresh name with mode 0600 and O_EXCL, in the same directory so that the
+        // rename is atomic: readers see the old file or the new one, never a part.
+        var template = Array((path + ".tmp-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw StoreError.backend("cannot create a temporary key file beside '\(path)': \(String(cString: strerror(errno)))") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let temporary = String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let failure = Self.fill(fd, with: bytes) {
+            unlink(temporary)
+            throw StoreError.backend("cannot write key file '\(temporary)': \(failure)")
         }
         guard rename(temporary, path) == 0 else {
+            let code = errno
             unlink(temporary)
-            throw StoreError.backend("cannot replace key file '\(path)': \(String(cString: strerror(errno)))")
+            throw StoreError.backend("cannot replace key file '\(path)': \(String(cString: strerror(code)))")
         }
+    }
+
+    /// Sets mode 0600 exactly (the creating call's mode is narrowed by the umask, never widened), writes
+    /// all of `bytes`, syncs and closes `fd`; the reason when any step failed.
+    private static func fill(_ fd: Int32, with bytes: [UInt8]) -> String? {
+        defer { close(fd) }
+        guard fchmod(fd, 0o600) == 0 else { return String(cString: strerror(errno)) }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return String(cString: strerror(errno))
+            }
+            offset += n
+        }
+        return fsync(fd) == 0 ? nil : String(cString: strerror(errno))
     }
 
     /// The key ring from `path` if given, else `HSSK_KEYS` (JSON), else the file named by `HSSK_KEYS_FILE`.

@@ -107,11 +107,11 @@ final class PostgresConnection: SQLConnection {
         var lengths: [Int32] = []
         var formats: [Int32] = []
         var isNull: [Bool] = []
-        for value in params {
+        for (i, value) in params.enumerated() {
             switch value {
             case .null: buffers.append([]); formats.append(0); isNull.append(true)
             case .int(let v): buffers.append(Array(String(v).utf8) + [0]); formats.append(0); isNull.append(false)
-            case .text(let v): buffers.append(Array(v.utf8) + [0]); formats.append(0); isNull.append(false)
+            case .text(let v): buffers.append(Array(try SQLValue.bindable(v, position: i + 1).utf8) + [0]); formats.append(0); isNull.append(false)
             case .blob(let v): buffers.append(v); formats.append(1); isNull.append(false)
             }
             lengths.append(Int32(buffers[buffers.count - 1].count))

@@ -80,7 +80,7 @@ final class SQLiteConnection: SQLConnection {
             switch value {
             case .null: rc = sqlite3_bind_null(statement, index)
             case .int(let v): rc = sqlite3_bind_int64(statement, index, v)
-            case .text(let v): rc = sqlite3_bind_text(statement, index, v, -1, sqliteTransient)
+            case .text(let v): rc = sqlite3_bind_text(statement, index, try SQLValue.bindable(v, position: i + 1), -1, sqliteTransient)
             case .blob(let v):
                 // An empty buffer's base address may be nil, which SQLite would bind as NULL.
                 if v.isEmpty {

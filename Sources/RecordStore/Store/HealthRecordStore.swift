@@ -1,11 +1,20 @@
 import Foundation
 import HealthModel
 
+/// What authenticating senders needs of the store: the role ingest and the insurance sync use, small
+/// enough for a test to stand in for the store and count its calls.
+public protocol SenderAccountStore: AnyObject, Sendable {
+    /// The accounts among `names` that exist, with their signing keys, keyed by name; one call for all.
+    func accounts(named names: Set<String>) async throws -> [String: InteropAccount]
+    /// Records that an account was seen now.
+    func touchAccount(named name: String) async throws
+}
+
 /// The health-record store: one protocol, two backends (SQLite, PostgreSQL) with identical behaviour.
 ///
 /// All methods throw `StoreError` only. Every call runs on the store's own thread; concurrent
 /// callers are serialised per store, and separate stores on one database exclude each other's writes.
-public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore {
+public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAccountStore {
     /// `sqlite` or `postgres`.
     var backendName: String { get }
 
@@ -91,8 +100,6 @@ public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore {
     func saveAccount(_ account: InteropAccount) async throws
     /// An interop account by name.
     func account(named name: String) async throws -> InteropAccount?
-    /// Records that an account was seen now.
-    func touchAccount(named name: String) async throws
     /// Every interop account, sorted by name, without signing keys.
     func accounts() async throws -> [InteropAccount]
     /// Creates an account (key stored encrypted) and audits it as `actor`; false when the name is taken (nothing changes).

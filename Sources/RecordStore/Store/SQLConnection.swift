@@ -13,6 +13,21 @@ enum SQLValue: Sendable, Hashable {
     var isNull: Bool { if case .null = self { return true } else { return false } }
 }
 
+extension SQLValue {
+    /// `text` when it can be bound as parameter `position` (1-based); refused when it holds NUL.
+    ///
+    /// Both backends take text parameters as C strings (SQLite's length -1, libpq's text format), which
+    /// end at the first NUL: `"01001_lt_bnv\0x"` would bind as `01001_lt_bnv` and find, change or
+    /// create another row than the one named. Refusing is the only answer both backends can give the
+    /// same way (PostgreSQL text cannot hold NUL at all).
+    static func bindable(_ text: String, position: Int) throws(StoreError) -> String {
+        guard !text.utf8.contains(0) else {
+            throw StoreError.invalidRequest("text parameter \(position) contains a NUL character (U+0000), which the store never accepts")
+        }
+        return text
+    }
+}
+
 extension SQLValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral {
     init(stringLiteral value: String) { self = .text(value) }
     init(integerLiteral value: Int64) { self = .int(value) }

@@ -166,6 +166,7 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func insuranceReport(day: String) async throws -> InsuranceReport { try await onThread { try $0.insuranceReport(day: day) } }
     public func saveAccount(_ account: InteropAccount) async throws { try await onThread { try $0.saveAccount(account) } }
     public func account(named name: String) async throws -> InteropAccount? { try await onThread { try $0.account(named: name) } }
+    public func accounts(named names: Set<String>) async throws -> [String: InteropAccount] { try await onThread { try $0.accounts(named: names) } }
     public func touchAccount(named name: String) async throws { try await onThread { try $0.touchAccount(named: name) } }
     public func accounts() async throws -> [InteropAccount] { try await onThread { try $0.accounts() } }
     public func createAccount(_ account: InteropAccount, actor: String) async throws -> Bool {

@@ -57,6 +57,16 @@ extension StoreEngine {
         try db.queryOne("SELECT \(Self.accountColumns) FROM account WHERE name = ?", [.text(name)]).map { try account(from: $0, withKey: true) }
     }
 
+    /// The accounts among `names` that exist, with their keys: one statement per 100 names.
+    func accounts(named names: Set<String>) throws -> [String: InteropAccount] {
+        var found: [String: InteropAccount] = [:]
+        try selectIn("SELECT \(Self.accountColumns) FROM account WHERE name IN", names.sorted().map { .text($0) }) { row in
+            let account = try account(from: row, withKey: true)
+            found[account.name] = account
+        }
+        return found
+    }
+
     /// Every account by name, without signing keys (nothing to decrypt for a listing).
     func accounts() throws -> [InteropAccount] {
         try db.query("SELECT \(Self.accountColumns) FROM account ORDER BY name", []).map { try account(from: $0, withKey: false) }

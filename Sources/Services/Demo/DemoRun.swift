@@ -203,7 +203,7 @@ public struct DemoRun: Sendable {
         } else {
             // A fresh SQLite file each run, so fresh keys each run; 0600 like every key file.
             keys = try KeyRing.generate()
-            try keys.write(to: demoKeys)
+            try keys.write(to: demoKeys, replacing: true)
         }
         return (keys, folder + "/demo.log")
     }

@@ -61,7 +61,8 @@ public struct FeedSinkReport: Sendable, Hashable, Codable {
 /// to fail. Built on `HTTPResponder`; not an implementation of the citizen app.
 ///
 /// Endpoints: `POST /` (any path) push requests; `GET /_stats` the report as JSON;
-/// `POST /_control?failNext=N&status=S&failForSeconds=T` changes the failure plan (same credentials).
+/// `POST /_control?failNext=N&status=S&failForSeconds=T` changes the failure plan (same credentials;
+/// unknown names and values that are not numbers or out of range are refused with 400, nothing changed).
 public final class FeedSink: Service {
     /// Name for logs.
     public let name = "feed-sink"
@@ -387,15 +388,19 @@ private final class Core: Sendable {
         return true
     }
 
+    /// `POST /_control`: the whole plan is checked before any of it applies; 400 with the reason otherwise.
     private func control(_ request: HTTPRequest) -> HTTPResponse {
-        let query = request.query
-        let status = query["status"].flatMap(Int.init).flatMap { (100...599).contains($0) ? $0 : nil } ?? 503
+        let plan: ControlPlan
+        do {
+            plan = try ControlPlan(query: request.query)
+        } catch {
+            let body = (try? JSONEncoder().encode(["error": error.message])).map(Array.init) ?? Array(#"{"error":"bad control request"}"#.utf8)
+            return .json(400, body)
+        }
         state.withLock { state in
-            state.failStatus = status
-            if let next = query["failNext"].flatMap(Int.init) { state.failNext = max(0, next) }
-            if let seconds = query["failForSeconds"].flatMap(Double.init), seconds.isFinite, seconds >= 0 {
-                state.failUntil = .now + .milliseconds(Int64(seconds * 1000))
-            }
+            state.failStatus = plan.status
+            if let next = plan.failNext { state.failNext = next }
+            if let duration = plan.failFor { state.failUntil = .now + duration }
         }
         return .json(200, Array(#"{"ok":true}"#.utf8))
     }
@@ -450,5 +455,50 @@ private final class Core: Sendable {
         var duplicate: Bool
         var outOfOrder: Bool
         var document: JSONValue?
+    }
+}
+
+/// A failure plan posted to `/_control`, read from untrusted query text: every value is checked
+/// against the same bounds as `hssk feed sink --fail-next/--fail-for` before it is converted, so no
+/// input can trap a conversion (`1e300` seconds would overflow `Int64`).
+private struct ControlPlan {
+    /// Why a control request was refused.
+    struct Problem: Error {
+        var message: String
+    }
+
+    static let names: Set<String> = ["failNext", "status", "failForSeconds"]
+    static let maxFailNext = 1_000_000
+    static let maxFailSeconds = 86_400.0
+
+    /// Status of the failures (503 unless given).
+    var status = 503
+    /// Requests to fail, when given.
+    var failNext: Int?
+    /// How long to fail from now, when given.
+    var failFor: Duration?
+
+    init(query: [String: String]) throws(Problem) {
+        for name in query.keys.sorted() where !Self.names.contains(name) {
+            guard !name.isEmpty else { throw Problem(message: "a parameter without a name; use failNext, status, failForSeconds") }
+            throw Problem(message: "unknown parameter '\(name.prefix(40))'; use failNext, status, failForSeconds")
+        }
+        if let text = query["status"] {
+            guard let status = Int(text), (100...599).contains(status) else { throw Problem(message: "status must be a whole number 100–599") }
+            self.status = status
+        }
+        if let text = query["failNext"] {
+            guard let count = Int(text), (0...Self.maxFailNext).contains(count) else {
+                throw Problem(message: "failNext must be a whole number 0–\(Self.maxFailNext)")
+            }
+            failNext = count
+        }
+        if let text = query["failForSeconds"] {
+            // The range check also refuses NaN and infinities (no comparison holds for NaN).
+            guard let seconds = Double(text), seconds >= 0, seconds <= Self.maxFailSeconds else {
+                throw Problem(message: "failForSeconds must be a number of seconds 0–\(Int(Self.maxFailSeconds))")
+            }
+            failFor = .milliseconds(Int64((seconds * 1000).rounded()))
+        }
     }
 }

@@ -44,12 +44,8 @@ public enum StoreAdministration {
     /// Writes a new key file (refusing to overwrite one) or returns its JSON when `path` is nil.
     public static func generateKeys(to path: String?) throws -> Data {
         let keys = try KeyRing.generate()
-        if let path {
-            guard !FileManager.default.fileExists(atPath: path) else {
-                throw StoreError.invalidRequest("'\(path)' exists: a key file is never overwritten (its keys may still be needed)")
-            }
-            try keys.write(to: path)
-        }
+        // The write itself refuses an existing name (a check before it could race with another writer).
+        if let path { try keys.write(to: path) }
         return try keys.json()
     }
 
@@ -61,7 +57,7 @@ public enum StoreAdministration {
         var keys = try KeyRing(contentsOf: keyFile)
         if !resume {
             let id = try keys.addActiveKey()
-            try keys.write(to: keyFile)
+            try keys.write(to: keyFile, replacing: true)
             progress("new active key '\(id)' written to \(keyFile)")
         }
         let store = try await RecordStores.open(location, keys: keys, mustExist: true)

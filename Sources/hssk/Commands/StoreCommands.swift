@@ -97,7 +97,7 @@ let keysCommand = Command(
             name: "rotate", summary: "Add a new active key to the key file and re-encrypt the store under it.",
             usage: "keys rotate --store PATH|URL --keys FILE [--resume] [--batch N]",
             details: "Re-encrypts in batches (one transaction each), so it can be interrupted and rerun with --resume. Old keys stay in the file: remove them once 'hssk verify' shows them unused. The blind-index key is not rotated.",
-            options: [storeOption, Option(name: "keys", value: "FILE", help: "The key file to update."),
+            options: [storeOption, Option(name: "keys", value: "FILE", help: "The key file to update (the file itself, not a symbolic link)."),
                       Option(name: "resume", value: nil, help: "Do not add a key; finish re-encrypting under the active one."),
                       Option(name: "batch", value: "N", help: "Rows per transaction.", defaultValue: "500")],
             run: { arguments in

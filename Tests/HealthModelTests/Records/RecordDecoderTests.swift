@@ -112,6 +112,31 @@ final class RecordDecoderTests: XCTestCase {
         XCTAssertEqual(result.issues.errors, [])
     }
 
+    /// NUL is valid JSON, but the store passes text to SQLite and libpq as C strings, which would cut
+    /// it short there: a value with NUL anywhere (a value or a key, at any depth) is refused whole.
+    func testNULAnywhereIsRefused() throws {
+        var visit = try jsonObject(RecordFixtures.visit)
+        var patient = try XCTUnwrap(visit["patient"] as? [String: Any])
+        patient["fullName"] = "Nguyễn Văn An\u{0}"
+        visit["patient"] = patient
+        var dose = try jsonObject(RecordFixtures.dose)
+        dose["vaccineCode"] = "BCG\u{0}x"
+        var card = try jsonObject(RecordFixtures.card)
+        card["extra\u{0}"] = "x"
+        var birth = try jsonObject(RecordFixtures.birth)
+        birth["stationCode"] = "\u{0}"
+        let samples: [(RecordKind, [String: Any], String)] = [(.visit, visit, "patient.fullName"), (.vaccination, dose, "vaccineCode"),
+                                                              (.insuranceCard, card, "extra\\u0000"), (.registryEvent, birth, "stationCode")]
+        for (kind, object, path) in samples {
+            let data = try JSONSerialization.data(withJSONObject: object)
+            XCTAssertTrue(String(decoding: data, as: UTF8.self).contains("\\u0000"), "the JSON carries the escape")
+            let result = RecordDecoder.decode(data, kind: kind)
+            XCTAssertNil(result.record, "\(kind)")
+            XCTAssertEqual(result.issues.errors.first?.code, "json.nulCharacter", "\(kind): \(result.issues)")
+            XCTAssertEqual(result.issues.errors.first?.path, path, "\(kind)")
+        }
+    }
+
     private func jsonObject<R: HealthRecord>(_ record: R) throws -> [String: Any] {
         try XCTUnwrap(JSONSerialization.jsonObject(with: RecordDecoder.encode(record)) as? [String: Any])
     }

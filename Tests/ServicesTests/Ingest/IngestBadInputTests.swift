@@ -117,6 +117,58 @@ final class IngestBadInputTests: XCTestCase {
         scenario.cluster.shutdown()
     }
 
+    /// SQLite and libpq take text as C strings, so NUL never reaches the store: a sender named
+    /// `<account>\0x` (signed with that account's key) is an unknown account, not the account before the
+    /// NUL; a value with NUL in any text is dead-lettered whole; the records around them are stored and
+    /// the service keeps running.
+    func testNULInTheSenderOrTheValueIsDeadLetteredNeverCutShort() async throws {
+        let scenario = try IngestScenario(partitions: 1)
+        let store = try await RecordStores.open(try TestStores.freshLocation(.sqlite), keys: try KeyRing.generate())
+        try await scenario.registerAccounts(in: store)
+        var generator = PopulationGenerator(citizens: 40, seed: 7)
+        generator.noise = .none
+        let visits = generator.generate().records.filter { $0.record.kind == .visit }.prefix(12)
+        var messages: [(ProducerRecord, String?)] = []
+        for (n, base) in visits.enumerated() {
+            guard case .visit(var visit) = base.record else { continue }
+            visit.episodeKey = "NUL-\(n)"
+            let sender = base.sender
+            switch n % 4 {
+            case 0:
+                let value = Array(try SourcePublisher.canonicalJSON(.visit(visit)))
+                var record = scenario.sources.message(value: value, key: visit.kafkaKey, kind: .visit, sender: sender + "\u{0}x", signing: .unsigned)
+                let key = try XCTUnwrap(scenario.sources.keys[sender])
+                record.headers.append(KafkaHeader(EnvelopeHeaders.signature, RecordSignature.sign(value: value, key: key)))
+                messages.append((record, "sender.unknownAccount"))
+            case 1:
+                visit.episodeKey += "\u{0}x"  // in the Kafka key too, as the key must be the record's
+                let value = Array(try SourcePublisher.canonicalJSON(.visit(visit)))
+                messages.append((scenario.sources.message(value: value, key: visit.kafkaKey, kind: .visit, sender: sender), "json.nulCharacter"))
+            case 2:
+                visit.patient.fullName += "\u{0}"
+                let value = Array(try SourcePublisher.canonicalJSON(.visit(visit)))
+                messages.append((scenario.sources.message(value: value, key: visit.kafkaKey, kind: .visit, sender: sender), "json.nulCharacter"))
+            default:
+                let value = Array(try SourcePublisher.canonicalJSON(.visit(visit)))
+                messages.append((scenario.sources.message(value: value, key: visit.kafkaKey, kind: .visit, sender: sender), nil))
+            }
+        }
+        let service = IngestService(configuration: scenario.configuration(), store: store, log: .silent)
+        let running = Task { try await service.run() }
+        let published = try await scenario.publish(messages)
+        let processed = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(published))
+        XCTAssertTrue(processed, "ingest kept going past every record")
+        running.cancel()
+        try await running.value
+        let bad = messages.filter { $0.1 != nil }.count
+        let letters = try await scenario.deadLetters(atLeast: bad)
+        let problems = try await scenario.check(published, store: store, deadLetters: letters)
+        XCTAssertTrue(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+        XCTAssertEqual(service.counters.snapshot.stored, messages.count - bad)
+        await store.close()
+        scenario.cluster.shutdown()
+    }
+
     private func mutate(_ value: [UInt8], _ change: (inout [String: Any]) -> Void) throws -> [UInt8] {
         var object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(value)) as? [String: Any])
         change(&object)
