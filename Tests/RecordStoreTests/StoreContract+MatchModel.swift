@@ -48,7 +48,7 @@ extension StoreContract {
         try await reopened.saveMatchModel(StoredMatchModel(modelJSON: "{}", estimatedAt: "2026-11-21T23:00:00.000Z", pairs: 1), actor: "op.lan")
         let report = try await reopened.verify()
         XCTAssertTrue(report.ok, "\(report.problems)")
-        XCTAssertEqual(report.schemaVersion, 4)
+        XCTAssertEqual(report.schemaVersion, Migrations.currentVersion)
         await reopened.close()
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 4
+    static let currentVersion = 5
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -68,7 +68,7 @@ enum Migrations {
             // Blind indexes are random: every such index dirties pages all over its B-tree on each
             // commit, so there is one per record. It finds every version of a key and makes an exact
             // duplicate impossible; "one current version per key" is kept by the (serialised)
-            // writers and checked by verify().
+            // writers and checked by verify(). (Replaced by (key, version) in a later step.)
             "CREATE UNIQUE INDEX source_record_content ON source_record(source_key_index, content_index)",
             "CREATE INDEX source_record_person ON source_record(person_id)",
             "CREATE INDEX source_record_position ON source_record(topic, kafka_partition, kafka_offset)",
@@ -258,6 +258,14 @@ enum Migrations {
               pairs {int} NOT NULL,
               saved_by TEXT NOT NULL)
             """,
+        ],
+        // Step 5, source record versions: a correction back to earlier content (A, B, A) is a new version
+        // with the same content index as the first, so (key, content) is no longer unique. What is
+        // unique is (key, version): still one random index per record, and still no two writers can
+        // both store version n of a key. IF (NOT) EXISTS: steps may be re-run on a hand-downgraded store.
+        [
+            "DROP INDEX IF EXISTS source_record_content",
+            "CREATE UNIQUE INDEX IF NOT EXISTS source_record_key_version ON source_record(source_key_index, version)",
         ],
     ]
 
