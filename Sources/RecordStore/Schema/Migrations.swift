@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 5
+    static let currentVersion = 6
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -267,6 +267,19 @@ enum Migrations {
             "DROP INDEX IF EXISTS source_record_content",
             "CREATE UNIQUE INDEX IF NOT EXISTS source_record_key_version ON source_record(source_key_index, version)",
         ],
+        // Step 6, outbox quarantine: a row its reader cannot process (a payload that fails authentication,
+        // a person whose data cannot be read) is taken out of the pending set (done_at) and recorded here
+        // with a code, so that one bad row never stops the feed or the insurance sync and is not retried
+        // forever. Codes, ids and times only. IF NOT EXISTS: steps may be re-run on a hand-downgraded store.
+        [
+            """
+            CREATE TABLE IF NOT EXISTS outbox_quarantine (
+              outbox_id {int} PRIMARY KEY REFERENCES outbox(id),
+              code TEXT NOT NULL,
+              quarantined_at TEXT NOT NULL,
+              actor TEXT NOT NULL)
+            """,
+        ],
     ]
 
     /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
@@ -286,7 +299,7 @@ enum Migrations {
         ("registry_event", "id"), ("relation", "id"), ("merge_log", "id"), ("review_task", "id"),
         ("outbox", "id"), ("consumer_offset", "group_id, topic, kafka_partition"), ("audit_log", "seq"),
         ("account", "id"), ("processing_attempt", "group_id, topic, kafka_partition"), ("insurance_card_state", "id"),
-        ("insurance_supplement", "id"), ("match_model", "name"),
+        ("insurance_supplement", "id"), ("match_model", "name"), ("outbox_quarantine", "outbox_id"),
     ]
 
     /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.
