@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 6
+    static let currentVersion = 7
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -279,6 +279,12 @@ enum Migrations {
               quarantined_at TEXT NOT NULL,
               actor TEXT NOT NULL)
             """,
+        ],
+        // Step 7, supplement answer order: BHXH's own time of the answer it recorded last (UTC, as the
+        // store writes times), so that an answer only moves its supplement forward and a replayed older
+        // answer changes nothing. NULL for answers recorded before this step (they stay as they are).
+        [
+            "ALTER TABLE insurance_supplement ADD COLUMN answer_received_at TEXT",
         ],
     ]
 

@@ -245,7 +245,7 @@ public final class InsuranceSync: ObservableService {
                 reject(record, problem)
             } else {
                 answers.append(SupplementAnswer(supplementID: ack.supplementId, accepted: ack.status == .accepted,
-                                                reasonCode: ack.reasonCode, reason: ack.reason))
+                                                reasonCode: ack.reasonCode, reason: ack.reason, receivedAt: ack.receivedTime))
             }
         }
         try await retry.deliver(deadLetters, with: producer)
@@ -259,8 +259,9 @@ public final class InsuranceSync: ObservableService {
             offsets[partition] = offset
         }
         let positions = Array(offsets.values), recorded = answers
+        let changed: Int
         do {
-            _ = try await retrying { try await self.store.recordSupplementAnswers(recorded, offsets: positions, actor: "insurance-sync") }
+            changed = try await retrying { try await self.store.recordSupplementAnswers(recorded, offsets: positions, actor: "insurance-sync") }
         } catch StoreError.offsetMoved(let detail) {
             // Another sync process answered these after a rebalance; nothing here may be applied twice.
             log.event("warning", "ack.batch.fenced", ["detail": .text(detail)])
@@ -273,6 +274,8 @@ public final class InsuranceSync: ObservableService {
         }
         log.event("info", "acks.recorded", ["accepted": .int(Int64(answers.filter(\.accepted).count)),
                                             "rejected": .int(Int64(answers.filter { !$0.accepted }.count)),
+                                            // Replays of older answers and answers for superseded supplements change nothing.
+                                            "unchanged": .int(Int64(answers.count - changed)),
                                             "deadLettered": .int(Int64(deadLetters.count))])
         // Kafka's committed offsets only feed lag monitoring; the store holds the position.
         let commit = Dictionary(uniqueKeysWithValues: positions.map { (Kafka.TopicPartition($0.partition.topic, $0.partition.partition), $0.nextOffset) })
