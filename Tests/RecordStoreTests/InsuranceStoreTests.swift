@@ -8,6 +8,7 @@ final class SQLiteInsuranceStoreTests: XCTestCase {
     func testCardStateFollowsEffectiveTime() async throws { try await contract.cardStateFollowsEffectiveTime() }
     func testCardStatesOfManyCardsInOneBatch() async throws { try await contract.cardStatesOfManyCardsInOneBatch() }
     func testSupplementLedger() async throws { try await contract.supplementLedger() }
+    func testSupplementAnswersOnlyMoveForward() async throws { try await contract.supplementAnswersOnlyMoveForward() }
 }
 
 /// The insurance part of the store suite on PostgreSQL; fails (never skips) without `HSSK_TEST_POSTGRES_URL`.
@@ -22,4 +23,5 @@ final class PostgresInsuranceStoreTests: XCTestCase {
     func testCardStateFollowsEffectiveTime() async throws { try await run { try await $0.cardStateFollowsEffectiveTime() } }
     func testCardStatesOfManyCardsInOneBatch() async throws { try await run { try await $0.cardStatesOfManyCardsInOneBatch() } }
     func testSupplementLedger() async throws { try await run { try await $0.supplementLedger() } }
+    func testSupplementAnswersOnlyMoveForward() async throws { try await run { try await $0.supplementAnswersOnlyMoveForward() } }
 }

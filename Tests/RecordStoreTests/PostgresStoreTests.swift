@@ -21,6 +21,8 @@ final class PostgresStoreTests: XCTestCase {
     func testAtomicBatchWithOffsets() async throws { try await run { try await $0.atomicBatchWithOffsets() } }
     func testIdempotentReapply() async throws { try await run { try await $0.idempotentReapply() } }
     func testSupersedingVersions() async throws { try await run { try await $0.supersedingVersions() } }
+    func testCorrectionBackToEarlierContent() async throws { try await run { try await $0.correctionBackToEarlierContent() } }
+    func testOutboxQuarantine() async throws { try await run { try await $0.outboxQuarantine() } }
     func testIdentifierHistory() async throws { try await run { try await $0.identifierHistory() } }
     func testMergeAndUndo() async throws { try await run { try await $0.mergeAndUndo() } }
     func testReviewTasks() async throws { try await run { try await $0.reviewTasks() } }

@@ -11,6 +11,8 @@ final class SQLiteStoreTests: XCTestCase {
     func testAtomicBatchWithOffsets() async throws { try await contract.atomicBatchWithOffsets() }
     func testIdempotentReapply() async throws { try await contract.idempotentReapply() }
     func testSupersedingVersions() async throws { try await contract.supersedingVersions() }
+    func testCorrectionBackToEarlierContent() async throws { try await contract.correctionBackToEarlierContent() }
+    func testOutboxQuarantine() async throws { try await contract.outboxQuarantine() }
     func testIdentifierHistory() async throws { try await contract.identifierHistory() }
     func testMergeAndUndo() async throws { try await contract.mergeAndUndo() }
     func testReviewTasks() async throws { try await contract.reviewTasks() }

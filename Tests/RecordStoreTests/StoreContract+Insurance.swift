@@ -206,4 +206,78 @@ extension StoreContract {
             XCTAssertEqual(occurrences(of: needle, in: bytes), 0, "plaintext '\(needle)' found in the database")
         }
     }
+
+    /// BHXH's answers only move a supplement forward (in BHXH's own answer time): a replay of an older
+    /// answer, the same answer again, or an answer for a supplement superseded by a newer one of its
+    /// field changes nothing; the acknowledgement offsets still move.
+    func supplementAnswersOnlyMoveForward() async throws {
+        let (store, location, _) = try await seeded()
+        func draft(_ id: String, _ field: String, _ value: String) -> SupplementDraft {
+            SupplementDraft(supplementID: id, bhxhNumber: Plain.bhxh, field: field, value: value, payload: Array("{\"value\":\"\(value)\"}".utf8))
+        }
+        _ = try await store.planSupplements([draft("S1", "phone", Plain.phone), draft("S2", "personalId", Plain.personalID),
+                                             draft("S5", "birthDate", "1958-03-07")], outboxDone: [])
+        try await store.markSupplementsSent(["S1", "S2", "S5"])
+        let acks = TopicPartition("hssk.insurance.acks.v1", 0)
+        var next: Int64 = 0
+        func answer(_ answers: [SupplementAnswer]) async throws -> Int {
+            defer { next += Int64(answers.count) }
+            return try await store.recordSupplementAnswers(answers, deadLetters: [],
+                                                           offsets: [ConsumerOffset(group: "hssk-insurance-sync", partition: acks, from: next,
+                                                                                    nextOffset: next + Int64(answers.count), records: answers.count)],
+                                                           actor: "test")
+        }
+        let t1 = Date(timeIntervalSince1970: 1_759_280_400), t2 = t1.addingTimeInterval(3_600), t3 = t2.addingTimeInterval(3_600)
+        let rejectedAtT1 = SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "DT01", reason: "Số điện thoại do chủ thẻ tự đăng ký",
+                                            receivedAt: t1)
+        var changed = try await answer([rejectedAtT1])
+        XCTAssertEqual(changed, 1)
+        // BHXH revises its answer later: a newer answer moves the supplement on.
+        changed = try await answer([SupplementAnswer(supplementID: "S1", accepted: true, receivedAt: t2)])
+        XCTAssertEqual(changed, 1)
+        var entries = try await store.supplements(ids: ["S1"])
+        let accepted = try XCTUnwrap(entries["S1"])
+        XCTAssertEqual(accepted.status, .accepted)
+        XCTAssertNil(accepted.reasonCode)
+        XCTAssertNil(accepted.reason)
+        // The older answer replayed (a dead letter replayed, a second reader), the newer one again, and an
+        // answer without a time: none changes anything, not even the time the answer was recorded.
+        changed = try await answer([rejectedAtT1])
+        XCTAssertEqual(changed, 0, "a replayed older answer must not overwrite the newer one")
+        changed = try await answer([SupplementAnswer(supplementID: "S1", accepted: true, receivedAt: t2)])
+        XCTAssertEqual(changed, 0)
+        changed = try await answer([SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "X", reason: "x")])
+        XCTAssertEqual(changed, 0)
+        entries = try await store.supplements(ids: ["S1"])
+        XCTAssertEqual(entries["S1"], accepted)
+        // In one batch the answers apply in BHXH's order, whatever their order in the batch.
+        changed = try await answer([SupplementAnswer(supplementID: "S5", accepted: true, receivedAt: t2),
+                                    SupplementAnswer(supplementID: "S5", accepted: false, reasonCode: "DT02", reason: "cũ", receivedAt: t1)])
+        XCTAssertEqual(changed, 1)
+        entries = try await store.supplements(ids: ["S5"])
+        XCTAssertEqual(entries["S5"]?.status, .accepted)
+
+        // Our phone changed: S3 supersedes S1. A late answer for S1, however new, changes nothing.
+        let planned = try await store.planSupplements([draft("S3", "phone", "0977000222")], outboxDone: [])
+        XCTAssertEqual(planned.map(\.supplementID), ["S3"])
+        changed = try await answer([SupplementAnswer(supplementID: "S1", accepted: false, reasonCode: "DT01", reason: "muộn", receivedAt: t3),
+                                    SupplementAnswer(supplementID: "S2", accepted: true, receivedAt: t1)])
+        XCTAssertEqual(changed, 1, "only S2, which nothing superseded")
+        entries = try await store.supplements(ids: ["S1", "S2", "S3"])
+        XCTAssertEqual(entries["S1"], accepted)
+        XCTAssertEqual(entries["S2"]?.status, .accepted)
+        XCTAssertEqual(entries["S3"]?.status, .pending)
+        let stored = try await store.offsets(group: "hssk-insurance-sync", partitions: [acks])
+        XCTAssertEqual(stored[acks], next, "answers that change nothing still move the position")
+        let report = try await store.insuranceReport(day: "2025-06-01")
+        XCTAssertEqual(report.supplements.accepted, 3)
+        XCTAssertEqual(report.supplements.rejected, 0)
+        let verify = try await store.verify()
+        XCTAssertTrue(verify.ok, "\(verify.problems)")
+        await store.close()
+        let bytes = try fixture.rawBytes(location)
+        for needle in ["Số điện thoại do chủ thẻ tự đăng ký", "0977000222"] {
+            XCTAssertEqual(occurrences(of: needle, in: bytes), 0, "plaintext '\(needle)' found in the database")
+        }
+    }
 }

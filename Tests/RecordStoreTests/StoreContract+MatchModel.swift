@@ -40,6 +40,8 @@ extension StoreContract {
         await store.close()
         let raw = try fixture.rawConnection(location)
         for table in ["match_model", "consumer_range", "dead_letter", "relay_lease"] { try raw.executeScript("DROP TABLE \(table)") }
+        // A later step that cannot run twice (it adds a column) is undone too; the others re-run harmlessly.
+        try raw.executeScript("ALTER TABLE insurance_supplement DROP COLUMN answer_received_at")
         try raw.execute("UPDATE schema_meta SET value = '3' WHERE name = 'schema_version'", [])
         raw.close()
         let reopened = try await open(location)

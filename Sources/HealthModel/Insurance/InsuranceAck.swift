@@ -1,3 +1,5 @@
+import Foundation
+
 /// BHXH's answer to one supplement, on `hssk.insurance.acks.v1` (key = BHXH number).
 public struct InsuranceAck: ValidatedValue, Hashable {
     /// Schema version of the canonical form.
@@ -36,6 +38,10 @@ public struct InsuranceAck: ValidatedValue, Hashable {
         self.reason = reason
         self.receivedAt = receivedAt
     }
+
+    /// `receivedAt` as a point in time (nil when it is not RFC 3339, which validation rejects): what
+    /// orders BHXH's answers to one supplement, since it is inside the signed value.
+    public var receivedTime: Date? { IssueCollector.rfc3339(receivedAt) }
 
     /// The normalised BHXH number (the Kafka key).
     public var kafkaKey: String {

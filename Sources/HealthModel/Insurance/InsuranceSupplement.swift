@@ -116,12 +116,15 @@ public struct InsuranceSupplement: ValidatedValue, Hashable {
 extension IssueCollector {
     /// Checks an RFC 3339 date-time with offset (`2025-10-01T08:00:00+07:00`, fractions allowed).
     mutating func timestamp(_ value: String, at path: String) {
-        let plain = Date.ISO8601FormatStyle()
-        let fractional = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-        if (try? plain.parse(value)) == nil && (try? fractional.parse(value)) == nil {
+        if Self.rfc3339(value) == nil {
             add(path, "timestamp.invalid", en: "'\(value)' is not an RFC 3339 date-time with a time zone.",
                 vi: "'\(value)' không phải thời điểm RFC 3339 có múi giờ.")
         }
+    }
+
+    /// The point in time of an RFC 3339 date-time with offset (fractions allowed); nil for anything else.
+    static func rfc3339(_ value: String) -> Date? {
+        (try? Date.ISO8601FormatStyle().parse(value)) ?? (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(value))
     }
 
     /// Checks a supplement's value against its field's format.

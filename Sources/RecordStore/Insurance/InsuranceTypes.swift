@@ -98,13 +98,17 @@ public struct SupplementAnswer: Sendable, Hashable {
     public var reasonCode: String?
     /// BHXH's reason (stored encrypted: free text from outside).
     public var reason: String?
+    /// BHXH's own time of the answer (`InsuranceAck.receivedAt`, inside the signed value): answers to one
+    /// supplement apply in this order.
+    public var receivedAt: Date?
 
     /// Creates an answer.
-    public init(supplementID: String, accepted: Bool, reasonCode: String? = nil, reason: String? = nil) {
+    public init(supplementID: String, accepted: Bool, reasonCode: String? = nil, reason: String? = nil, receivedAt: Date? = nil) {
         self.supplementID = supplementID
         self.accepted = accepted
         self.reasonCode = reasonCode
         self.reason = reason
+        self.receivedAt = receivedAt
     }
 }
 

@@ -92,19 +92,31 @@ extension StoreEngine {
         return out
     }
 
-    /// Records BHXH's answers and the acknowledgement consumer's next offsets in one transaction
-    /// (exactly once, fenced like `apply`). Returns how many ledger rows changed.
+    /// Records BHXH's answers, the dead letters of unusable acknowledgements and the acknowledgement
+    /// consumer's offsets in one transaction (exactly once, fenced like `apply`). Returns how many
+    /// ledger rows changed.
+    ///
+    /// An answer only moves a supplement forward: an unanswered one takes any answer, an answered one
+    /// only an answer BHXH gave later (`SupplementAnswer.receivedAt`, strictly). A replay of an older
+    /// answer, the same answer again, or an answer without a time for an answered supplement changes
+    /// nothing; so does an answer for a supplement superseded by a newer one of its field (our value
+    /// changed since: that row is history). Answers apply in order, each against the row as it is.
     func recordSupplementAnswers(_ answers: [SupplementAnswer], deadLetters: [DeadLetterDraft], offsets: [ConsumerOffset], actor: String) throws -> Int {
         try db.transaction {
             let now = Self.timestamp()
             var changed = 0
             for answer in answers {
                 let status: SupplementStatus = answer.accepted ? .accepted : .rejected
+                let time: SQLValue = answer.receivedAt.map { .text(Self.timestamp($0)) } ?? .null
                 changed += try db.execute("""
-                    UPDATE insurance_supplement SET status = ?, reason_code = ?, reason_enc = ?, answered_at = ? WHERE supplement_id = ?
+                    UPDATE insurance_supplement SET status = ?, reason_code = ?, reason_enc = ?, answered_at = ?, answer_received_at = ?
+                    WHERE supplement_id = ?
+                      AND (status IN ('pending', 'sent') OR answer_received_at < ?)
+                      AND NOT EXISTS (SELECT 1 FROM insurance_supplement newer WHERE newer.bhxh_index = insurance_supplement.bhxh_index
+                                      AND newer.field = insurance_supplement.field AND newer.id > insurance_supplement.id)
                     """, [.text(status.rawValue), answer.reasonCode.map { .text($0) } ?? .null,
                           try answer.reason.map { .blob(try cipher.seal($0, context: "insurance_supplement.reason_enc")) } ?? .null,
-                          .text(now), .text(answer.supplementID)])
+                          .text(now), time, .text(answer.supplementID), time])
             }
             if let group = offsets.first?.group { try insertDeadLetters(deadLetters, group: group, at: now) }
             // Every acknowledgement read is an answer (no row of its own) or a dead letter.

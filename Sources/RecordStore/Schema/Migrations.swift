@@ -7,7 +7,7 @@ import Foundation
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 5
+    static let currentVersion = 8
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [[String]] = [
@@ -68,7 +68,7 @@ enum Migrations {
             // Blind indexes are random: every such index dirties pages all over its B-tree on each
             // commit, so there is one per record. It finds every version of a key and makes an exact
             // duplicate impossible; "one current version per key" is kept by the (serialised)
-            // writers and checked by verify().
+            // writers and checked by verify(). (Replaced by (key, version) in a later step.)
             "CREATE UNIQUE INDEX source_record_content ON source_record(source_key_index, content_index)",
             "CREATE INDEX source_record_person ON source_record(person_id)",
             "CREATE INDEX source_record_position ON source_record(topic, kafka_partition, kafka_offset)",
@@ -318,6 +318,33 @@ enum Migrations {
               marks TEXT)
             """,
         ],
+        // Step 6, source record versions: a correction back to earlier content (A, B, A) is a new version
+        // with the same content index as the first, so (key, content) is no longer unique. What is
+        // unique is (key, version): still one random index per record, and still no two writers can
+        // both store version n of a key. IF (NOT) EXISTS: steps may be re-run on a hand-downgraded store.
+        [
+            "DROP INDEX IF EXISTS source_record_content",
+            "CREATE UNIQUE INDEX IF NOT EXISTS source_record_key_version ON source_record(source_key_index, version)",
+        ],
+        // Step 7, outbox quarantine: a row its reader cannot process (a payload that fails authentication,
+        // a person whose data cannot be read) is taken out of the pending set (done_at) and recorded here
+        // with a code, so that one bad row never stops the feed or the insurance sync and is not retried
+        // forever. Codes, ids and times only. IF NOT EXISTS: steps may be re-run on a hand-downgraded store.
+        [
+            """
+            CREATE TABLE IF NOT EXISTS outbox_quarantine (
+              outbox_id {int} PRIMARY KEY REFERENCES outbox(id),
+              code TEXT NOT NULL,
+              quarantined_at TEXT NOT NULL,
+              actor TEXT NOT NULL)
+            """,
+        ],
+        // Step 8, supplement answer order: BHXH's own time of the answer it recorded last (UTC, as the
+        // store writes times), so that an answer only moves its supplement forward and a replayed older
+        // answer changes nothing. NULL for answers recorded before this step (they stay as they are).
+        [
+            "ALTER TABLE insurance_supplement ADD COLUMN answer_received_at TEXT",
+        ],
     ]
 
     /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
@@ -339,7 +366,7 @@ enum Migrations {
         ("outbox", "id"), ("consumer_offset", "group_id, topic, kafka_partition"), ("audit_log", "seq"),
         ("account", "id"), ("processing_attempt", "group_id, topic, kafka_partition"), ("insurance_card_state", "id"),
         ("insurance_supplement", "id"), ("match_model", "name"), ("consumer_range", "id"), ("dead_letter", "id"),
-        ("relay_lease", "name"),
+        ("relay_lease", "name"), ("outbox_quarantine", "outbox_id"),
     ]
 
     /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.

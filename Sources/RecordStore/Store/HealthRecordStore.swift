@@ -68,10 +68,16 @@ public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAcc
 
     /// All stored versions of a source key on a topic, oldest first.
     func sourceVersions(topic: String, key: String) async throws -> [SourceVersion]
-    /// Pending outbox messages of a kind, oldest first.
+    /// Pending outbox messages of a kind, oldest first. A row whose payload fails authentication is
+    /// returned with `OutboxEntry.problem` set, not thrown: one damaged row must not stop its reader.
     func pendingOutbox(kind: String, limit: Int) async throws -> [OutboxEntry]
     /// Marks outbox messages done.
     func markOutboxDone(_ ids: [Int64]) async throws
+    /// Takes rows its reader cannot process out of the pending set for good, with a reason code (no
+    /// personal data), audited; rows already done are left alone. Returns how many were quarantined.
+    func quarantineOutbox(_ ids: [Int64], code: String, actor: String) async throws -> Int
+    /// Quarantined outbox rows of a kind, oldest first (for operators).
+    func quarantinedOutbox(kind: String, limit: Int) async throws -> [QuarantinedOutboxEntry]
     /// Outbox rows of `kind` not yet done (the metrics' backlog gauge).
     func outboxBacklog(kind: String) async throws -> Int
 
@@ -236,8 +242,24 @@ public struct OutboxEntry: Sendable, Hashable {
     public var kind: String
     /// Key.
     public var key: String
-    /// Payload, decrypted.
+    /// Payload, decrypted (empty when `problem` is set).
     public var payload: [UInt8]
+    /// Why the payload could not be read (a ciphertext that fails authentication): quarantine the row.
+    public var problem: StoreError?
+}
+
+/// An outbox row taken out of the pending set because its reader could not process it.
+public struct QuarantinedOutboxEntry: Sendable, Hashable {
+    /// The outbox row's id.
+    public var id: Int64
+    /// Its kind.
+    public var kind: String
+    /// Its key (a person id for the feed and insurance kinds).
+    public var key: String
+    /// Why (e.g. `outbox.unreadable`, `person.unreadable`).
+    public var code: String
+    /// When.
+    public var quarantinedAt: String
 }
 
 /// An interop account (Hà Nội regulation art. 7 naming: `<facility>_lt_<initials>`).

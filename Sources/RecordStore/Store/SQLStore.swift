@@ -145,6 +145,12 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
         try await onThread { try $0.pendingOutbox(kind: kind, limit: limit) }
     }
     public func markOutboxDone(_ ids: [Int64]) async throws { try await onThread { try $0.markOutboxDone(ids) } }
+    public func quarantineOutbox(_ ids: [Int64], code: String, actor: String) async throws -> Int {
+        try await onThread { try $0.quarantineOutbox(ids, code: code, actor: actor) }
+    }
+    public func quarantinedOutbox(kind: String, limit: Int) async throws -> [QuarantinedOutboxEntry] {
+        try await onThread { try $0.quarantinedOutbox(kind: kind, limit: limit) }
+    }
     public func outboxBacklog(kind: String) async throws -> Int { try await onThread { try $0.outboxBacklog(kind: kind) } }
     public func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord? {
         try await onThread { try $0.insuranceCard(bhxhNumber: bhxhNumber) }

@@ -7,10 +7,11 @@ import HealthModel
 extension StoreEngine {
     /// What the database already holds for a batch's source keys.
     struct KnownSources {
-        /// (key index ‖ content index) → row id, every version.
-        var exact: [[UInt8]: Int64] = [:]
-        /// key index → (row id, version) of the current version.
-        var current: [[UInt8]: (id: Int64, version: Int64)] = [:]
+        /// key index → the current version: row id, version and content index.
+        var current: [[UInt8]: (id: Int64, version: Int64, content: [UInt8])] = [:]
+        /// (key index ‖ content index) → every version with that content: row id and Kafka position
+        /// (the key index names the topic, so partition and offset complete the position).
+        var positions: [[UInt8]: [(id: Int64, partition: Int64, offset: Int64)]] = [:]
     }
 
     /// A new source-record row planned for the batch.
@@ -27,11 +28,13 @@ extension StoreEngine {
     /// Loads the stored versions of `keyIndexes` (`selectIn`: fixed chunks, or one array on PostgreSQL).
     func knownSources(_ keyIndexes: [[UInt8]]) throws -> KnownSources {
         var known = KnownSources()
-        try selectIn("SELECT source_key_index, content_index, id, version, superseded_by FROM source_record WHERE source_key_index IN",
-                     Array(Set(keyIndexes)).map { .blob($0) }) { row in
-            let key = try row.blob(0)
-            known.exact[key + (try row.blob(1))] = try row.int(2)
-            if row[4].isNull { known.current[key] = (try row.int(2), try row.int(3)) }
+        try selectIn("""
+            SELECT source_key_index, content_index, id, version, superseded_by, kafka_partition, kafka_offset FROM source_record
+            WHERE source_key_index IN
+            """, Array(Set(keyIndexes)).map { .blob($0) }) { row in
+            let key = try row.blob(0), content = try row.blob(1)
+            known.positions[key + content, default: []].append((try row.int(2), try row.int(5), try row.int(6)))
+            if row[4].isNull { known.current[key] = (try row.int(2), try row.int(3), content) }
         }
         return known
     }
@@ -84,38 +87,43 @@ extension StoreEngine {
         }
     }
 
-    /// Stores a batch's records: duplicates change nothing, a new content for a known key supersedes
+    /// Stores a batch's records: replays change nothing, a new content for a known key supersedes
     /// the current version (kept, marked, audited), derived tables follow the newest version.
+    ///
+    /// Per key the latest offset wins (DESIGN §6). A record is a replay, and changes nothing, when it
+    /// is a stored version read again (same position, same bytes) or carries the current version's
+    /// bytes (a resend). The bytes of an older, superseded version at a new position are a correction
+    /// back to that content: a new version that becomes current.
     func storeRecords(_ records: [IncomingRecord], persons: [PersonID?], actor: String, at now: String) throws -> [RecordOutcome] {
         guard !records.isEmpty else { return [] }
         let keyIndexes = records.map { sourceKeyIndex(topic: $0.coordinates.topic, key: $0.sourceKey) }
         var known = try knownSources(keyIndexes)
         var outcomes: [RecordOutcome?] = Array(repeating: nil, count: records.count)
         var planned: [PlannedRow] = []
-        var plannedForKey: [[UInt8]: Int] = [:]   // key index → latest planned row
+        // Rows planned in this batch are named by `-1 - index` until their ids are reserved; `known`
+        // is updated as they are planned, so later records of the batch see them like stored ones.
         for (i, incoming) in records.enumerated() {
             let keyIndex = keyIndexes[i]
             let contentIndex = cipher.blindIndex(bytes: "source-content", incoming.original)
-            if let same = known.exact[keyIndex + contentIndex] {
-                outcomes[i] = .duplicate(id: same)
+            let partition = Int64(incoming.coordinates.partition), offset = incoming.coordinates.offset
+            // A stored version read again (a replay from an older position): it names that version and
+            // never makes it current again.
+            if let same = known.positions[keyIndex + contentIndex]?.first(where: { $0.partition == partition && $0.offset == offset }) {
+                outcomes[i] = .duplicate(id: same.id)
                 continue
             }
-            if let p = plannedForKey[keyIndex], planned[p].contentIndex == contentIndex {
-                outcomes[i] = .duplicate(id: -1 - Int64(p))   // resolved to the planned row's id below
+            // The current bytes at a new position: a resend (producer retry, dead letter replayed twice).
+            let current = known.current[keyIndex]
+            if let current, current.content == contentIndex {
+                outcomes[i] = .duplicate(id: current.id)
                 continue
             }
-            var row = PlannedRow(index: i, keyIndex: keyIndex, contentIndex: contentIndex, version: 1, previous: nil)
-            if let p = plannedForKey[keyIndex] {
-                row.version = planned[p].version + 1
-                row.previous = -1 - Int64(p)
-            } else if let current = known.current[keyIndex] {
-                row.version = current.version + 1
-                row.previous = current.id
-            }
-            plannedForKey[keyIndex] = planned.count
+            let ref = -1 - Int64(planned.count)
+            let row = PlannedRow(index: i, keyIndex: keyIndex, contentIndex: contentIndex, version: (current?.version ?? 0) + 1,
+                                 previous: current?.id)
             planned.append(row)
-            // Later records of the batch with the same content are duplicates of this one.
-            known.exact[keyIndex + contentIndex] = -1 - Int64(planned.count - 1)
+            known.current[keyIndex] = (ref, row.version, contentIndex)
+            known.positions[keyIndex + contentIndex, default: []].append((ref, partition, offset))
         }
         let ids = try reserveIDs("source_record", count: planned.count)
         for p in planned.indices { planned[p].id = ids[p] }

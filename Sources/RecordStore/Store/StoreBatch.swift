@@ -311,8 +311,9 @@ public struct DeadLetterDraft: Sendable, Hashable {
 /// Order of application: new persons first, then the other identity changes in order, then records,
 /// outbox, dead letters, offsets, and one audit row for the batch. Any error rolls everything back.
 ///
-/// Replays: a record with the same topic, source key and original bytes is reported `.duplicate` and
-/// changes nothing; `addIdentifier` and `addBlockingKeys` are idempotent too. `newPerson` is not:
+/// Replays: a record at the position of a stored version with its bytes, or with the bytes of its key's
+/// current version, is reported `.duplicate` and changes nothing (the bytes of an older, superseded
+/// version at a new position are a correction back to them: a new, current version); `addIdentifier` and `addBlockingKeys` are idempotent too. `newPerson` is not:
 /// a batch is replayed only when it never committed (its offsets would have moved on), and a linker
 /// that looks the record's identifiers up first finds the person a committed batch created.
 public struct StoreBatch: Sendable {
@@ -345,7 +346,7 @@ public struct StoreBatch: Sendable {
 public enum RecordOutcome: Sendable, Hashable {
     /// Stored as a new source record (first version of its key).
     case stored(id: Int64)
-    /// The same key and content was already stored: nothing changed.
+    /// A replay (a stored position again, or the current version's content again): nothing changed.
     case duplicate(id: Int64)
     /// Stored as a newer version; the previous version is kept and marked superseded.
     case superseded(id: Int64, previous: Int64)

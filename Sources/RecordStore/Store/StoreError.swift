@@ -2,7 +2,7 @@
 ///
 /// `isTransient` tells ingest whether to retry with back-off (never dead-letter, never skip) or to
 /// treat the failure as permanent.
-public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     /// The database is locked by another writer or a transaction was chosen as a deadlock victim: retry.
     case busy(String)
     /// The connection to the database server was lost or could not be made: retry.
@@ -38,6 +38,36 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .busy, .connectionLost, .full: return true
         default: return false
+        }
+    }
+
+    /// True when the failure lies in stored data (a ciphertext that fails authentication, a stored value
+    /// this version cannot read), not in the store or its configuration: a reader quarantines what
+    /// needs that data and goes on with the rest (DESIGN §6: one bad row is quarantined, never a stop).
+    public var isDamagedData: Bool {
+        switch self {
+        case .integrity, .schemaInvalid: return true
+        default: return false
+        }
+    }
+
+    /// The case as a code for logs and metrics (`store.integrity`): never the message, which may name data.
+    public var code: String {
+        switch self {
+        case .busy: return "store.busy"
+        case .connectionLost: return "store.connectionLost"
+        case .full: return "store.full"
+        case .schemaTooNew: return "store.schemaTooNew"
+        case .schemaInvalid: return "store.schemaInvalid"
+        case .missingKey: return "store.missingKey"
+        case .invalidKeyFile: return "store.invalidKeyFile"
+        case .wrongKey: return "store.wrongKey"
+        case .integrity: return "store.integrity"
+        case .constraint: return "store.constraint"
+        case .invalidRequest: return "store.invalidRequest"
+        case .offsetMoved: return "store.offsetMoved"
+        case .closed: return "store.closed"
+        case .backend: return "store.backend"
         }
     }
 

@@ -118,8 +118,42 @@ extension StoreEngine {
     func pendingOutbox(kind: String, limit: Int) throws -> [OutboxEntry] {
         try db.query("SELECT id, kind, msg_key, payload_enc FROM outbox WHERE kind = ? AND done_at IS NULL ORDER BY id LIMIT ?",
                      [.text(kind), .int(Int64(limit))]).map { row in
-            OutboxEntry(id: try row.int(0), kind: try row.text(1), key: try row.text(2),
-                        payload: try cipher.open(try row.blob(3), context: "outbox.payload_enc"))
+            var entry = OutboxEntry(id: try row.int(0), kind: try row.text(1), key: try row.text(2), payload: [])
+            // A damaged row is handed to the reader to quarantine: thrown, it would stop every row behind it.
+            // Other failures (a key id missing from the key file) concern every row and still throw.
+            do {
+                entry.payload = try cipher.open(try row.blob(3), context: "outbox.payload_enc")
+            } catch let error as StoreError where error.isDamagedData {
+                entry.problem = error
+            }
+            return entry
+        }
+    }
+
+    func quarantineOutbox(_ ids: [Int64], code: String, actor: String) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try db.transaction {
+            let now = Self.timestamp()
+            var quarantined: [Int64] = []
+            for id in Set(ids).sorted() {
+                // Done as well: "pending" means "to process"; the quarantine row says why it was not.
+                let changed = try db.execute("UPDATE outbox SET done_at = ? WHERE id = ? AND done_at IS NULL", [.text(now), .int(id)])
+                if changed == 1 { quarantined.append(id) }
+            }
+            try insertMany("INSERT INTO outbox_quarantine (outbox_id, code, quarantined_at, actor)", columns: 4,
+                           rows: quarantined.map { [.int($0), .text(code), .text(now), .text(actor)] })
+            try appendAudits(quarantined.map { (actor, "quarantine", "outbox:\($0)", "code=\(code)") }, at: now)
+            return quarantined.count
+        }
+    }
+
+    func quarantinedOutbox(kind: String, limit: Int) throws -> [QuarantinedOutboxEntry] {
+        try db.query("""
+            SELECT o.id, o.kind, o.msg_key, q.code, q.quarantined_at FROM outbox_quarantine q JOIN outbox o ON o.id = q.outbox_id
+            WHERE o.kind = ? ORDER BY o.id LIMIT ?
+            """, [.text(kind), .int(Int64(limit))]).map { row in
+            QuarantinedOutboxEntry(id: try row.int(0), kind: try row.text(1), key: try row.text(2), code: try row.text(3),
+                                   quarantinedAt: try row.text(4))
         }
     }
 

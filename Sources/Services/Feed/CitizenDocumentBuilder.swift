@@ -30,10 +30,12 @@ public struct CitizenPublication: Sendable {
 }
 
 /// Builds a person's citizen document from their file: decode the current records, filter restricted
-/// data, then copy allowlisted fields only. Pure; the same file, version and time give the same bytes.
+/// data (and check the result with `RestrictedDataGuard`), then copy allowlisted fields only. Pure; the same file, version and time give the same bytes.
 public struct CitizenDocumentBuilder: Sendable {
     /// The restricted-data filter applied before anything is copied.
     public let filter: RestrictedDataFilter
+    /// The independent check of the filter's result (`ICD10Code.isRestricted`, the ARV rule).
+    private let restrictedGuard = RestrictedDataGuard()
 
     /// Ages below this make parents guardians and children dependants (VNeID accounts start at 14).
     public static let dependantAge = 14
@@ -67,7 +69,15 @@ public struct CitizenDocumentBuilder: Sendable {
             }
             let kept: SourceRecord?
             switch decoded {
-            case .visit(let visit): kept = filter.filter(visit, report: &publication.filtered).map(SourceRecord.visit)
+            case .visit(let visit):
+                var filtered = filter.filter(visit, report: &publication.filtered)
+                // Checked again by a rule that does not depend on the policy: a visit that still carries
+                // restricted data is dropped whole, as the filter drops a visit it cannot clean.
+                if let shown = filtered, let rule = restrictedGuard.violation(in: shown) {
+                    publication.filtered.count(.visit, rule)
+                    filtered = nil
+                }
+                kept = filtered.map(SourceRecord.visit)
             case .vaccination(let dose): kept = filter.filter(dose, report: &publication.filtered).map(SourceRecord.vaccination)
             case .insuranceCard, .registryEvent: kept = decoded
             }

@@ -12,6 +12,8 @@ public final class FeedCounters: Sendable {
         public var tombstones = 0
         /// Publisher: items removed by the restricted-data filter, by rule.
         public var restricted: [String: Int] = [:]
+        /// Publisher: outbox rows quarantined, by reason code.
+        public var quarantined: [String: Int] = [:]
         /// Pusher: records polled.
         public var consumed = 0
         /// Pusher: push requests by result (`accepted`, `rejected`, `retry`).

@@ -48,6 +48,10 @@ public struct FeedRound: Sendable, Hashable {
     public var skipped: [CitizenPublication.Skip: Int] = [:]
     /// Current records that could not be decoded.
     public var undecodable = 0
+    /// Outbox rows quarantined, by reason code.
+    public var quarantined: [String: Int] = [:]
+    /// Relatives left out because their data could not be read.
+    public var unreadableRelatives = 0
     /// What the restricted-data filter removed.
     public var filtered = RestrictedFilterReport()
     /// Highest version written.
@@ -78,7 +82,9 @@ public enum FeedPublisherError: Error, Sendable, CustomStringConvertible {
 ///
 /// Each round: read up to `batchSize` pending rows, add the relatives whose documents show a changed
 /// person (one hop: guardians and dependants), build, produce idempotently and wait for every
-/// acknowledgement, then mark the rows done.
+/// acknowledgement, then mark the rows done. A row that cannot be processed (its payload fails
+/// authentication, its key names no person, the person's data cannot be read) is quarantined instead:
+/// never retried, logged with its id and code, counted; the round goes on with the others.
 public struct FeedPublisher: ObservableService {
     /// Name for logs.
     public let name = "feed-publisher"
@@ -146,6 +152,7 @@ public struct FeedPublisher: ObservableService {
             .counter("hssk_feed_documents_total", "Citizen documents produced to the feed.", s.documents),
             .counter("hssk_feed_tombstones_total", "Tombstones produced to the feed (re-issued or merged personal IDs).", s.tombstones),
             .counter("hssk_feed_restricted_removed_total", "Items the restricted-data filter removed, by rule.", by: "rule", s.restricted),
+            .quarantined(s.quarantined),
             .retries(s.retries),
             backlog.family,
         ]
@@ -170,14 +177,32 @@ public struct FeedPublisher: ObservableService {
         let entries = try await store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: configuration.batchSize)
         guard !entries.isEmpty else { return round }
         round.rows = entries.count
+        // One bad row is quarantined, never a stop (DESIGN §6): it is collected here and the rest go on.
+        var quarantine = OutboxQuarantine()
         var versions: [PersonID: Int64] = [:]
+        var rowsOf: [PersonID: [Int64]] = [:]
         for entry in entries {
-            // Keys are person ids written by the store; anything else is marked done and ignored.
-            guard let id = Int64(entry.key) else { continue }
+            if entry.problem != nil {
+                quarantine.add([entry.id], OutboxQuarantine.unreadableRow)
+                continue
+            }
+            // Keys are person ids written by the store.
+            guard let id = Int64(entry.key) else {
+                quarantine.add([entry.id], OutboxQuarantine.badKey)
+                continue
+            }
             versions[PersonID(id), default: 0] = max(versions[PersonID(id)] ?? 0, entry.id)
+            rowsOf[PersonID(id), default: []].append(entry.id)
         }
         var files: [PersonID: PersonFile] = [:]
-        for id in versions.keys.sorted() { files[id] = try await store.personFile(id) }
+        for id in versions.keys.sorted() {
+            do {
+                files[id] = try await store.personFile(id)
+            } catch let error as StoreError where error.isDamagedData {
+                quarantine.add(rowsOf[id] ?? [], OutboxQuarantine.unreadablePerson)
+                versions[id] = nil
+            }
+        }
         // One hop: the documents of guardians and dependants show this person's name, ID and phone.
         var relatives: [PersonID: Int64] = [:]
         for (id, file) in files where file.person.mergedInto == nil {
@@ -188,7 +213,16 @@ public struct FeedPublisher: ObservableService {
             }
         }
         for (id, version) in relatives.sorted(by: { $0.key < $1.key }) {
-            guard let file = try await store.personFile(id) else { continue }
+            let file: PersonFile?
+            do {
+                file = try await store.personFile(id)
+            } catch let error as StoreError where error.isDamagedData {
+                // No row of the relative's own to quarantine: its document waits for its next change.
+                round.unreadableRelatives += 1
+                log.event("warning", "feed.relative.unreadable", ["person": .int(id.rawValue), "code": .text(error.code)])
+                continue
+            }
+            guard let file else { continue }
             files[id] = file
             versions[id] = version
             round.relatives += 1
@@ -217,12 +251,15 @@ public struct FeedPublisher: ObservableService {
                 throw FeedPublisherError.notDelivered(count: result.failures.count, firstError: failure.code.name)
             }
         }
-        try await store.markOutboxDone(entries.map(\.id))
+        let bad = quarantine.ids
+        try await store.markOutboxDone(entries.map(\.id).filter { !bad.contains($0) })
+        round.quarantined = try await quarantine.commit(to: store, actor: name, log: log, event: "feed.outbox.quarantined")
         counters.update { c in
-            c.outboxRows += round.rows
+            c.outboxRows += round.rows - bad.count
             c.documents += round.documents
             c.tombstones += round.tombstones
             for (rule, count) in round.filtered.rules { c.restricted[rule, default: 0] += count }
+            for (code, count) in round.quarantined { c.quarantined[code, default: 0] += count }
         }
         logRound(round)
         return round
@@ -250,6 +287,8 @@ public struct FeedPublisher: ObservableService {
             fields["skipped"] = .object(Dictionary(uniqueKeysWithValues: round.skipped.map { ($0.key.rawValue, LogValue.int(Int64($0.value))) }))
         }
         if round.undecodable > 0 { fields["undecodable"] = .int(Int64(round.undecodable)) }
+        if !round.quarantined.isEmpty { fields["quarantined"] = .object(round.quarantined.mapValues { .int(Int64($0)) }) }
+        if round.unreadableRelatives > 0 { fields["unreadableRelatives"] = .int(Int64(round.unreadableRelatives)) }
         log.event("info", "feed.published", fields)
         if round.filtered.total > 0 {
             log.event("info", "feed.restricted.removed", [

@@ -36,6 +36,8 @@ public struct FeedPusherConfiguration: Sendable {
 ///   the consumer keeps polling, so it stays in its group.
 /// - Refusals: another 4xx for a batch splits it into single documents; a document refused on its
 ///   own goes to `hssk.citizen-feed.v1.dlq` with the status and response body, and the pusher moves on.
+///   A document that still carries restricted data (`RestrictedDataGuard`) is never posted: it goes to
+///   the DLQ as `feed.restrictedData`.
 /// - Position: Kafka's committed offsets (group `hssk-feed-push`), committed only after the batch
 ///   and its dead letters are done. A crash before the commit posts the batch again: the receiver
 ///   deduplicates by idempotency key (personal ID + version).
@@ -52,6 +54,7 @@ public struct FeedPusher: ObservableService {
     /// Readiness and liveness, for the admin endpoint.
     public let health = HealthReporter()
     private let lag = ConsumerLagGauge()
+    private let restrictedGuard = RestrictedDataGuard()
 
     /// A pusher reading with `consumer` (group `FeedPusherConfiguration.group`), posting to
     /// `endpoint` and dead-lettering with `producer`.
@@ -254,8 +257,13 @@ public struct FeedPusher: ObservableService {
         guard let value = record.value else { return .success(FeedItem(operation: .delete, personalId: key, version: version, document: nil)) }
         guard value.count <= configuration.maxDocumentBytes,
               // JSONSerialization only checks here; Codable into JSONValue cost ten times as much per document.
-              (try? JSONSerialization.jsonObject(with: Data(value))) is [String: Any] else {
+              let document = (try? JSONSerialization.jsonObject(with: Data(value))) as? [String: Any] else {
             return invalid("feed.badDocument", "The value is not a JSON object of at most \(configuration.maxDocumentBytes) bytes.")
+        }
+        // The last check before the document leaves hssk, whoever produced it: the pusher cannot edit a
+        // published version (its bytes and idempotency key are the feed's), so it refuses it instead.
+        if let rule = restrictedGuard.violation(inDocument: document) {
+            return invalid("feed.restrictedData", "The document still carries restricted data (\(rule)); it was not posted.")
         }
         return .success(FeedItem(operation: .upsert, personalId: key, version: version, document: value))
     }

@@ -52,6 +52,8 @@ public final class InsuranceSyncCounters: Sendable {
         public var rejected = 0
         /// Acknowledgements dead-lettered, by error code.
         public var deadLettered: [String: Int] = [:]
+        /// Outbox rows quarantined, by reason code.
+        public var quarantined: [String: Int] = [:]
         /// Transient failures retried.
         public var retries = 0
         /// Supplements planned, every field.
@@ -267,7 +269,7 @@ public final class InsuranceSync: ObservableService {
                 reject(record, problem)
             } else {
                 answers.append(SupplementAnswer(supplementID: ack.supplementId, accepted: ack.status == .accepted,
-                                                reasonCode: ack.reasonCode, reason: ack.reason))
+                                                reasonCode: ack.reasonCode, reason: ack.reason, receivedAt: ack.receivedTime))
             }
         }
         var counts: [Kafka.TopicPartition: Int] = [:]
@@ -277,8 +279,11 @@ public final class InsuranceSync: ObservableService {
                            from: range.from, nextOffset: range.next, records: counts[partition] ?? 0)
         }
         let recorded = answers, letters = deadLetters
+        let changed: Int
         do {
-            _ = try await retrying { try await self.store.recordSupplementAnswers(recorded, deadLetters: letters, offsets: positions, actor: "insurance-sync") }
+            changed = try await retrying {
+                try await self.store.recordSupplementAnswers(recorded, deadLetters: letters, offsets: positions, actor: "insurance-sync")
+            }
         } catch StoreError.offsetMoved(let detail) {
             // Another sync process answered these after a rebalance, or this one must read from where the
             // store says: nothing here is applied; read again from the store's positions.
@@ -300,6 +305,8 @@ public final class InsuranceSync: ObservableService {
         }
         log.event("info", "acks.recorded", ["accepted": .int(Int64(answers.filter(\.accepted).count)),
                                             "rejected": .int(Int64(answers.filter { !$0.accepted }.count)),
+                                            // Replays of older answers and answers for superseded supplements change nothing.
+                                            "unchanged": .int(Int64(answers.count - changed)),
                                             "deadLettered": .int(Int64(deadLetters.count))])
         // Kafka's committed offsets only feed lag monitoring; the store holds the position.
         do { try await consumer.commit(batch.ranges.mapValues(\.next)) } catch {
@@ -323,21 +330,40 @@ public final class InsuranceSync: ObservableService {
     // MARK: - Decisions
 
     /// Turns pending `insurance-supplement` outbox rows into pending supplements, one batch at a time.
-    private func decide() async throws {
+    /// A row that cannot be decided (its payload fails authentication, its key names no person, the
+    /// person's data cannot be read) is quarantined, logged and counted; the others go on (DESIGN §6).
+    func decide() async throws {
         while !stopping.isSet {
             let entries = try await store.pendingOutbox(kind: OutboxKinds.insuranceSupplement, limit: configuration.batchSize)
             guard !entries.isEmpty else { return }
+            var quarantine = OutboxQuarantine()
             var persons: [PersonID] = []
+            var rowsOf: [PersonID: [Int64]] = [:]
             for entry in entries {
-                // Keys are person ids written by the store; anything else is marked done and ignored.
-                guard let id = Int64(entry.key), !persons.contains(PersonID(id)) else { continue }
-                persons.append(PersonID(id))
+                if entry.problem != nil {
+                    quarantine.add([entry.id], OutboxQuarantine.unreadableRow)
+                    continue
+                }
+                // Keys are person ids written by the store.
+                guard let id = Int64(entry.key) else {
+                    quarantine.add([entry.id], OutboxQuarantine.badKey)
+                    continue
+                }
+                if rowsOf[PersonID(id)] == nil { persons.append(PersonID(id)) }
+                rowsOf[PersonID(id), default: []].append(entry.id)
             }
             let generatedAt = SourcePublisher.timestamp(Date())
             var drafts: [SupplementDraft] = []
             var invalid = 0
             for person in persons {
-                guard let view = try await store.insuranceView(person) else { continue }
+                let found: InsurancePersonView?
+                do {
+                    found = try await store.insuranceView(person)
+                } catch let error as StoreError where error.isDamagedData {
+                    quarantine.add(rowsOf[person] ?? [], OutboxQuarantine.unreadablePerson)
+                    continue
+                }
+                guard let view = found else { continue }
                 for supplement in SupplementPlanner.supplements(for: view, generatedAt: generatedAt) {
                     // Never send what our own schema refuses (the values come from validated records).
                     guard !supplement.validate().hasErrors else {
@@ -348,13 +374,16 @@ public final class InsuranceSync: ObservableService {
                                                   field: supplement.field.rawValue, value: supplement.value, payload: supplement.encoded()))
                 }
             }
-            let planned = try await store.planSupplements(drafts, outboxDone: entries.map(\.id))
+            let bad = quarantine.ids
+            let planned = try await store.planSupplements(drafts, outboxDone: entries.map(\.id).filter { !bad.contains($0) })
+            let quarantined = try await quarantine.commit(to: store, actor: name, log: log, event: "insurance.outbox.quarantined")
             // A rescan of a whole city is many batches in this loop: each one is progress for liveness.
             health.beat()
             let byField = Dictionary(grouping: planned, by: \.field).mapValues(\.count)
             counters.update { c in
-                c.outboxRows += entries.count
+                c.outboxRows += entries.count - bad.count
                 for (field, count) in byField { c.planned[field, default: 0] += count }
+                for (code, count) in quarantined { c.quarantined[code, default: 0] += count }
             }
             log.event("info", "supplements.planned", ["outboxRows": .int(Int64(entries.count)), "persons": .int(Int64(persons.count)),
                                                       "planned": .object(byField.mapValues { .int(Int64($0)) }), "invalid": .int(Int64(invalid))])
@@ -414,6 +443,7 @@ public final class InsuranceSync: ObservableService {
             .counter("hssk_insurance_supplements_sent_total", "Supplements acknowledged by the cluster.", s.sent),
             .counter("hssk_insurance_answers_total", "BHXH answers recorded, by status.", by: "status", ["accepted": s.accepted, "rejected": s.rejected]),
             .deadLettered(s.deadLettered),
+            .quarantined(s.quarantined),
             .retries(s.retries),
             lag.family,
             backlog.family,

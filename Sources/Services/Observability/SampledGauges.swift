@@ -63,6 +63,11 @@ extension MetricFamily {
         .counter("hssk_retries_total", "Transient failures (store, cluster, endpoint) retried with back-off.", count)
     }
 
+    /// `hssk_outbox_quarantined_total{code}`.
+    static func quarantined(_ byCode: [String: Int]) -> MetricFamily {
+        .counter("hssk_outbox_quarantined_total", "Outbox rows quarantined (not processed, never retried), by reason code.", by: "code", byCode)
+    }
+
     /// `hssk_consumed_total`.
     static func consumed(_ count: Int) -> MetricFamily {
         .counter("hssk_consumed_total", "Records polled from Kafka.", count)

@@ -102,6 +102,9 @@ final class CitizenDocumentBuilderTests: XCTestCase {
             for sentinel in planted.sentinels {
                 XCTAssertFalse(json.contains(sentinel), "seed \(seed): restricted item \(sentinel) leaked")
             }
+            // The independent check agrees: it never had to drop a visit, and the pusher would post the document.
+            XCTAssertEqual(publication.filtered.rules.keys.filter { $0.hasPrefix("guard:") }, [], "seed \(seed)")
+            XCTAssertNil(RestrictedDataGuard().violation(inDocument: try FeedFixtures.json(document)), "seed \(seed)")
             let folded = VietnameseText.fold(json)
             let leak = leakPattern.firstMatch(in: folded, range: NSRange(folded.startIndex..., in: folded))
             XCTAssertNil(leak, "seed \(seed): \(leak.map { (folded as NSString).substring(with: $0.range) } ?? "")")

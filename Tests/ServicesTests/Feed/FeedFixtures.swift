@@ -143,6 +143,10 @@ final class FeedWorld {
     let cluster: EmbeddedCluster
     let store: any HealthRecordStore
     let directory: URL
+    /// Where the store lives and its keys (for tests that damage rows underneath it).
+    let location: String
+    let keys: KeyRing
+    private let backend: TestStores.Backend
     private let ownsCluster: Bool
     private var offset: Int64 = 0
 
@@ -154,7 +158,18 @@ final class FeedWorld {
         try self.cluster.createTopic(FeedHeaders.deadLetterTopic, partitions: 1, replicationFactor: 1)
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("hssk-feed-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        store = try await RecordStores.open(try TestStores.freshLocation(backend), keys: try KeyRing.generate())
+        self.backend = backend
+        location = try TestStores.freshLocation(backend)
+        keys = try KeyRing.generate()
+        store = try await RecordStores.open(location, keys: keys)
+    }
+
+    /// A raw connection to the store's database, beside the store (close it after use).
+    func raw() throws -> SQLConnection {
+        switch backend {
+        case .sqlite: return try SQLiteConnection(path: location)
+        case .postgres: return try PostgresConnection(url: location)
+        }
     }
 
     func close() async {

@@ -157,6 +157,63 @@ final class FeedPublisherTests: XCTestCase {
     }
 }
 
+extension FeedPublisherTests {
+    /// One outbox row encrypted under another key and one person whose file cannot be read (a damaged
+    /// demographics ciphertext), among good rows: the good rows are published, the bad ones are
+    /// quarantined (never retried, logged with id and code, counted) and the publisher goes on (DESIGN §6).
+    func testOneBadRowIsQuarantinedAndTheOthersArePublished() async throws {
+        let world = try await FeedWorld()
+        let producer = try world.producer()
+        let reader = try await FeedReader(world.cluster)
+        let lines = LogLines()
+        let publisher = FeedPublisher(store: world.store, producer: producer, log: lines.log)
+        let ids = ["001058000001", "001058000002", "001058000003", "001058000004"]
+        var persons: [PersonID] = []
+        for (n, id) in ids.enumerated() {
+            persons.append(try await world.newPerson(.vaccination(FeedFixtures.dose("D-\(n)", person: FeedFixtures.patient(personalID: id))),
+                                                     personalID: id))
+        }
+        let rows = try await world.store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 10)
+        XCTAssertEqual(rows.map(\.key), persons.map { String($0.rawValue) })
+        let raw = try world.raw()
+        // Person 2's row: a well-formed ciphertext under another key with the same key id.
+        let wrongKey = FieldCipher(keys: KeyRing(activeKeyID: world.keys.activeKeyID, encryptionKeys: [world.keys.activeKeyID: Array(repeating: 1, count: 32)],
+                                                 blindIndexKey: Array(repeating: 2, count: 32)))
+        try raw.execute("UPDATE outbox SET payload_enc = ? WHERE id = ?",
+                        [.blob(try wrongKey.seal(rows[1].payload, context: "outbox.payload_enc")), .int(rows[1].id)])
+        // Person 3: one byte of the demographics ciphertext flipped, so the person's file cannot be read.
+        var damaged = try XCTUnwrap(try raw.queryOne("SELECT demographics_enc FROM person WHERE id = ?", [.int(persons[2].rawValue)])?.blob(0))
+        damaged[damaged.count - 1] ^= 0xff
+        try raw.execute("UPDATE person SET demographics_enc = ? WHERE id = ?", [.blob(damaged), .int(persons[2].rawValue)])
+        raw.close()
+
+        let round = try await publisher.publishOnce()
+        XCTAssertEqual(round.rows, 4)
+        XCTAssertEqual(round.documents, 2)
+        let entries = try await reader.read(2)
+        XCTAssertEqual(Set(entries.map(\.key)), [ids[0], ids[3]])
+        let pending = try await world.store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 10)
+        XCTAssertEqual(pending, [], "the bad rows are not pending any more: never retried")
+        let again = try await publisher.publishOnce()
+        XCTAssertEqual(again.rows, 0)
+        let listed = try await world.store.quarantinedOutbox(kind: OutboxKinds.citizenFeed, limit: 10)
+        XCTAssertEqual(listed.map(\.id), [rows[1].id, rows[2].id])
+        XCTAssertEqual(listed.map(\.code), ["outbox.unreadable", "person.unreadable"])
+        let logged = lines.all.filter { $0.contains("feed.outbox.quarantined") }
+        XCTAssertEqual(logged.count, 2, "\(lines.all)")
+        XCTAssertTrue(logged.contains { $0.contains("\"id\":\(rows[1].id)") && $0.contains("outbox.unreadable") }, "\(logged)")
+        XCTAssertTrue(logged.contains { $0.contains("\"id\":\(rows[2].id)") && $0.contains("person.unreadable") }, "\(logged)")
+        for secret in ids + ["Nguyễn Văn An"] { XCTAssertFalse(lines.all.joined().contains(secret), "the log never carries \(secret)") }
+        let samples = try PrometheusParser.samples(PrometheusText.render(publisher.metricFamilies()))
+        XCTAssertEqual(samples["hssk_feed_outbox_rows_total"], 2, "quarantined rows are not counted as published")
+        XCTAssertEqual(samples[#"hssk_outbox_quarantined_total{code="outbox.unreadable"}"#], 1)
+        XCTAssertEqual(samples[#"hssk_outbox_quarantined_total{code="person.unreadable"}"#], 1)
+        try await producer.close()
+        try await reader.close()
+        await world.close()
+    }
+}
+
 private extension VisitRecord {
     /// The visit's patient gives the new phone (as the record that changed the demographics would).
     mutating func phoneUpdate() { patient.phone = "0911222333" }

@@ -146,6 +146,45 @@ final class FeedPusherTests: XCTestCase {
         await world.close()
     }
 
+    /// The last check before data leaves hssk (DESIGN §9): a document on the feed that still carries an
+    /// HIV diagnosis code or an ARV medicine, however it got there, is never posted; it is dead-lettered
+    /// and the other documents arrive.
+    func testADocumentCarryingRestrictedDataIsNeverPosted() async throws {
+        let world = try await FeedWorld()
+        let sink = try FeedSink(FeedSinkConfiguration())
+        let (pusher, consumer, producer) = try pusher(world, endpoint: FeedEndpointConfiguration(url: sink.url))
+        func document(_ n: Int, _ body: String) -> ProducerRecord {
+            ProducerRecord(topic: FeedHeaders.topic, key: Array(personalID(n).utf8),
+                           value: Array(#"{"personalId":"\#(personalID(n))","version":\#(n + 1),"schemaVersion":1,\#(body)}"#.utf8),
+                           headers: [KafkaHeader(FeedHeaders.version, String(n + 1))])
+        }
+        let visit = #""facilityCode":"01001","arrivalTime":"2025-05-02""#
+        let result = try await producer.sendAll([
+            document(0, #""visits":[{\#(visit),"diagnoses":[{"code":"J18.9","text":"Viêm phổi"}],"medicines":[{"name":"Paracetamol 500mg"}]}]"#),
+            document(1, #""visits":[{\#(visit),"diagnoses":[{"code":"J18.9"},{"code":"B20.1"}]}]"#),
+            document(2, #""history":{"diseases":[{"code":"Z21"}]}"#),
+            document(3, #""visits":[{\#(visit),"medicines":[{"name":"TLD","dosage":"1 viên ARV mỗi tối"}]}]"#),
+        ])
+        XCTAssertTrue(result.allDelivered)
+        let dlq = try Consumer(config: KafkaTesting.consumerConfig(world.cluster, group: "dlq-reader"))
+        try await dlq.subscribe([FeedHeaders.deadLetterTopic])
+        let task = Task { try await pusher.run() }
+        // Dead letters are produced after their batch was posted: once all three are there, nothing else will be.
+        let letters = try await KafkaTesting.consume(dlq, count: 3)
+        try await eventually("the clean document") { sink.documents[personalID(0)] != nil }
+        XCTAssertEqual(letters.map { $0.headerText(DeadLetterHeaders.errorCode) }, Array(repeating: "feed.restrictedData", count: 3))
+        XCTAssertEqual(Set(letters.map { String(decoding: $0.key ?? [], as: UTF8.self) }), Set((1...3).map(personalID)))
+        XCTAssertEqual(Set(sink.documents.keys), [personalID(0)], "no document with restricted data was posted")
+        try await eventually("dead letters counted") { pusher.counters.snapshot.deadLettered == ["feed.restrictedData": 3] }
+        task.cancel()
+        _ = await task.result
+        try await dlq.close()
+        try await consumer.close()
+        try await producer.close()
+        sink.stop()
+        await world.close()
+    }
+
     func testWrongCredentialsAreRetriedNeverDeadLettered() async throws {
         let world = try await FeedWorld()
         let sink = try FeedSink({ var c = FeedSinkConfiguration(); c.signingKey = key; c.bearerToken = "right"; return c }())
