@@ -21,6 +21,14 @@ public final class Consumer: Sendable {
             guard let rk, let list, let opaque else { return }
             Unmanaged<RebalanceContext>.fromOpaque(opaque).takeUnretainedValue().rebalance(rk, event, list)
         }
+        // Client errors (brokers unreachable, …) reach the application only through this callback;
+        // each poll reports the ones seen since the last (`ConsumerBatch.clusterErrors`).
+        rd_kafka_conf_set_error_cb(conf) { _, err, _, opaque in
+            guard let opaque else { return }
+            Unmanaged<RebalanceContext>.fromOpaque(opaque).takeUnretainedValue().state.withLock { state in
+                if !state.clientErrors.contains(err) { state.clientErrors.append(err) }
+            }
+        }
         let handle = try makeClient(RD_KAFKA_CONSUMER, conf)
         rd_kafka_poll_set_consumer(handle.pointer)
         self.context = context
@@ -406,13 +414,15 @@ private func pollBatch(_ client: ConsumerClient, _ maxRecords: Int, _ timeoutMs:
     // The last call (the one that returned nothing) may have served a rebalance too.
     reconcile()
     let ranges = assembly.ranges
-    let failure = context.state.withLock { state -> String? in
+    let (failure, errors) = context.state.withLock { state -> (String?, [Int32]) in
         // The next batch of each partition starts where this one ends (unless repositioned meanwhile).
         for (partition, range) in ranges where state.positions[partition]?.epoch == range.epoch {
             state.positions[partition]?.next = range.next
         }
-        return state.hookFailure
+        defer { state.clientErrors.removeAll() }
+        return (state.hookFailure, state.clientErrors)
     }
+    for raw in errors where !clusterErrors.contains(KafkaErrorCode(rawValue: raw)) { clusterErrors.append(KafkaErrorCode(rawValue: raw)) }
     let batch = PolledBatch(messages: messages, headerLists: headerLists, client: client)
     if let failure { throw KafkaError.assignmentHookFailed(reason: failure) }
     var records: [ConsumerRecord] = []

@@ -37,6 +37,8 @@ final class RebalanceContext: Sendable {
         /// True once the group delivered a first assignment (possibly empty).
         var assignedOnce = false
         var hookFailure: String?
+        /// Client errors reported by librdkafka's error callback since the last poll (raw codes, once each).
+        var clientErrors: [Int32] = []
 
         var assignment: Set<TopicPartition> { Set(positions.keys) }
 

@@ -40,9 +40,10 @@ public enum DeadLetterBuilder {
     /// The headers a dead letter adds (besides `DeadLetterHeaders.all`).
     public static let added: Set<String> = [valueOmitted, headersAltered, keyAltered]
 
-    /// The dead letter of a record read at `source`, rejected with `rejection`.
+    /// The dead letter of a record read at `source`, rejected with `code` and `issues`; `extra` are
+    /// service-specific headers of hssk's own (e.g. an endpoint's answer), kept after the error headers.
     public static func letter(topic: String, source: KafkaCoordinates, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader],
-                              code: String, issues: [ValidationIssue], at time: Date = Date()) -> ProducerRecord {
+                              code: String, issues: [ValidationIssue], extra: [KafkaHeader] = [], at time: Date = Date()) -> ProducerRecord {
         var altered: [[String: String]] = []
         var kept: [KafkaHeader] = []
         for header in headers where !DeadLetterHeaders.all.contains(header.key) && !added.contains(header.key) {
@@ -70,6 +71,7 @@ public enum DeadLetterBuilder {
             KafkaHeader(DeadLetterHeaders.sourceOffset, String(source.offset)),
             KafkaHeader(DeadLetterHeaders.failedAt, time.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))),
         ]
+        added += extra
         if !altered.isEmpty { added.append(KafkaHeader(headersAltered, json(altered))) }
         var letterKey = key
         if let key, key.count > maxKeyBytes {

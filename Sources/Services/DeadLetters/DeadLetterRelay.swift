@@ -67,6 +67,18 @@ public final class DeadLetterRelay: Sendable {
     /// What it has done so far.
     public var snapshot: Counts { counts.withLock { $0 } }
 
+    /// `hssk_dead_letters_*`: what this process's relay delivered, found after a stopped relay, set
+    /// aside, and the letters waiting in the store (as last read).
+    var metricFamilies: [MetricFamily] {
+        let s = snapshot
+        return [
+            .counter("hssk_dead_letters_delivered_total", "Dead letters this process's relay produced to their topic.", s.delivered),
+            .counter("hssk_dead_letters_recovered_total", "Dead letters found on their topic after a relay stopped mid-round (not produced again).", s.recovered),
+            .counter("hssk_dead_letters_failed_total", "Dead letters the cluster refused even in their minimal form (kept in the store, state failed).", s.failed),
+            .gauge("hssk_dead_letters_undelivered", "Dead letters decided and not yet delivered (in the store, all processes).", Double(s.undelivered)),
+        ]
+    }
+
     /// Asks for a round now (a batch with dead letters just committed).
     public func wake() { woken.store(true, ordering: .releasing) }
 

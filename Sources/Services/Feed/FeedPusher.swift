@@ -1,6 +1,7 @@
 import Foundation
 import HealthModel
 import Kafka
+import RecordStore
 
 /// Settings of the feed pusher.
 public struct FeedPusherConfiguration: Sendable {
@@ -73,7 +74,7 @@ public struct FeedPusher: ObservableService {
     /// Records polled and not yet pushed, and the partitions paused during a back-off.
     private struct Progress {
         var pending: [ConsumerRecord] = []
-        var paused: Set<TopicPartition> = []
+        var paused: Set<Kafka.TopicPartition> = []
     }
 
     /// Subscribes and pushes until cancelled.
@@ -103,7 +104,7 @@ public struct FeedPusher: ObservableService {
                 break
             }
             progress.pending.removeFirst(batch.count)
-            var next: [TopicPartition: Int64] = [:]
+            var next: [Kafka.TopicPartition: Int64] = [:]
             for record in batch { next[record.topicPartition] = max(next[record.topicPartition] ?? 0, record.offset + 1) }
             do {
                 try await consumer.commit(next)
@@ -268,38 +269,51 @@ public struct FeedPusher: ObservableService {
         return .success(FeedItem(operation: .upsert, personalId: key, version: version, document: value))
     }
 
-    /// Produces dead letters (original key, value and headers, plus the DLQ headers), retrying until
-    /// the cluster acknowledged all of them.
+    /// Produces dead letters (original key, value and headers, plus the DLQ headers, built to fit the
+    /// topic), retrying until the cluster acknowledged each; only the ones not yet acknowledged are
+    /// sent again, and one refused as too large goes out in its minimal form.
     private func deadLetter(_ letters: [DeadLetter], _ progress: inout Progress) async throws {
-        let failedAt = CitizenDocumentBuilder.rfc3339(Date())
-        let records = letters.map { letter in
+        var records = letters.map { letter -> ProducerRecord in
             let issue = ValidationIssue(path: "$", code: letter.code, severity: .error,
                                         message: BilingualMessage(en: letter.message, vi: "Tài liệu không được gửi tới ứng dụng công dân (\(letter.code))."))
-            var headers = letter.record.headers
-            headers += [KafkaHeader(DeadLetterHeaders.errorCode, letter.code),
-                        KafkaHeader(DeadLetterHeaders.errorDetail, DeadLetterDetail.headerValue(for: [issue])),
-                        KafkaHeader(DeadLetterHeaders.sourceTopic, letter.record.topic),
-                        KafkaHeader(DeadLetterHeaders.sourcePartition, String(letter.record.partition)),
-                        KafkaHeader(DeadLetterHeaders.sourceOffset, String(letter.record.offset)),
-                        KafkaHeader(DeadLetterHeaders.failedAt, failedAt)]
+            var extra: [KafkaHeader] = []
             if let status = letter.status {
-                headers += [KafkaHeader(FeedPusher.responseStatusHeader, String(status)),
-                            KafkaHeader(key: FeedPusher.responseBodyHeader, value: letter.responseBody)]
+                extra = [KafkaHeader(FeedPusher.responseStatusHeader, String(status)),
+                         KafkaHeader(key: FeedPusher.responseBodyHeader, value: Array(letter.responseBody.prefix(Self.maxResponseBodyBytes)))]
             }
-            return ProducerRecord(topic: configuration.deadLetterTopic, key: letter.record.key, value: letter.record.value, headers: headers)
+            return DeadLetterBuilder.letter(topic: configuration.deadLetterTopic,
+                                            source: KafkaCoordinates(topic: letter.record.topic, partition: letter.record.partition, offset: letter.record.offset),
+                                            key: letter.record.key, value: letter.record.value, headers: letter.record.headers,
+                                            code: letter.code, issues: [issue], extra: extra)
         }
         var attempt = 0
-        while true {
-            do {
-                let result = try await producer.sendAll(records)
-                if result.allDelivered { break }
-                log.event("warning", "feed.push.deadLetterRetry", ["failed": .int(Int64(result.failures.count))])
-            } catch let error as KafkaError {
-                if case .fatal = error { throw error }
-                log.event("warning", "feed.push.deadLetterRetry", ["reason": .text(error.description)])
+        while !records.isEmpty {
+            let producer = producer
+            let outcomes = await withTaskGroup(of: (Int, KafkaError?).self) { group in
+                for (index, record) in records.enumerated() {
+                    group.addTask {
+                        do {
+                            _ = try await producer.send(record)
+                            return (index, nil)
+                        } catch KafkaError.delivery(let code, _, _) where code == .messageSizeTooLarge || code == .invalidRecord {
+                            do { _ = try await producer.send(DeadLetterBuilder.minimal(record)) } catch let error as KafkaError { return (index, error) } catch {}
+                            return (index, nil)
+                        } catch let error as KafkaError {
+                            return (index, error)
+                        } catch {
+                            return (index, .closed)
+                        }
+                    }
+                }
+                var failed: [(Int, KafkaError)] = []
+                for await (index, error) in group { if let error { failed.append((index, error)) } }
+                return failed
             }
+            if let fatal = outcomes.first(where: { if case .fatal = $0.1 { return true } else { return false } }) { throw fatal.1 }
+            records = outcomes.sorted { $0.0 < $1.0 }.map { records[$0.0] }
+            guard !records.isEmpty else { break }
+            log.event("warning", "feed.push.deadLetterRetry", ["failed": .int(Int64(records.count)), "reason": .text(outcomes[0].1.description)])
             attempt += 1
-            // Re-sending all of them is harmless: the DLQ is read by people, who see a duplicate at worst.
             try await wait(Backoff.delay(attempt: attempt, base: configuration.backoff, max: configuration.maxBackoff), &progress)
         }
         let byCode = Dictionary(grouping: letters, by: { $0.code }).mapValues(\.count)
@@ -309,6 +323,9 @@ public struct FeedPusher: ObservableService {
         let statuses = byCode.mapValues { LogValue.int(Int64($0)) }
         log.event("warning", "feed.push.deadLettered", ["count": .int(Int64(letters.count)), "codes": .object(statuses)])
     }
+
+    /// Longest endpoint answer kept in `hssk-response-body`.
+    static let maxResponseBodyBytes = 64 * 1024
 
     /// DLQ header: the endpoint's HTTP status.
     public static let responseStatusHeader = "hssk-response-status"

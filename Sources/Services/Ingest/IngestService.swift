@@ -30,6 +30,8 @@ public final class IngestService: ObservableService {
     private let stopping = StopFlag()
     private let watch: PartitionWatch
     private let inFlight = InFlightPartitions()
+    /// Client errors polls reported since the last watch (names only).
+    private let clusterErrors = Mutex<Set<String>>([])
     private let relay = Mutex<DeadLetterRelay?>(nil)
 
     /// Creates the service over an open store.
@@ -238,8 +240,14 @@ public final class IngestService: ObservableService {
     private func finish(_ stage: Stage, _ consumer: Consumer, _ pendingCommit: inout [Kafka.TopicPartition: Int64]) async throws {
         if !(await stage.done.wait(upTo: configuration.keepAliveAfter)) {
             var paused: Set<Kafka.TopicPartition> = []
+            var lastWatch = ContinuousClock.now
             log.event("warning", "stage.slow", ["waitingSeconds": .int(configuration.keepAliveAfter.components.seconds)])
             while !(await stage.done.wait(upTo: .milliseconds(10))) {
+                if ContinuousClock.now - lastWatch > configuration.watchInterval {
+                    // The store is busy with the stage: only what Kafka can tell (stalls, the cluster).
+                    try await watchPartitions(consumer, storeAvailable: false)
+                    lastWatch = ContinuousClock.now
+                }
                 let unpaused = consumer.assignment.subtracting(paused)
                 if !unpaused.isEmpty {
                     try await consumer.pause(Array(unpaused))
@@ -306,6 +314,9 @@ public final class IngestService: ObservableService {
         } else if !batch.isEmpty {
             health.clear(.kafkaUnavailable)
         }
+        // librdkafka reconnects by itself and does not always say when every broker is down: the
+        // next watch asks the cluster whether it answers.
+        if !batch.clusterErrors.isEmpty { clusterErrors.withLock { $0.formUnion(batch.clusterErrors.map(\.name)) } }
         guard !batch.outOfRange.isEmpty else { return }
         for (partition, position) in batch.outOfRange.sorted(by: { $0.key < $1.key }) {
             let low = try? await consumer.watermarks(partition).low
@@ -320,10 +331,10 @@ public final class IngestService: ObservableService {
 
     /// Every `watchInterval`: health for stalled partitions and the cluster, and operators' decisions
     /// on retention gaps (a partition resumes once the store's position moved past its gap).
-    private func watchPartitions(_ consumer: Consumer) async throws {
+    private func watchPartitions(_ consumer: Consumer, storeAvailable: Bool = true) async throws {
         let assigned = consumer.assignment
         watch.retain(assigned)
-        for (partition, gap) in watch.gaps {
+        for (partition, gap) in storeAvailable ? watch.gaps : [:] {
             let stored = try? await store.offsets(group: configuration.group, partitions: [RecordStore.TopicPartition(partition.topic, partition.partition)])
             guard let offset = stored?[RecordStore.TopicPartition(partition.topic, partition.partition)], offset != gap.from else { continue }
             watch.clearGap(partition)
@@ -338,8 +349,16 @@ public final class IngestService: ObservableService {
         let highs = try await consumer.cachedWatermarks().mapValues(\.high)
         let stalls = watch.stalls(highWatermarks: highs)
         if stalls.isEmpty { health.clear(.partitionStalled) } else { health.set(.partitionStalled, detail: stalls.joined(separator: "; ")) }
-        if health.status().reasons.contains(HealthCondition.kafkaUnavailable.rawValue), try await consumer.probe() {
-            health.clear(.kafkaUnavailable)
+        let errors = clusterErrors.withLock { errors -> Set<String> in
+            defer { errors.removeAll() }
+            return errors
+        }
+        if !errors.isEmpty || health.status().reasons.contains(HealthCondition.kafkaUnavailable.rawValue) {
+            if try await consumer.probe() {
+                health.clear(.kafkaUnavailable)
+            } else {
+                health.set(.kafkaUnavailable, detail: "the cluster (\(configuration.bootstrapServers)) does not answer; client errors: \(errors.sorted().joined(separator: ", "))")
+            }
         }
     }
 
@@ -550,7 +569,7 @@ public final class IngestService: ObservableService {
             .histogram("hssk_batch_seconds", "Batch latency from poll to commit, in seconds.", buckets: buckets,
                        bounds: IngestCounters.latencyBoundsMs.map { $0 == Int.max ? .infinity : Double($0) / 1000 }, sum: s.latencySumMs / 1000),
             lag.family,
-        ]
+        ] + (relay.withLock { $0 }?.metricFamilies ?? []) + [watch.gapFamily]
     }
 
     /// Samples the consumer lag.

@@ -101,6 +101,15 @@ final class PartitionWatch: Sendable {
         }
     }
 
+    /// `hssk_retention_gap_records{topic,partition}`: records that expired before they were read, per stopped partition.
+    var gapFamily: MetricFamily {
+        MetricFamily(name: "hssk_retention_gap_records", help: "Records that expired from Kafka before they were read, per stopped partition.",
+                     kind: .gauge, samples: gaps.sorted { $0.key < $1.key }.map { partition, gap in
+                         .init(labels: [.init("topic", partition.topic), .init("partition", String(partition.partition))],
+                               value: Double(gap.to.map { $0 - gap.from } ?? 0))
+                     })
+    }
+
     /// `/healthz` detail of the gaps.
     static func describe(_ gaps: [Kafka.TopicPartition: Gap]) -> String {
         gaps.sorted { $0.key < $1.key }.map { partition, gap in

@@ -447,7 +447,7 @@ public final class InsuranceSync: ObservableService {
             .retries(s.retries),
             lag.family,
             backlog.family,
-        ]
+        ] + (relay.withLock { $0 }?.metricFamilies ?? [])
     }
 
     /// Samples the lag and the backlog.

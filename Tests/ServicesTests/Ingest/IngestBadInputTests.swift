@@ -117,6 +117,50 @@ final class IngestBadInputTests: XCTestCase {
         scenario.cluster.shutdown()
     }
 
+    /// One small hostile record must not stop a partition (issue #16): a 500 KB junk `ce_source` is an
+    /// unknown account; its dead letter (which used to carry the header and echo it four times in the
+    /// detail, over the producer's 1 MB limit, retried for ever) is cut to fit, and the records after
+    /// it are stored.
+    func testOversizedJunkHeaderIsDeadLetteredAndThePartitionGoesOn() async throws {
+        let scenario = try IngestScenario(partitions: 1)
+        let store = try await RecordStores.open(try TestStores.freshLocation(.sqlite), keys: try KeyRing.generate())
+        try await scenario.registerAccounts(in: store)
+        var generator = PopulationGenerator(citizens: 40, seed: 5)
+        generator.noise = .none
+        let visits = generator.generate().records.filter { $0.record.kind == .visit }.prefix(20)
+        var messages: [(ProducerRecord, String?)] = []
+        for (n, base) in visits.enumerated() {
+            guard case .visit(var visit) = base.record else { continue }
+            visit.episodeKey = "HDR-\(n)"
+            let value = Array(try SourcePublisher.canonicalJSON(.visit(visit)))
+            var message = scenario.sources.message(value: value, key: visit.kafkaKey, kind: .visit, sender: base.sender)
+            if n == 10 {
+                message.headers.removeAll { $0.key == EnvelopeHeaders.source }
+                message.headers.append(KafkaHeader(EnvelopeHeaders.source, String(repeating: "x", count: 500 * 1024)))
+                message.value = value + [UInt8](repeating: 32, count: 300 * 1024)
+                messages.append((message, "sender.unknownAccount"))
+            } else {
+                messages.append((message, nil))
+            }
+        }
+        let service = IngestService(configuration: scenario.configuration(), store: store, log: .silent)
+        let running = Task { try await service.run() }
+        let published = try await scenario.publish(messages, maxMessageBytes: 2 * 1024 * 1024)
+        let processed = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(published), timeout: .seconds(60))
+        XCTAssertTrue(processed, "the partition stopped at the hostile record")
+        XCTAssertTrue(service.health.status().ready, "\(service.health.status())")
+        running.cancel()
+        try await running.value
+        let letters = try await scenario.deadLetters(atLeast: 1)
+        XCTAssertEqual(letters.map(\.code), ["sender.unknownAccount"], "one dead letter, once")
+        let problems = try await scenario.check(published, store: store, deadLetters: letters)
+        XCTAssertTrue(problems.isEmpty, "\(problems)")
+        let report = try await store.verify()
+        XCTAssertEqual(report.problems, [])
+        await store.close()
+        scenario.cluster.shutdown()
+    }
+
     /// SQLite and libpq take text as C strings, so NUL never reaches the store: a sender named
     /// `<account>\0x` (signed with that account's key) is an unknown account, not the account before the
     /// NUL; a value with NUL in any text is dead-lettered whole; the records around them are stored and

@@ -59,7 +59,7 @@ final class SenderDirectoryTests: XCTestCase {
 
     func testWellFormedUnknownNamesAreLookedUpTogetherAndTheCacheStaysBounded() async throws {
         let store = try await CountingAccounts([known])
-        let directory = SenderDirectory(store: store, ttl: .milliseconds(300), capacity: 100)
+        let directory = SenderDirectory(store: store, ttl: .seconds(3), capacity: 100)
         _ = try await directory.senders(named: [known.name])
         // Names that could be accounts but are not: each batch's are asked for in one call.
         for round in 0..<10 {
@@ -75,7 +75,7 @@ final class SenderDirectoryTests: XCTestCase {
         XCTAssertEqual(store.calls.count, 11)
         // Unknown names expire like accounts (an account added meanwhile is found), and expired
         // entries are the first to go.
-        try await Task.sleep(for: .milliseconds(400))
+        try await Task.sleep(for: .milliseconds(3_100))
         _ = try await directory.senders(named: ["01001_lt_r0n1"])
         XCTAssertEqual(store.calls.last, 1, "an expired unknown name is asked for again")
         _ = try await directory.senders(named: Set((0..<50).map { "01001_lt_late\($0)" }))
