@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // hssk depends on system C libraries from Debian only: no SwiftPM package dependencies (a small
 // supply chain for sensitive health data). Dependencies point one way:
-// hssk → Services → {Linkage, RecordStore, Kafka} → HealthModel.
+// hssk → {Chaos (tooling)} → Services → {Linkage, RecordStore, Kafka} → HealthModel.
 import PackageDescription
 
 let package = Package(
@@ -37,11 +37,14 @@ let package = Package(
         .target(name: "HTTPResponder"),
         .target(name: "Services", dependencies: ["Kafka", "HealthModel", "Linkage", "RecordStore", "SyntheticPopulation", "CKafkaBaseline", "COpenSSL",
                                                  "HTTPResponder"]),
-        .executableTarget(name: "hssk", dependencies: ["Services", "Kafka", "Linkage", "RecordStore"]),
+        // Tooling: `hssk chaos`, the standing proof of exactly-once; no production service imports it.
+        .target(name: "Chaos", dependencies: ["Services", "Kafka", "RecordStore", "HealthModel", "SyntheticPopulation", "CSQLite", "CPostgres"]),
+        .executableTarget(name: "hssk", dependencies: ["Services", "Chaos", "Kafka", "Linkage", "RecordStore"]),
 
         .target(name: "HSSKTesting", dependencies: ["Kafka", "Services", "RecordStore", "HealthModel", "SyntheticPopulation"]),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka", "HSSKTesting"]),
         .testTarget(name: "HealthModelTests", dependencies: ["HealthModel"]),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos"]),
         .testTarget(name: "LinkageTests", dependencies: ["Linkage", "HealthModel"]),
         .testTarget(name: "SyntheticPopulationTests", dependencies: ["SyntheticPopulation", "HealthModel"]),
         .testTarget(name: "RecordStoreTests", dependencies: ["RecordStore", "HealthModel"]),

@@ -16,6 +16,13 @@ public struct SyntheticRecord: Sendable {
     public var truth: RecordTruth
     /// The interop account that sends it (`<facility>_lt_<initials>`, or BHXH's account for cards).
     public var sender: String
+
+    /// A record, what a correct broker must conclude about it, and its sender.
+    public init(record: SourceRecord, truth: RecordTruth, sender: String) {
+        self.record = record
+        self.truth = truth
+        self.sender = sender
+    }
 }
 
 /// What a correct broker must conclude about a record.

@@ -14,7 +14,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// True with probability `p`.
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
+    public mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
 
     /// `count` random decimal digits.
     mutating func digits(_ count: Int) -> String {
@@ -22,7 +22,7 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 
     /// An element drawn with the given weights.
-    mutating func weighted<T>(_ table: [(T, Double)]) -> T {
+    public mutating func weighted<T>(_ table: [(T, Double)]) -> T {
         let total = table.reduce(0) { $0 + $1.1 }
         var point = Double.random(in: 0..<total, using: &self)
         for (value, weight) in table {

@@ -63,7 +63,10 @@ final class RebalanceContext: Sendable {
     init(hooks: RebalanceHooks) { self.hooks = hooks }
 
     func rebalance(_ rk: OpaquePointer, _ event: rd_kafka_resp_err_t, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        // NULL when the member is no longer part of a group (a revocation while it closes, found by
+        // `hssk chaos`): then the whole assignment goes, which the eager call does.
+        let protocolName = rd_kafka_rebalance_protocol(rk).map { String(cString: $0) }
+        let cooperative = protocolName.map { $0 == "COOPERATIVE" } ?? (event == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
         let partitions = readPartitionList(list).map(\.0)
         switch event {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:

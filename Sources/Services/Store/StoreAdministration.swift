@@ -3,6 +3,26 @@ import RecordStore
 
 /// Operations behind `hssk backup`, `restore`, `verify` and `keys`: open the store, do one job, close.
 public enum StoreAdministration {
+    /// Opens the store a long-running service works on, waiting out what is transient — a database
+    /// locked by another writer, a server restarting, a full disk — with back-off, logged as
+    /// `store.unavailable`: a service that exits instead becomes a restart storm under systemd or
+    /// Kubernetes. Nil when SIGTERM/SIGINT arrives while it waits (the service then exits 0).
+    public static func openForService(_ location: String, keys: KeyRing, mustExist: Bool = false,
+                                      log: IngestLog = .standardError) async throws -> (any HealthRecordStore)? {
+        try await ServiceRunner.untilTerminated {
+            var attempt = 0
+            while true {
+                do {
+                    return try await RecordStores.open(location, keys: keys, mustExist: mustExist)
+                } catch let error as StoreError where error.isTransient {
+                    log.event("warning", "store.unavailable", ["during": "open", "error": .text(error.description), "attempt": .int(Int64(attempt))])
+                    try await Task.sleep(for: RetryPolicy().delay(attempt: attempt))
+                    attempt += 1
+                }
+            }
+        }
+    }
+
     /// Writes a backup of the store at `location` into `directory`; returns the file written.
     public static func backup(store location: String, keys: KeyRing, to directory: String) async throws -> String {
         let store = try await RecordStores.open(location, keys: keys, mustExist: true)

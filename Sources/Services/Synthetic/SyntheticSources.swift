@@ -78,7 +78,8 @@ public struct SyntheticSources: Sendable {
         }
     }
 
-    static func randomBytes(_ count: Int) throws -> [UInt8] {
+    /// `count` bytes from OpenSSL's generator (keys of the sources and of test receivers).
+    public static func randomBytes(_ count: Int) throws -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: count)
         guard RAND_bytes(&bytes, Int32(count)) == 1 else { throw StoreError.backend("the random generator failed") }
         return bytes

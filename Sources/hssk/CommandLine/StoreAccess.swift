@@ -1,14 +1,15 @@
 import RecordStore
+import Services
 
-/// Opens a store, runs `body` with it and closes it on every path (a service's store must be closed
-/// cleanly after SIGTERM as after a failure).
-func withStore<T>(_ location: String, keys: KeyRing, mustExist: Bool = false,
-                  _ body: (any HealthRecordStore) async throws -> T) async throws -> T {
-    let store = try await RecordStores.open(location, keys: keys, mustExist: mustExist)
+/// Opens the store a service works on (waiting out a locked, restarting or full database), runs
+/// `body` with it and closes it on every path (a service's store must be closed cleanly after SIGTERM
+/// as after a failure). SIGTERM/SIGINT while the store is still being waited for: `body` never runs.
+func withStore(_ location: String, keys: KeyRing, mustExist: Bool = false,
+               _ body: (any HealthRecordStore) async throws -> Void) async throws {
+    guard let store = try await StoreAdministration.openForService(location, keys: keys, mustExist: mustExist) else { return }
     do {
-        let result = try await body(store)
+        try await body(store)
         await store.close()
-        return result
     } catch {
         await store.close()
         throw error

@@ -45,16 +45,15 @@ let feedPublishCommand = Command(
         }
         let producer = try await feedProducer(bootstrap: bootstrap, properties: try kafkaProperties(arguments.strings("kafka")),
                                               topic: configuration.topic)
-        let store = try await RecordStores.open(location, keys: try KeyRing.load(path: arguments.string("keys")), mustExist: true)
         do {
-            try await ServiceRunner.run(try withAdminEndpoint(FeedPublisher(store: store, producer: producer, configuration: configuration), arguments))
+            try await withStore(location, keys: try KeyRing.load(path: arguments.string("keys")), mustExist: true) { store in
+                try await ServiceRunner.run(try withAdminEndpoint(FeedPublisher(store: store, producer: producer, configuration: configuration), arguments))
+            }
         } catch {
             try? await producer.close(timeout: .seconds(10))
-            await store.close()
             throw error
         }
         try await producer.close(timeout: .seconds(30))
-        await store.close()
         return 0
     })
 

@@ -8,10 +8,12 @@ let ingestCommand = Command(
     usage: "ingest --bootstrap HOST:PORT --store PATH|URL [--group hssk-ingest] [--topic NAME ...] [--keys FILE] [--batch N] [--kafka KEY=VALUE ...] [--admin HOST:PORT]",
     details: """
     Per batch: authenticate (ce_source account, hssk-signature), decode, validate, link each record to one
-    person, then one store transaction with records, identity changes, outbox rows and the next offsets.
-    Rejected records go to <topic>.dlq with their reasons before the offset moves on; an unavailable store
-    or broker is retried with back-off, never skipped. Several processes may share a group. Logs are JSON
-    lines on stderr with codes and Kafka coordinates only. SIGINT/SIGTERM: finish the batch, leave, exit 0.
+    person, then one store transaction with records, identity changes, outbox rows, dead letters and the
+    offsets the batch covers (applied only where the store's position is the batch's start: offsets never
+    skip). Dead letters go to <topic>.dlq after the commit, exactly once. An unavailable store or broker is
+    retried with back-off, never skipped; records that expired before they were read stop their partition
+    until 'hssk offsets accept-gap'. Several processes may share a group. Logs are JSON lines on stderr with
+    codes and Kafka coordinates only. SIGINT/SIGTERM: finish the batch, leave, exit 0.
     """,
     options: [
         Option(name: "bootstrap", value: "HOST:PORT", help: "Kafka bootstrap servers."),

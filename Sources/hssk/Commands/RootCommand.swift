@@ -3,7 +3,7 @@ import Foundation
 /// Every top-level command, in the order `hssk --help` lists them.
 let commands: [Command] = [brokerCommand, topicsCommand, publishCommand, ingestCommand, linkageEvalCommand, backupCommand, restoreCommand,
                            verifyCommand, keysCommand, offsetsCommand, accountsCommand, dlqCommand, feedCommand, insuranceCommand, reviewCommand, personsCommand, dedupCommand,
-                           benchCommand, demoCommand, configCommand]
+                           benchCommand, demoCommand, chaosCommand, configCommand]
 
 /// `hssk` itself: the tree the dispatcher, `--config` sections and `hssk config` walk.
 let root = Command(
