@@ -111,6 +111,44 @@ final class ConsumerGroupTests: XCTestCase {
     }
 }
 
+extension ConsumerGroupTests {
+    /// A partition paused by its owner, taken away and given back: it is read again (librdkafka kept
+    /// the pause across the re-assignment, and the partition was never read again).
+    func testAPartitionPausedThenRevokedIsReadWhenGivenBack() async throws {
+        let cluster = try EmbeddedCluster(brokers: 1)
+        let topic = KafkaTesting.uniqueTopic()
+        try cluster.createTopic(topic, partitions: 2, replicationFactor: 1)
+        let producer = try Producer(config: KafkaTesting.producerConfig(cluster))
+        let ledger = OffsetLedger()
+        let group = "g-\(topic)"
+        let first = try Consumer(config: KafkaTesting.consumerConfig(cluster, group: group),
+                                 hooks: RebalanceHooks(startingOffsets: { ledger.offsets(for: $0) }))
+        try await first.subscribe([topic])
+        let assigned = try await KafkaTesting.pump([first], into: ledger) { first.assignment.count == 2 }
+        XCTAssertTrue(assigned)
+        try await first.pause(Array(first.assignment))
+
+        // A second member takes one partition and gives it back.
+        let second = try Consumer(config: KafkaTesting.consumerConfig(cluster, group: group),
+                                  hooks: RebalanceHooks(startingOffsets: { ledger.offsets(for: $0) }))
+        try await second.subscribe([topic])
+        let split = try await KafkaTesting.pump([first, second], into: ledger) { second.assignment.count == 1 }
+        XCTAssertTrue(split)
+        let moved = try XCTUnwrap(second.assignment.first)
+        try await second.close()
+        let back = try await KafkaTesting.pump([first], into: ledger) { first.assignment.count == 2 }
+        XCTAssertTrue(back)
+
+        _ = try await producer.sendAll((0..<20).map {
+            ProducerRecord(topic: topic, partition: moved.partition, key: Array("k".utf8), value: [], headers: [KafkaHeader("seq", String($0))])
+        })
+        let read = try await KafkaTesting.pump([first], into: ledger, timeout: .seconds(20)) { ledger.processed.count == 20 }
+        XCTAssertTrue(read, "the partition given back stayed paused: \(ledger.processed.count) of 20 read")
+        try await first.close()
+        try await producer.close()
+    }
+}
+
 /// Rebalance events seen by a test's hooks, in order.
 private final class EventLog: Sendable {
     private let state = Mutex<[String]>([])

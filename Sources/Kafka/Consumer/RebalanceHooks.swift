@@ -91,6 +91,11 @@ final class RebalanceContext: Sendable {
             } else {
                 rd_kafka_assign(rk, list)
             }
+            // librdkafka keeps an application pause on a partition across its revocation and a later
+            // re-assignment (only its own pause is reset): a partition paused by a service that then
+            // lost it would come back paused and never be read again (found by `hssk chaos`). A
+            // partition assigned is always read; a service pauses it again if it must.
+            rd_kafka_resume_partitions(rk, list)
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             // Forget the positions before the hook runs: a record of these partitions collected in the
             // poll now in progress is dropped, and the new owner reads it again from the stored offsets.
