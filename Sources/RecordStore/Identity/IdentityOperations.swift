@@ -202,10 +202,14 @@ extension StoreEngine {
 
     // MARK: - Review tasks
 
+    /// Inserts an open review task under an id reserved first (in a batch, `apply` reserved it with
+    /// the batch's other ids).
     func insertReview(kind: String, persons: [PersonID], evidence: String, at now: String) throws -> Int64 {
-        try db.insertReturningID("INSERT INTO review_task (kind, persons, evidence_enc, status, created_at) VALUES (?, ?, ?, 'open', ?)",
-                                 [.text(kind), .text(persons.map { String($0.rawValue) }.joined(separator: ",")),
-                                  .blob(try cipher.seal(evidence, context: "review_task.evidence_enc")), .text(now)])
+        guard let id = try reserveIDs("review_task", count: 1).first else { throw StoreError.backend("no review task id reserved") }
+        try db.execute("INSERT INTO review_task (id, kind, persons, evidence_enc, status, created_at) VALUES (?, ?, ?, ?, 'open', ?)",
+                       [.int(id), .text(kind), .text(persons.map { String($0.rawValue) }.joined(separator: ",")),
+                        .blob(try cipher.seal(evidence, context: "review_task.evidence_enc")), .text(now)])
+        return id
     }
 
     func reviewTasks(includeResolved: Bool) throws -> [ReviewTask] {

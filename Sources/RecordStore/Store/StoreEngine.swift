@@ -11,6 +11,10 @@ final class StoreEngine {
     let foundVersion: Int
     /// One encoder for the engine's thread (creating one per person costs more than encoding).
     let jsonEncoder = JSONEncoder()
+    /// Ids reserved ahead for the write transaction in progress, by table (see `withReservedIDs`).
+    var reservedIDs: [String: ArraySlice<Int64>] = [:]
+    /// True while `withReservedIDs` runs: nested calls use the outer reservation.
+    var reservingIDs = false
 
     init(db: SQLConnection, keys: KeyRing, mustExist: Bool = false) throws {
         self.db = db
@@ -96,46 +100,55 @@ final class StoreEngine {
     // MARK: - Apply
 
     /// Applies a batch in one transaction (see `HealthRecordStore.apply`).
+    ///
+    /// Every id the batch may need (persons, identifiers, review tasks, source records, outbox rows,
+    /// dead letters) is reserved up front, in one statement.
     func apply(_ batch: StoreBatch) throws -> ApplyResult {
-        try db.transaction {
-            let now = Self.timestamp()
-            let newPersons = try applyIdentity(batch.identity, at: now)
-            func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
-                switch ref {
-                case .existing(let id): return id
-                case .new(let local):
-                    guard let id = newPersons[local] else {
-                        throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
-                    }
-                    return id
+        var ids = Self.identityIDs(batch.identity)
+        ids["source_record"] = batch.records.count
+        ids["outbox"] = batch.outbox.count
+        ids["dead_letter"] = batch.deadLetters.count
+        return try db.transaction { try withReservedIDs(ids) { try applyReserved(batch) } }
+    }
+
+    private func applyReserved(_ batch: StoreBatch) throws -> ApplyResult {
+        let now = Self.timestamp()
+        let newPersons = try applyIdentity(batch.identity, at: now)
+        func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
+            switch ref {
+            case .existing(let id): return id
+            case .new(let local):
+                guard let id = newPersons[local] else {
+                    throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
                 }
+                return id
             }
-            let persons = try batch.records.map { try $0.person.map(resolve) }
-            let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
-            try insertOutbox(try batch.outbox.map { message in
-                switch message.key {
-                case .person(let ref): return (message.kind, String(try resolve(ref).rawValue), message.payload)
-                case .text(let text): return (message.kind, text, message.payload)
-                }
-            }, at: now)
-            if let group = batch.offsets.first?.group {
-                try insertDeadLetters(batch.deadLetters, group: group, at: now)
-            } else if !batch.deadLetters.isEmpty {
-                throw StoreError.invalidRequest("dead letters need the batch's consumer offsets (their group)")
-            }
-            var absorbed: [TopicPartition: Int] = [:]
-            for (record, outcome) in zip(batch.records, outcomes) {
-                if case .duplicate = outcome { absorbed[TopicPartition(record.coordinates.topic, record.coordinates.partition), default: 0] += 1 }
-            }
-            try storeOffsets(batch.offsets, absorbed: absorbed, at: now)
-            let result = ApplyResult(records: outcomes, newPersons: newPersons)
-            let stored = outcomes.count - result.duplicates
-            let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.from)..<\($0.nextOffset)" }.joined(separator: ",")
-            try appendAudit(actor: batch.actor, action: "apply", subject: "batch",
-                            detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) deadLetters=\(batch.deadLetters.count) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
-                            at: now)
-            return result
         }
+        let persons = try batch.records.map { try $0.person.map(resolve) }
+        let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
+        try insertOutbox(try batch.outbox.map { message in
+            switch message.key {
+            case .person(let ref): return (message.kind, String(try resolve(ref).rawValue), message.payload)
+            case .text(let text): return (message.kind, text, message.payload)
+            }
+        }, at: now)
+        if let group = batch.offsets.first?.group {
+            try insertDeadLetters(batch.deadLetters, group: group, at: now)
+        } else if !batch.deadLetters.isEmpty {
+            throw StoreError.invalidRequest("dead letters need the batch's consumer offsets (their group)")
+        }
+        var absorbed: [TopicPartition: Int] = [:]
+        for (record, outcome) in zip(batch.records, outcomes) {
+            if case .duplicate = outcome { absorbed[TopicPartition(record.coordinates.topic, record.coordinates.partition), default: 0] += 1 }
+        }
+        try storeOffsets(batch.offsets, absorbed: absorbed, at: now)
+        let result = ApplyResult(records: outcomes, newPersons: newPersons)
+        let stored = outcomes.count - result.duplicates
+        let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.from)..<\($0.nextOffset)" }.joined(separator: ",")
+        try appendAudit(actor: batch.actor, action: "apply", subject: "batch",
+                        detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) deadLetters=\(batch.deadLetters.count) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
+                        at: now)
+        return result
     }
 
     /// Inserts outbox rows in order; call inside a write transaction. Ids are reserved explicitly (a
