@@ -56,6 +56,7 @@ final class PostgresStoreTests: XCTestCase {
     func testRotationKeepsRowBinding() async throws { try await run { try await $0.rotationKeepsRowBinding() } }
     func testColumnBoundStoreIsBoundOnOpen() async throws { try await run { try await $0.columnBoundStoreIsBoundOnOpen() } }
     func testPartlyBoundStoreIsCompletedOnOpen() async throws { try await run { try await $0.partlyBoundStoreIsCompletedOnOpen() } }
+    func testWrongKeyLeavesAnOldStoreUntouched() async throws { try await run { try await $0.wrongKeyLeavesAnOldStoreUntouched() } }
 
     /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
     func testLostConnectionIsTransientAndRecovers() async throws {

@@ -147,6 +147,7 @@ extension StoreContract {
         XCTAssertEqual(report.schemaVersion, Migrations.currentVersion)
         XCTAssertEqual(report.ciphertexts, rewritten - 1)
         XCTAssertEqual(report.problems.count, 1, "\(report.problems)")
+        XCTAssertEqual(report.columnBound, 1, "the damaged one stays column-bound")
         XCTAssertTrue(report.problems.first?.hasPrefix("review_task.evidence_enc row \(try review.int(0)):") ?? false, "\(report.problems)")
         // Everything else reads as before.
         let person = try await migrated.person(a)
@@ -177,14 +178,54 @@ extension StoreContract {
         await assertStoreError({ try await migrated.person(b) }, isIntegrity)
         await assertStoreError({ try await migrated.undeliveredDeadLetters(limit: 10) }, isIntegrity)
         let after = try await migrated.verify()
+        // The damaged review task is still reported, beside the swapped persons and the planted letter.
         XCTAssertEqual(after.problems.count, 4, "\(after.problems)")
+        XCTAssertEqual(after.columnBound, 2)
         for prefix in ["person.demographics_enc row \(a.rawValue):", "person.demographics_enc row \(b.rawValue):",
-                       "dead_letter.letter_enc row \(letterID):"] {
+                       "dead_letter.letter_enc row \(letterID):", "review_task.evidence_enc row \(try review.int(0)):"] {
             XCTAssertTrue(after.problems.contains { $0.hasPrefix(prefix) }, "\(prefix) not in \(after.problems)")
         }
         XCTAssertTrue(after.problems.contains { $0.hasPrefix("dead_letter.letter_enc row \(letterID):") && $0.contains("column-bound") },
                       "\(after.problems)")
         await migrated.close()
+    }
+
+    /// An old store opened with the wrong key file is refused before anything is rewritten (the
+    /// migration would otherwise take every ciphertext for damaged and leave it column-bound for good);
+    /// with the right keys it is then bound as usual.
+    func wrongKeyLeavesAnOldStoreUntouched() async throws {
+        let (store, location, a, b) = try await storeWithEveryCiphertext()
+        await store.close()
+        var raw = try fixture.rawConnection(location)
+        try ColumnBoundCiphertexts.downgrade(raw, keys: Fixtures.keys)
+        raw.close()
+        let before = try await digest(location)
+        let wrong = KeyRing(activeKeyID: "k1", encryptionKeys: ["k1": Array(repeating: 8, count: 32)], blindIndexKey: Fixtures.keys.blindIndexKey)
+        await assertStoreError({ try await open(location, keys: wrong) }) { if case .wrongKey = $0 { return true } else { return false } }
+        let after = try await digest(location)
+        XCTAssertEqual(before, after, "nothing was rewritten")
+        let migrated = try await open(location)
+        let report = try await migrated.verify()
+        XCTAssertEqual(report.problems, [])
+        XCTAssertEqual(report.columnBound, 0)
+        await migrated.close()
+        raw = try fixture.rawConnection(location)
+        try swap(raw, "person", "demographics_enc", a.rawValue, b.rawValue)
+        raw.close()
+        let reopened = try await open(location)
+        await assertStoreError({ try await reopened.person(a) }, isIntegrity)
+        await reopened.close()
+    }
+
+    /// Every encrypted column's bytes and the schema version, read with a raw connection.
+    private func digest(_ location: String) async throws -> [String] {
+        let raw = try fixture.rawConnection(location)
+        defer { raw.close() }
+        var out = [try raw.queryOne("SELECT value FROM schema_meta WHERE name = 'schema_version'", [])?.text(0) ?? "none"]
+        for (table, column, _) in ColumnBoundCiphertexts.columns {
+            out += try raw.query("SELECT id, \(column) FROM \(table) ORDER BY id", []).map { "\(table).\(column) \($0[0]) \($0[1])" }
+        }
+        return out
     }
 
     /// A store bound only in part (a migration interrupted between batches, or some tables written

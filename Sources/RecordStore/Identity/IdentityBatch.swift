@@ -25,9 +25,9 @@ extension StoreEngine {
     /// Applies `changes`; returns the ids of the persons created, by batch-local number.
     /// All `newPerson` changes are created first, so any change of the batch may refer to them.
     ///
-    /// Persons, identifiers and review tasks get ids reserved before they are written: in one
-    /// statement with the batch's other ids when `apply` reserved them (`withReservedIDs`), else here
-    /// in one statement for the three tables.
+    /// Rows whose ciphertexts are bound to their ids (persons, identifiers, review tasks) get ids
+    /// reserved before they are sealed: in one statement with the batch's other ids when `apply`
+    /// reserved them (`withReservedIDs`), else here in one statement for the three tables.
     func applyIdentity(_ changes: [IdentityChange], at now: String) throws -> [Int: PersonID] {
         guard !changes.isEmpty else { return [:] }
         return try withReservedIDs(Self.identityIDs(changes)) { try applyIdentityReserved(changes, at: now) }
@@ -60,7 +60,7 @@ extension StoreEngine {
         var personRows: [[SQLValue]] = []
         for (draft, id) in zip(drafts, ids) {
             newPersons[draft.local] = PersonID(id)
-            personRows.append([.int(id), .text("active"), .blob(try sealDemographics(draft.demographics)), .text(now), .text(now)])
+            personRows.append([.int(id), .text("active"), .blob(try sealDemographics(draft.demographics, of: PersonID(id))), .text(now), .text(now)])
         }
         try insertMany("INSERT INTO person (id, status, demographics_enc, created_at, updated_at)", columns: 5, rows: personRows)
         let created = Set(newPersons.values)
@@ -183,7 +183,7 @@ extension StoreEngine {
         let identifierIDs = try reserveIDs("identifier", count: planned.count)
         let identifierRows = try zip(planned, identifierIDs).map { p, id -> [SQLValue] in
             [.int(id), .int(p.person.rawValue), .text(p.type.rawValue), .blob(p.index),
-             .blob(try cipher.seal(p.value, context: "identifier.value_enc")),
+             .blob(try cipher.seal(p.value, column: "identifier.value_enc", row: .id(id))),
              .text(p.validFrom), p.validTo.map { .text($0) } ?? .null, .text(p.source)]
         }
         try insertMany("INSERT INTO identifier (id, person_id, type, value_index, value_enc, valid_from, valid_to, source)", columns: 8,

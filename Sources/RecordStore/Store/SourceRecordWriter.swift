@@ -191,8 +191,8 @@ extension StoreEngine {
             rows.append([.int(row.id), .text(incoming.kind.rawValue), .text(incoming.coordinates.topic),
                          .int(Int64(incoming.coordinates.partition)), .int(incoming.coordinates.offset), .text(incoming.sender),
                          .text(Self.timestamp(incoming.receivedAt)), .blob(row.keyIndex),
-                         .blob(try cipher.seal(incoming.sourceKey, context: "source_record.source_key_enc")), .blob(row.contentIndex),
-                         .blob(try cipher.seal(incoming.original, context: "source_record.original_enc")), .int(row.version),
+                         .blob(try cipher.seal(incoming.sourceKey, column: "source_record.source_key_enc", row: .id(row.id))), .blob(row.contentIndex),
+                         .blob(try cipher.seal(incoming.original, column: "source_record.original_enc", row: .id(row.id))), .int(row.version),
                          row.supersededBy.map { .int($0) } ?? .null, persons[row.index].map { .int($0.rawValue) } ?? .null])
         }
         try insertMany("""

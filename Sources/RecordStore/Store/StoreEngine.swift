@@ -8,7 +8,7 @@ final class StoreEngine {
     let db: SQLConnection
     let cipher: FieldCipher
     /// Schema version found before migrating (0 for a new database).
-    let foundVersion: Int
+    private(set) var foundVersion = 0
     /// One encoder for the engine's thread (creating one per person costs more than encoding).
     let jsonEncoder = JSONEncoder()
     /// Ids reserved ahead for the write transaction in progress, by table (see `withReservedIDs`).
@@ -22,8 +22,15 @@ final class StoreEngine {
         if mustExist, try !Migrations.hasSchema(db) {
             throw StoreError.invalidRequest("there is no hssk store here (no schema); check --store")
         }
-        foundVersion = try Migrations.run(on: db)
+        // Keys are checked before migrating: a migration that re-seals ciphertexts must not meet a
+        // wrong key file halfway (it would take every ciphertext for damaged).
+        _ = try Migrations.prepare(db)
         try checkKeys()
+        foundVersion = try Migrations.run(on: db) { pass in
+            switch pass {
+            case .bindCiphertextsToRows: try bindCiphertextsToRows()
+            }
+        }
     }
 
     /// A timestamp for rows: ISO 8601 UTC with milliseconds.
@@ -101,8 +108,9 @@ final class StoreEngine {
 
     /// Applies a batch in one transaction (see `HealthRecordStore.apply`).
     ///
-    /// Every id the batch may need (persons, identifiers, review tasks, source records, outbox rows,
-    /// dead letters) is reserved up front, in one statement.
+    /// Ciphertexts are sealed for their rows' ids, so every id the batch may need (persons,
+    /// identifiers, review tasks, source records, outbox rows, dead letters) is reserved up front, in
+    /// one statement.
     func apply(_ batch: StoreBatch) throws -> ApplyResult {
         var ids = Self.identityIDs(batch.identity)
         ids["source_record"] = batch.records.count
@@ -157,7 +165,7 @@ final class StoreEngine {
     func insertOutbox(_ messages: [(kind: String, key: String, payload: [UInt8])], at now: String) throws {
         let ids = try reserveIDs("outbox", count: messages.count)
         let rows = try zip(messages, ids).map { message, id -> [SQLValue] in
-            [.int(id), .text(message.kind), .text(message.key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)]
+            [.int(id), .text(message.kind), .text(message.key), .blob(try cipher.seal(message.payload, column: "outbox.payload_enc", row: .id(id))), .text(now)]
         }
         try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: rows)
     }
@@ -175,7 +183,7 @@ final class StoreEngine {
             FROM source_record WHERE source_key_index = ? ORDER BY version
             """, [.blob(keyIndex)]).map { row in
             SourceVersion(id: try row.int(0), version: Int(try row.int(1)), supersededBy: row[2].int,
-                          original: try cipher.open(try row.blob(3), context: "source_record.original_enc"),
+                          original: try cipher.open(try row.blob(3), column: "source_record.original_enc", row: .id(try row.int(0))),
                           coordinates: KafkaCoordinates(topic: try row.text(4), partition: Int32(try row.int(5)), offset: try row.int(6)),
                           sender: try row.text(7), person: row[8].int.map { PersonID($0) })
         }
