@@ -52,6 +52,11 @@ final class PostgresStoreTests: XCTestCase {
     func testAcceptedGapIsRecorded() async throws { try await run { try await $0.acceptedGapIsRecorded() } }
     func testDeadLettersAndRelayLease() async throws { try await run { try await $0.deadLettersAndRelayLease() } }
     func testPositionsMigration() async throws { try await run { try await $0.positionsMigration() } }
+    func testSwappedCiphertextsAreDetected() async throws { try await run { try await $0.swappedCiphertextsAreDetected() } }
+    func testRotationKeepsRowBinding() async throws { try await run { try await $0.rotationKeepsRowBinding() } }
+    func testColumnBoundStoreIsBoundOnOpen() async throws { try await run { try await $0.columnBoundStoreIsBoundOnOpen() } }
+    func testPartlyBoundStoreIsCompletedOnOpen() async throws { try await run { try await $0.partlyBoundStoreIsCompletedOnOpen() } }
+    func testWrongKeyLeavesAnOldStoreUntouched() async throws { try await run { try await $0.wrongKeyLeavesAnOldStoreUntouched() } }
 
     /// A dropped server connection is `.connectionLost` (transient) and the next call reconnects.
     func testLostConnectionIsTransientAndRecovers() async throws {

@@ -42,6 +42,11 @@ final class SQLiteStoreTests: XCTestCase {
     func testAcceptedGapIsRecorded() async throws { try await contract.acceptedGapIsRecorded() }
     func testDeadLettersAndRelayLease() async throws { try await contract.deadLettersAndRelayLease() }
     func testPositionsMigration() async throws { try await contract.positionsMigration() }
+    func testSwappedCiphertextsAreDetected() async throws { try await contract.swappedCiphertextsAreDetected() }
+    func testRotationKeepsRowBinding() async throws { try await contract.rotationKeepsRowBinding() }
+    func testColumnBoundStoreIsBoundOnOpen() async throws { try await contract.columnBoundStoreIsBoundOnOpen() }
+    func testPartlyBoundStoreIsCompletedOnOpen() async throws { try await contract.partlyBoundStoreIsCompletedOnOpen() }
+    func testWrongKeyLeavesAnOldStoreUntouched() async throws { try await contract.wrongKeyLeavesAnOldStoreUntouched() }
 
     /// A full disk is transient (wait, retry), not a reason to exit: under systemd or Kubernetes an
     /// exit becomes a restart storm. Simulated with SQLite's page limit on the store's own connection.

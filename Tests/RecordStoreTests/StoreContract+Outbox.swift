@@ -55,7 +55,7 @@ extension StoreContract {
         let foreign = FieldCipher(keys: KeyRing(activeKeyID: "k9", encryptionKeys: ["k9": Array(repeating: 3, count: 32)],
                                                 blindIndexKey: Array(repeating: 9, count: 32)))
         try raw.execute("UPDATE outbox SET payload_enc = ? WHERE id = ?",
-                        [.blob(try foreign.seal([1], context: "outbox.payload_enc")), .int(rows[3].id)])
+                        [.blob(try foreign.seal([1], column: "outbox.payload_enc", row: .id(rows[3].id))), .int(rows[3].id)])
         await assertStoreError({ try await store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 10) }) {
             if case .missingKey = $0 { return true } else { return false }
         }

@@ -8,7 +8,7 @@ extension StoreEngine {
         let ids = try reserveIDs("dead_letter", count: letters.count)
         let rows = try zip(letters, ids).map { letter, id -> [SQLValue] in
             [.int(id), .text(group), .text(letter.source.topic), .int(Int64(letter.source.partition)), .int(letter.source.offset),
-             .text(letter.topic), .text(letter.code), .blob(try cipher.seal(letter.letter, context: "dead_letter.letter_enc")), .text("pending"), .text(now)]
+             .text(letter.topic), .text(letter.code), .blob(try cipher.seal(letter.letter, column: "dead_letter.letter_enc", row: .id(id))), .text("pending"), .text(now)]
         }
         try insertMany("""
             INSERT INTO dead_letter (id, group_id, source_topic, source_partition, source_offset, dlq_topic, code, letter_enc, state, created_at)
@@ -48,7 +48,7 @@ extension StoreEngine {
             StoredDeadLetter(id: try row.int(0), group: try row.text(1),
                              source: KafkaCoordinates(topic: try row.text(2), partition: Int32(try row.int(3)), offset: try row.int(4)),
                              topic: try row.text(5), code: try row.text(6),
-                             letter: try cipher.open(try row.blob(7), context: "dead_letter.letter_enc"), sending: try row.text(8) == "sending")
+                             letter: try cipher.open(try row.blob(7), column: "dead_letter.letter_enc", row: .id(try row.int(0))), sending: try row.text(8) == "sending")
         }
     }
 

@@ -24,8 +24,30 @@ extension StoreEngine {
 
     /// Applies `changes`; returns the ids of the persons created, by batch-local number.
     /// All `newPerson` changes are created first, so any change of the batch may refer to them.
+    ///
+    /// Rows whose ciphertexts are bound to their ids (persons, identifiers, review tasks) get ids
+    /// reserved before they are sealed: in one statement with the batch's other ids when `apply`
+    /// reserved them (`withReservedIDs`), else here in one statement for the three tables.
     func applyIdentity(_ changes: [IdentityChange], at now: String) throws -> [Int: PersonID] {
         guard !changes.isEmpty else { return [:] }
+        return try withReservedIDs(Self.identityIDs(changes)) { try applyIdentityReserved(changes, at: now) }
+    }
+
+    /// The ids `changes` may need, at most, by table.
+    static func identityIDs(_ changes: [IdentityChange]) -> [String: Int] {
+        var persons = 0, identifiers = 0, reviews = 0
+        for change in changes {
+            switch change {
+            case .newPerson: persons += 1
+            case .addIdentifier: identifiers += 1
+            case .openReview: reviews += 1
+            default: break
+            }
+        }
+        return ["person": persons, "identifier": identifiers, "review_task": reviews]
+    }
+
+    private func applyIdentityReserved(_ changes: [IdentityChange], at now: String) throws -> [Int: PersonID] {
         var newPersons: [Int: PersonID] = [:]
         var drafts: [(local: Int, demographics: Demographics)] = []
         for case .newPerson(let local, let demographics) in changes {
@@ -38,7 +60,7 @@ extension StoreEngine {
         var personRows: [[SQLValue]] = []
         for (draft, id) in zip(drafts, ids) {
             newPersons[draft.local] = PersonID(id)
-            personRows.append([.int(id), .text("active"), .blob(try sealDemographics(draft.demographics)), .text(now), .text(now)])
+            personRows.append([.int(id), .text("active"), .blob(try sealDemographics(draft.demographics, of: PersonID(id))), .text(now), .text(now)])
         }
         try insertMany("INSERT INTO person (id, status, demographics_enc, created_at, updated_at)", columns: 5, rows: personRows)
         let created = Set(newPersons.values)
@@ -158,11 +180,14 @@ extension StoreEngine {
         try updateMany("identifier", set: "valid_to", type: "TEXT", key: "person_id",
                        closeOrder.compactMap { person in closeStoredPersonalID[person].map { (.int(person.rawValue), .text($0)) } },
                        filter: " AND type = 'personalId' AND COALESCE(valid_to IS NULL, FALSE)")
-        let identifierRows = try planned.map { p -> [SQLValue] in
-            [.int(p.person.rawValue), .text(p.type.rawValue), .blob(p.index), .blob(try cipher.seal(p.value, context: "identifier.value_enc")),
+        let identifierIDs = try reserveIDs("identifier", count: planned.count)
+        let identifierRows = try zip(planned, identifierIDs).map { p, id -> [SQLValue] in
+            [.int(id), .int(p.person.rawValue), .text(p.type.rawValue), .blob(p.index),
+             .blob(try cipher.seal(p.value, column: "identifier.value_enc", row: .id(id))),
              .text(p.validFrom), p.validTo.map { .text($0) } ?? .null, .text(p.source)]
         }
-        try insertMany("INSERT INTO identifier (person_id, type, value_index, value_enc, valid_from, valid_to, source)", columns: 7, rows: identifierRows)
+        try insertMany("INSERT INTO identifier (id, person_id, type, value_index, value_enc, valid_from, valid_to, source)", columns: 8,
+                       rows: identifierRows)
         try insertMany("INSERT INTO blocking_key (person_id, key_index)", columns: 2, rows: blockingRows,
                        suffix: " ON CONFLICT (key_index, person_id) DO NOTHING")
         return newPersons

@@ -153,15 +153,15 @@ extension StoreEngine {
         try selectIn("SELECT id, demographics_enc FROM person WHERE status = 'active' AND id IN", ids.map { .int($0.rawValue) }) { row in
             let id = PersonID(try row.int(0))
             let demographics = row[1].blob.flatMap { blob in
-                try? decoder.decode(Demographics.self, from: Data(try cipher.open(blob, context: "person.demographics_enc")))
+                try? decoder.decode(Demographics.self, from: Data(try cipher.open(blob, column: "person.demographics_enc", row: .id(id.rawValue))))
             }
             out[id] = PersonSnapshot(id: id, demographics: demographics, identifiers: [])
         }
-        try selectIn("SELECT person_id, type, value_enc, valid_from, valid_to, source FROM identifier WHERE person_id IN",
+        try selectIn("SELECT person_id, type, value_enc, valid_from, valid_to, source, id FROM identifier WHERE person_id IN",
                      out.keys.map { .int($0.rawValue) }) { row in
             let id = PersonID(try row.int(0))
             guard out[id] != nil, let type = IdentifierType(rawValue: try row.text(1)) else { return }
-            out[id]?.identifiers.append(StoredIdentifier(type: type, value: try cipher.openText(try row.blob(2), context: "identifier.value_enc"),
+            out[id]?.identifiers.append(StoredIdentifier(type: type, value: try cipher.openText(try row.blob(2), column: "identifier.value_enc", row: .id(try row.int(6))),
                                                          validFrom: try row.text(3), validTo: row[4].text, source: try row.text(5)))
         }
         return out

@@ -12,14 +12,15 @@ extension StoreEngine {
 
     func updateDemographics(_ person: PersonID, _ demographics: Demographics, at now: String) throws {
         let changed = try db.execute("UPDATE person SET demographics_enc = ?, updated_at = ? WHERE id = ?",
-                                     [.blob(try sealDemographics(demographics)), .text(now), .int(person.rawValue)])
+                                     [.blob(try sealDemographics(demographics, of: person)), .text(now), .int(person.rawValue)])
         guard changed == 1 else { throw StoreError.invalidRequest("no person \(person)") }
     }
 
-    func sealDemographics(_ demographics: Demographics) throws -> [UInt8] {
+    /// The demographics' ciphertext for `person`'s row.
+    func sealDemographics(_ demographics: Demographics, of person: PersonID) throws -> [UInt8] {
         let json: Data
         do { json = try jsonEncoder.encode(demographics) } catch { throw StoreError.invalidRequest("demographics: \(error)") }
-        return try cipher.seal(Array(json), context: "person.demographics_enc")
+        return try cipher.seal(Array(json), column: "person.demographics_enc", row: .id(person.rawValue))
     }
 
     func identifierIndex(_ type: IdentifierType, _ value: String) -> [UInt8] {
@@ -51,13 +52,13 @@ extension StoreEngine {
         guard let row = try db.queryOne("SELECT demographics_enc, merged_into FROM person WHERE id = ?", [.int(id.rawValue)]) else { return nil }
         var demographics: Demographics?
         if let blob = row[0].blob {
-            let json = try cipher.open(blob, context: "person.demographics_enc")
+            let json = try cipher.open(blob, column: "person.demographics_enc", row: .id(id.rawValue))
             demographics = try? JSONDecoder().decode(Demographics.self, from: Data(json))
         }
-        let identifiers = try db.query("SELECT type, value_enc, valid_from, valid_to, source FROM identifier WHERE person_id = ? ORDER BY id",
+        let identifiers = try db.query("SELECT type, value_enc, valid_from, valid_to, source, id FROM identifier WHERE person_id = ? ORDER BY id",
                                        [.int(id.rawValue)]).compactMap { row -> StoredIdentifier? in
             guard let type = IdentifierType(rawValue: try row.text(0)) else { return nil }
-            return StoredIdentifier(type: type, value: try cipher.openText(try row.blob(1), context: "identifier.value_enc"),
+            return StoredIdentifier(type: type, value: try cipher.openText(try row.blob(1), column: "identifier.value_enc", row: .id(try row.int(5))),
                                     validFrom: try row.text(2), validTo: row[3].text, source: try row.text(4))
         }
         let count = try db.queryOne("SELECT COUNT(*) FROM source_record WHERE person_id = ? AND superseded_by IS NULL", [.int(id.rawValue)])
@@ -202,17 +203,21 @@ extension StoreEngine {
 
     // MARK: - Review tasks
 
+    /// Inserts an open review task; its id is reserved first, since the evidence is sealed for its row
+    /// (in a batch, `apply` reserved it with the batch's other ids).
     func insertReview(kind: String, persons: [PersonID], evidence: String, at now: String) throws -> Int64 {
-        try db.insertReturningID("INSERT INTO review_task (kind, persons, evidence_enc, status, created_at) VALUES (?, ?, ?, 'open', ?)",
-                                 [.text(kind), .text(persons.map { String($0.rawValue) }.joined(separator: ",")),
-                                  .blob(try cipher.seal(evidence, context: "review_task.evidence_enc")), .text(now)])
+        guard let id = try reserveIDs("review_task", count: 1).first else { throw StoreError.backend("no review task id reserved") }
+        try db.execute("INSERT INTO review_task (id, kind, persons, evidence_enc, status, created_at) VALUES (?, ?, ?, ?, 'open', ?)",
+                       [.int(id), .text(kind), .text(persons.map { String($0.rawValue) }.joined(separator: ",")),
+                        .blob(try cipher.seal(evidence, column: "review_task.evidence_enc", row: .id(id))), .text(now)])
+        return id
     }
 
     func reviewTasks(includeResolved: Bool) throws -> [ReviewTask] {
         try db.query("SELECT id, kind, persons, evidence_enc, resolution FROM review_task" + (includeResolved ? "" : " WHERE status = 'open'") + " ORDER BY id", []).map { row in
             ReviewTask(id: try row.int(0), kind: try row.text(1),
                        persons: try row.text(2).split(separator: ",").compactMap { Int64($0) }.map { PersonID($0) },
-                       evidence: try cipher.openText(try row.blob(3), context: "review_task.evidence_enc"), resolution: row[4].text)
+                       evidence: try cipher.openText(try row.blob(3), column: "review_task.evidence_enc", row: .id(try row.int(0))), resolution: row[4].text)
         }
     }
 

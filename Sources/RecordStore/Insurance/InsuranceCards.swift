@@ -32,7 +32,7 @@ extension StoreEngine {
             do { json = try jsonEncoder.encode(state) } catch { throw StoreError.invalidRequest("card state: \(error)") }
             rows.append([.blob(index), .text(state.status.rawValue), state.validFrom.map { .text(String($0.prefix(10))) } ?? .null,
                          state.validTo.map { .text(String($0.prefix(10))) } ?? .null, .text(state.effectiveAt), .int(Int64(state.changes)),
-                         .blob(try cipher.seal(Array(json), context: "insurance_card_state.state_enc")), .text(now)])
+                         .blob(try cipher.seal(Array(json), column: "insurance_card_state.state_enc", row: .name(hex(index)))), .text(now)])
         }
         try insertMany("INSERT INTO insurance_card_state (bhxh_index, status, valid_from, valid_to, effective_at, changes, state_enc, updated_at)",
                        columns: 8, rows: rows, suffix: """
@@ -50,7 +50,7 @@ extension StoreEngine {
             SELECT c.bhxh_index, c.source_record_id, s.original_enc FROM insurance_card c JOIN source_record s ON s.id = c.source_record_id
             WHERE c.bhxh_index IN
             """, indexes.map { .blob($0) }) { row in
-            let original = try cipher.open(try row.blob(2), context: "source_record.original_enc")
+            let original = try cipher.open(try row.blob(2), column: "source_record.original_enc", row: .id(try row.int(1)))
             found[try row.blob(0), default: []].append((try row.int(1), RecordDecoder.decode(Data(original), as: InsuranceCardChange.self).record))
         }
         return found.mapValues { rows in rows.sorted { $0.id < $1.id }.compactMap(\.change) }
@@ -63,7 +63,7 @@ extension StoreEngine {
 
     private func insuranceCard(index: [UInt8]) throws -> InsuranceCardRecord? {
         guard let row = try db.queryOne("SELECT state_enc FROM insurance_card_state WHERE bhxh_index = ?", [.blob(index)]) else { return nil }
-        let json = try cipher.open(try row.blob(0), context: "insurance_card_state.state_enc")
+        let json = try cipher.open(try row.blob(0), column: "insurance_card_state.state_enc", row: .name(hex(index)))
         let state: InsuranceCardState
         do { state = try JSONDecoder().decode(InsuranceCardState.self, from: Data(json)) } catch {
             throw StoreError.schemaInvalid("insurance_card_state holds a state this version cannot read")
@@ -100,7 +100,7 @@ extension StoreEngine {
                 """, [.int(current.rawValue), .text(RecordKind.insuranceCard.rawValue)]) {
                 guard let kind = RecordKind(rawValue: try row.text(1)) else { continue }
                 records.append(PersonRecord(id: try row.int(0), kind: kind,
-                                            original: try cipher.open(try row.blob(2), context: "source_record.original_enc"),
+                                            original: try cipher.open(try row.blob(2), column: "source_record.original_enc", row: .id(try row.int(0))),
                                             coordinates: KafkaCoordinates(topic: try row.text(3), partition: Int32(try row.int(4)), offset: try row.int(5)),
                                             sender: try row.text(6), version: Int(try row.int(7))))
             }

@@ -11,11 +11,13 @@ extension StoreEngine {
         guard let status = SupplementStatus(rawValue: try row.text(4)) else {
             throw StoreError.schemaInvalid("insurance_supplement holds an unknown status")
         }
+        // Every ciphertext of a ledger row is bound to its supplement id, by which the row is found.
+        let id = try row.text(0)
         return SupplementLedgerEntry(
-            supplementID: try row.text(0), bhxhNumber: try cipher.openText(try row.blob(1), context: "insurance_supplement.bhxh_enc"),
-            field: try row.text(2), value: try cipher.openText(try row.blob(3), context: "insurance_supplement.value_enc"),
+            supplementID: id, bhxhNumber: try cipher.openText(try row.blob(1), column: "insurance_supplement.bhxh_enc", row: .name(id)),
+            field: try row.text(2), value: try cipher.openText(try row.blob(3), column: "insurance_supplement.value_enc", row: .name(id)),
             status: status, reasonCode: row[5].text,
-            reason: try row[6].blob.map { try cipher.openText($0, context: "insurance_supplement.reason_enc") },
+            reason: try row[6].blob.map { try cipher.openText($0, column: "insurance_supplement.reason_enc", row: .name(id)) },
             createdAt: try row.text(7), sentAt: row[8].text, answeredAt: row[9].text)
     }
 
@@ -33,9 +35,9 @@ extension StoreEngine {
                 let index = identifierIndex(.bhxhNumber, draft.bhxhNumber)
                 let key = index + Array(draft.field.utf8)
                 if latest[key] == nil, let row = try db.queryOne(
-                    "SELECT value_enc FROM insurance_supplement WHERE bhxh_index = ? AND field = ? ORDER BY id DESC LIMIT 1",
+                    "SELECT value_enc, supplement_id FROM insurance_supplement WHERE bhxh_index = ? AND field = ? ORDER BY id DESC LIMIT 1",
                     [.blob(index), .text(draft.field)]) {
-                    latest[key] = try cipher.openText(try row.blob(0), context: "insurance_supplement.value_enc")
+                    latest[key] = try cipher.openText(try row.blob(0), column: "insurance_supplement.value_enc", row: .name(try row.text(1)))
                 }
                 guard latest[key] != draft.value else { continue }
                 latest[key] = draft.value
@@ -43,9 +45,9 @@ extension StoreEngine {
                     INSERT INTO insurance_supplement (supplement_id, bhxh_index, field, bhxh_enc, value_enc, payload_enc, status, created_at)
                     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)
                     """, [.text(draft.supplementID), .blob(index), .text(draft.field),
-                          .blob(try cipher.seal(draft.bhxhNumber, context: "insurance_supplement.bhxh_enc")),
-                          .blob(try cipher.seal(draft.value, context: "insurance_supplement.value_enc")),
-                          .blob(try cipher.seal(draft.payload, context: "insurance_supplement.payload_enc")), .text(now)])
+                          .blob(try cipher.seal(draft.bhxhNumber, column: "insurance_supplement.bhxh_enc", row: .name(draft.supplementID))),
+                          .blob(try cipher.seal(draft.value, column: "insurance_supplement.value_enc", row: .name(draft.supplementID))),
+                          .blob(try cipher.seal(draft.payload, column: "insurance_supplement.payload_enc", row: .name(draft.supplementID))), .text(now)])
                 planned.append(draft)
             }
             for id in outboxDone { try db.execute("UPDATE outbox SET done_at = ? WHERE id = ? AND done_at IS NULL", [.text(now), .int(id)]) }
@@ -62,9 +64,10 @@ extension StoreEngine {
     func pendingSupplements(limit: Int) throws -> [PendingSupplement] {
         try db.query("SELECT supplement_id, bhxh_enc, payload_enc FROM insurance_supplement WHERE status = 'pending' ORDER BY id LIMIT ?",
                      [.int(Int64(limit))]).map { row in
-            PendingSupplement(supplementID: try row.text(0),
-                              bhxhNumber: try cipher.openText(try row.blob(1), context: "insurance_supplement.bhxh_enc"),
-                              payload: try cipher.open(try row.blob(2), context: "insurance_supplement.payload_enc"))
+            let id = try row.text(0)
+            return PendingSupplement(supplementID: id,
+                                     bhxhNumber: try cipher.openText(try row.blob(1), column: "insurance_supplement.bhxh_enc", row: .name(id)),
+                                     payload: try cipher.open(try row.blob(2), column: "insurance_supplement.payload_enc", row: .name(id)))
         }
     }
 
@@ -115,7 +118,7 @@ extension StoreEngine {
                       AND NOT EXISTS (SELECT 1 FROM insurance_supplement newer WHERE newer.bhxh_index = insurance_supplement.bhxh_index
                                       AND newer.field = insurance_supplement.field AND newer.id > insurance_supplement.id)
                     """, [.text(status.rawValue), answer.reasonCode.map { .text($0) } ?? .null,
-                          try answer.reason.map { .blob(try cipher.seal($0, context: "insurance_supplement.reason_enc")) } ?? .null,
+                          try answer.reason.map { .blob(try cipher.seal($0, column: "insurance_supplement.reason_enc", row: .name(answer.supplementID))) } ?? .null,
                           .text(now), time, .text(answer.supplementID), time])
             }
             if let group = offsets.first?.group { try insertDeadLetters(deadLetters, group: group, at: now) }

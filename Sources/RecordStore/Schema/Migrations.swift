@@ -1,16 +1,58 @@
 import Foundation
 
-/// Versioned schema migrations, run on open in one transaction each.
+/// One schema step: SQL statements (an array literal of them is a step), and for a step that rewrites
+/// stored data with the keys, a pass the engine runs first, in batches of its own transactions.
+struct MigrationStep: Sendable, ExpressibleByArrayLiteral {
+    /// DDL and SQL, run in one transaction with the neighbouring SQL steps.
+    var statements: [String]
+    /// Data rewritten with the keys before the statements run; nil for SQL-only steps.
+    var pass: MigrationPass?
+
+    init(arrayLiteral statements: String...) {
+        self.statements = statements
+        self.pass = nil
+    }
+
+    init(pass: MigrationPass, statements: [String] = []) {
+        self.statements = statements
+        self.pass = pass
+    }
+}
+
+/// A rewrite of stored data that needs the keys (so it cannot be SQL). It runs in batches, each in its
+/// own transaction, and must be safe to interrupt and to run again: what it already rewrote is skipped.
+enum MigrationPass: Sendable {
+    /// Seals every column-bound (format 1) ciphertext again, bound to its row (format 2).
+    case bindCiphertextsToRows
+}
+
+/// A column of encrypted data and what names its rows in the ciphertexts' associated data.
+struct EncryptedColumn: Sendable {
+    /// Table name.
+    var table: String
+    /// The table's integer primary key (verify and the passes page by it).
+    var key: String
+    /// The `*_enc` column.
+    var column: String
+    /// The column whose value names the row in the associated data (`RowKey`): the primary key, or
+    /// the unique text or blind index the row is always found by.
+    var row: String
+    /// `table.column`, the column part of the associated data.
+    var name: String { "\(table).\(column)" }
+}
+
+/// Versioned schema migrations, run on open: consecutive SQL steps in one transaction, a step with a
+/// pass (`MigrationPass`) in resumable batches of its own.
 ///
 /// DDL is shared by both backends; `{pk}`, `{int}` and `{blob}` become the dialect's words.
 /// Personal and clinical data live only in `*_enc` columns (AES-256-GCM) and `*_index` columns
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 8
+    static let currentVersion = 9
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
-    static let steps: [[String]] = [
+    static let steps: [MigrationStep] = [
         [
             """
             CREATE TABLE person (
@@ -345,18 +387,42 @@ enum Migrations {
         [
             "ALTER TABLE insurance_supplement ADD COLUMN answer_received_at TEXT",
         ],
+        // Step 9, ciphertexts bound to their rows (issue #16, DESIGN §9): every column-bound (format 1)
+        // ciphertext is sealed again with its row in the associated data (format 2), so two rows'
+        // ciphertexts can no longer be swapped unnoticed. No DDL: the pass reads each encrypted column
+        // in id order, in batches of their own transactions, and skips what is already row-bound, so it
+        // can be interrupted and run again (and re-running it on a bound store changes nothing).
+        MigrationStep(pass: .bindCiphertextsToRows),
     ]
 
-    /// Every encrypted column: (table, primary key, column). The AAD context is "table.column".
-    static let encryptedColumns: [(table: String, key: String, column: String)] = [
-        ("person", "id", "demographics_enc"), ("identifier", "id", "value_enc"),
-        ("source_record", "id", "source_key_enc"), ("source_record", "id", "original_enc"),
-        ("review_task", "id", "evidence_enc"), ("outbox", "id", "payload_enc"),
-        ("account", "id", "signing_key_enc"), ("insurance_card_state", "id", "state_enc"),
-        ("insurance_supplement", "id", "bhxh_enc"), ("insurance_supplement", "id", "value_enc"),
-        ("insurance_supplement", "id", "payload_enc"), ("insurance_supplement", "id", "reason_enc"),
-        ("dead_letter", "id", "letter_enc"),
+    /// Every encrypted column. Rows are named by their id, except where the table's rows are always
+    /// found by a unique name: accounts by name, supplements by supplement id, card states by the
+    /// card's blind index (an upsert keeps the row but may not know its id).
+    static let encryptedColumns: [EncryptedColumn] = [
+        EncryptedColumn(table: "person", key: "id", column: "demographics_enc", row: "id"),
+        EncryptedColumn(table: "identifier", key: "id", column: "value_enc", row: "id"),
+        EncryptedColumn(table: "source_record", key: "id", column: "source_key_enc", row: "id"),
+        EncryptedColumn(table: "source_record", key: "id", column: "original_enc", row: "id"),
+        EncryptedColumn(table: "review_task", key: "id", column: "evidence_enc", row: "id"),
+        EncryptedColumn(table: "outbox", key: "id", column: "payload_enc", row: "id"),
+        EncryptedColumn(table: "account", key: "id", column: "signing_key_enc", row: "name"),
+        EncryptedColumn(table: "insurance_card_state", key: "id", column: "state_enc", row: "bhxh_index"),
+        EncryptedColumn(table: "insurance_supplement", key: "id", column: "bhxh_enc", row: "supplement_id"),
+        EncryptedColumn(table: "insurance_supplement", key: "id", column: "value_enc", row: "supplement_id"),
+        EncryptedColumn(table: "insurance_supplement", key: "id", column: "payload_enc", row: "supplement_id"),
+        EncryptedColumn(table: "insurance_supplement", key: "id", column: "reason_enc", row: "supplement_id"),
+        EncryptedColumn(table: "dead_letter", key: "id", column: "letter_enc", row: "id"),
     ]
+
+    /// The `RowKey` of a row from the value of its column `EncryptedColumn.row`.
+    static func rowKey(_ value: SQLValue) throws(StoreError) -> RowKey {
+        switch value {
+        case .int(let id): return .id(id)
+        case .text(let name): return .name(name)
+        case .blob(let bytes): return .name(hex(bytes))
+        case .null: throw StoreError.schemaInvalid("a row of an encrypted column has no name")
+        }
+    }
 
     /// Tables in dependency order (for digests and copies), with their ordering key.
     static let tables: [(name: String, key: String)] = [
@@ -369,21 +435,50 @@ enum Migrations {
         ("relay_lease", "name"), ("outbox_quarantine", "outbox_id"),
     ]
 
-    /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.
-    static func run(on db: SQLConnection) throws -> Int {
+    /// Creates the schema's bookkeeping table and returns the version recorded (0 for a new database);
+    /// refuses a newer schema.
+    static func prepare(_ db: SQLConnection) throws -> Int {
         try db.executeScript("CREATE TABLE IF NOT EXISTS schema_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        return try db.transaction {
-            let found = try version(db)
-            guard found <= currentVersion else { throw StoreError.schemaTooNew(found: found, supported: currentVersion) }
-            if found < currentVersion {
-                for step in found..<currentVersion {
-                    for statement in steps[step] { try db.executeScript(db.dialect.ddl(statement)) }
+        let found = try version(db)
+        guard found <= currentVersion else { throw StoreError.schemaTooNew(found: found, supported: currentVersion) }
+        return found
+    }
+
+    /// Brings the database to `currentVersion`; refuses a newer one. Returns the version found.
+    ///
+    /// Consecutive SQL steps run in one transaction. A step with a pass runs `pass` (batches of its own
+    /// transactions), then its statements and the new version in one transaction; the recorded version
+    /// moves past it only when the pass is complete. Each transaction reads the version again, so two
+    /// processes opening an old store at once never run a SQL step twice (a pass both run skips what
+    /// the other already rewrote).
+    static func run(on db: SQLConnection, pass: (MigrationPass) throws -> Void) throws -> Int {
+        let found = try prepare(db)
+        while true {
+            let next: (version: Int, pass: MigrationPass?) = try db.transaction {
+                var version = try self.version(db)
+                guard version <= currentVersion else { throw StoreError.schemaTooNew(found: version, supported: currentVersion) }
+                let start = version
+                while version < currentVersion, steps[version].pass == nil {
+                    for statement in steps[version].statements { try db.executeScript(db.dialect.ddl(statement)) }
+                    version += 1
                 }
-                try db.execute("DELETE FROM schema_meta WHERE name = 'schema_version'", [])
-                try db.execute("INSERT INTO schema_meta (name, value) VALUES ('schema_version', ?)", [.text(String(currentVersion))])
+                if version != start { try record(version, db) }
+                return (version, version < currentVersion ? steps[version].pass : nil)
             }
-            return found
+            guard let step = next.pass else { return found }
+            try pass(step)
+            try db.transaction {
+                guard try self.version(db) == next.version else { return }
+                for statement in steps[next.version].statements { try db.executeScript(db.dialect.ddl(statement)) }
+                try record(next.version + 1, db)
+            }
         }
+    }
+
+    /// Records `version` as the schema's version; call inside a transaction.
+    private static func record(_ version: Int, _ db: SQLConnection) throws {
+        try db.execute("DELETE FROM schema_meta WHERE name = 'schema_version'", [])
+        try db.execute("INSERT INTO schema_meta (name, value) VALUES ('schema_version', ?)", [.text(String(version))])
     }
 
     /// True when the database already holds an hssk schema.

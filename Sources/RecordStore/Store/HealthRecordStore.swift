@@ -311,6 +311,8 @@ public struct VerifyReport: Sendable, Codable {
     public var ciphertexts: Int
     /// Ciphertexts per key id.
     public var keyUsage: [String: Int]
+    /// Ciphertexts still bound only to their column (format 1, from before schema 9); each is also a problem.
+    public var columnBound: Int
     /// Consumer offsets checked.
     public var offsets: Int
     /// Everything wrong; empty when the store is sound.

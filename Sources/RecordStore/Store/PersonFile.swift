@@ -44,7 +44,7 @@ extension StoreEngine {
                 // A kind this version does not know is left out rather than failing the whole file.
                 guard let kind = RecordKind(rawValue: try row.text(1)) else { continue }
                 records.append(PersonRecord(id: try row.int(0), kind: kind,
-                                            original: try cipher.open(try row.blob(2), context: "source_record.original_enc"),
+                                            original: try cipher.open(try row.blob(2), column: "source_record.original_enc", row: .id(try row.int(0))),
                                             coordinates: KafkaCoordinates(topic: try row.text(3), partition: Int32(try row.int(4)), offset: try row.int(5)),
                                             sender: try row.text(6), version: Int(try row.int(7))))
             }

@@ -39,26 +39,75 @@ extension StoreEngine {
         return known
     }
 
-    /// `count` fresh ids for `table`: from its sequence on PostgreSQL; after the current maximum on
-    /// SQLite (safe: the caller holds the write lock, so no other writer takes ids meanwhile).
+    /// `count` fresh ids for `table`, ascending: from the ids `withReservedIDs` reserved ahead when
+    /// there are enough, else from its sequence on PostgreSQL, after the current maximum on SQLite
+    /// (safe: the caller holds the write lock, so no other writer takes ids meanwhile).
     func reserveIDs(_ table: String, count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
+        if let pool = reservedIDs[table] {
+            if pool.count >= count {
+                reservedIDs[table] = pool.dropFirst(count)
+                return Array(pool.prefix(count))
+            }
+            // Not enough: drop the rest (on SQLite a later maximum would hand out the same ids again).
+            reservedIDs[table] = nil
+        }
+        return try fetchIDs([table: count])[table] ?? []
+    }
+
+    /// Runs `body` with ids reserved ahead for every table of `counts` (upper bounds) in ONE statement,
+    /// so a batch costs one round trip for all its ids; the reservation ends with `body`. Unused ids
+    /// are gaps (PostgreSQL) or never taken (SQLite). Nested calls run in the outer reservation. Call
+    /// inside a write transaction.
+    func withReservedIDs<T>(_ counts: [String: Int], _ body: () throws -> T) throws -> T {
+        guard !reservingIDs else { return try body() }
+        reservingIDs = true
+        defer {
+            reservingIDs = false
+            reservedIDs = [:]
+        }
+        reservedIDs = try fetchIDs(counts.filter { $0.value > 0 }).mapValues { ArraySlice($0) }
+        return try body()
+    }
+
+    /// Tables whose ids `fetchIDs` can reserve, in the fixed order of its one prepared statement.
+    private static let reservableTables = ["person", "identifier", "review_task", "source_record", "outbox", "dead_letter"]
+
+    /// Fresh ascending ids per table in one statement: one `nextval` series per table on PostgreSQL
+    /// (a fixed statement: tables not asked for get a series of 0), each table's maximum on SQLite.
+    private func fetchIDs(_ counts: [String: Int]) throws -> [String: [Int64]] {
+        guard counts.values.contains(where: { $0 > 0 }) else { return [:] }
+        let tables = counts.keys.allSatisfy(Self.reservableTables.contains) ? Self.reservableTables : counts.keys.sorted()
+        var ids: [String: [Int64]] = [:]
         switch db.dialect {
         case .postgres:
-            return try db.query("SELECT nextval('\(table)_id_seq') FROM generate_series(1, ?)", [.int(Int64(count))]).map { try $0.int(0) }
+            let sql = tables.enumerated().map { "SELECT \($0.offset), nextval('\($0.element)_id_seq') FROM generate_series(1, ?)" }
+                .joined(separator: " UNION ALL ")
+            for row in try db.query(sql, tables.map { .int(Int64(counts[$0] ?? 0)) }) {
+                ids[tables[Int(try row.int(0))], default: []].append(try row.int(1))
+            }
+            return ids.mapValues { $0.sorted() }
         case .sqlite:
-            let max = try db.queryOne("SELECT COALESCE(MAX(id), 0) FROM \(table)", [])?.int(0) ?? 0
-            return (1...Int64(count)).map { max + $0 }
+            let sql = "SELECT " + tables.map { "(SELECT COALESCE(MAX(id), 0) FROM \($0))" }.joined(separator: ", ")
+            guard let row = try db.queryOne(sql, []) else { return [:] }
+            for (i, table) in tables.enumerated() {
+                let count = counts[table] ?? 0
+                guard count > 0 else { continue }
+                let max = try row.int(i)
+                ids[table] = (1...Int64(count)).map { max + $0 }
+            }
+            return ids
         }
     }
 
     /// Inserts rows with as few statements as possible (chunk shapes are powers of two, so only a
     /// handful of prepared statements exist per table): up to 256 rows for narrow tables, down to 64
-    /// for wide ones (under about 1,000 parameters per statement up to 15 columns).
+    /// for wide ones (at most 1,024 parameters per statement up to 16 columns; 8 columns, such as
+    /// identifiers with their reserved ids, still go 128 rows at a time).
     func insertMany(_ prefix: String, columns: Int, rows: [[SQLValue]], suffix: String = "") throws {
         let group = "(" + Array(repeating: "?", count: columns).joined(separator: ", ") + ")"
         var maxRows = 256
-        while maxRows > 64 && maxRows * columns > 1_000 { maxRows /= 2 }
+        while maxRows > 64 && maxRows * columns > 1_024 { maxRows /= 2 }
         var start = 0
         while start < rows.count {
             var size = maxRows
@@ -142,8 +191,8 @@ extension StoreEngine {
             rows.append([.int(row.id), .text(incoming.kind.rawValue), .text(incoming.coordinates.topic),
                          .int(Int64(incoming.coordinates.partition)), .int(incoming.coordinates.offset), .text(incoming.sender),
                          .text(Self.timestamp(incoming.receivedAt)), .blob(row.keyIndex),
-                         .blob(try cipher.seal(incoming.sourceKey, context: "source_record.source_key_enc")), .blob(row.contentIndex),
-                         .blob(try cipher.seal(incoming.original, context: "source_record.original_enc")), .int(row.version),
+                         .blob(try cipher.seal(incoming.sourceKey, column: "source_record.source_key_enc", row: .id(row.id))), .blob(row.contentIndex),
+                         .blob(try cipher.seal(incoming.original, column: "source_record.original_enc", row: .id(row.id))), .int(row.version),
                          row.supersededBy.map { .int($0) } ?? .null, persons[row.index].map { .int($0.rawValue) } ?? .null])
         }
         try insertMany("""

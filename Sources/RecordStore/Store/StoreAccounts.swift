@@ -1,13 +1,17 @@
 import Foundation
 
 /// Interop accounts (Hà Nội regulation art. 7): signing keys encrypted at rest, every change audited.
+///
+/// A signing key's ciphertext is bound to the account's name (the row's unique key, by which every
+/// reader finds it): a key moved to another account's row, or a row renamed, fails to open.
 extension StoreEngine {
     private static let accountColumns = "name, facility, key_reference, signing_key_enc, last_seen_at, locked, created_at"
 
     /// Decodes a row selected with `accountColumns`; the signing key only when `withKey`.
     private func account(from row: SQLRow, withKey: Bool) throws -> InteropAccount {
-        let key = withKey ? try row[3].blob.map { try cipher.open($0, context: "account.signing_key_enc") } : nil
-        return InteropAccount(name: try row.text(0), facility: try row.text(1), keyReference: row[2].text, signingKey: key,
+        let name = try row.text(0)
+        let key = withKey ? try row[3].blob.map { try cipher.open($0, column: "account.signing_key_enc", row: .name(name)) } : nil
+        return InteropAccount(name: name, facility: try row.text(1), keyReference: row[2].text, signingKey: key,
                               lastSeen: row[4].text.flatMap(Self.date), locked: try row.int(5) != 0,
                               createdAt: row[6].text.flatMap(Self.date))
     }
@@ -18,7 +22,7 @@ extension StoreEngine {
 
     /// Parameters of `insertAccount`: the signing key sealed, `now` as the creation time.
     private func insertValues(_ account: InteropAccount, at now: String) throws -> [SQLValue] {
-        let key: SQLValue = try account.signingKey.map { .blob(try cipher.seal($0, context: "account.signing_key_enc")) } ?? .null
+        let key: SQLValue = try account.signingKey.map { .blob(try cipher.seal($0, column: "account.signing_key_enc", row: .name(account.name))) } ?? .null
         return [.text(account.name), .text(account.facility), account.keyReference.map { .text($0) } ?? .null, key, .text(now),
                 .int(account.locked ? 1 : 0)]
     }
@@ -96,7 +100,7 @@ extension StoreEngine {
     /// Replaces an account's signing key (the old one stops verifying at once).
     func replaceSigningKey(named name: String, with key: [UInt8], actor: String) throws -> AccountChange {
         try db.transaction {
-            let sealed = try cipher.seal(key, context: "account.signing_key_enc")
+            let sealed = try cipher.seal(key, column: "account.signing_key_enc", row: .name(name))
             guard try db.execute("UPDATE account SET signing_key_enc = ? WHERE name = ?", [.blob(sealed), .text(name)]) > 0 else {
                 return .unknownAccount
             }

@@ -8,9 +8,13 @@ final class StoreEngine {
     let db: SQLConnection
     let cipher: FieldCipher
     /// Schema version found before migrating (0 for a new database).
-    let foundVersion: Int
+    private(set) var foundVersion = 0
     /// One encoder for the engine's thread (creating one per person costs more than encoding).
     let jsonEncoder = JSONEncoder()
+    /// Ids reserved ahead for the write transaction in progress, by table (see `withReservedIDs`).
+    var reservedIDs: [String: ArraySlice<Int64>] = [:]
+    /// True while `withReservedIDs` runs: nested calls use the outer reservation.
+    var reservingIDs = false
 
     init(db: SQLConnection, keys: KeyRing, mustExist: Bool = false) throws {
         self.db = db
@@ -18,8 +22,15 @@ final class StoreEngine {
         if mustExist, try !Migrations.hasSchema(db) {
             throw StoreError.invalidRequest("there is no hssk store here (no schema); check --store")
         }
-        foundVersion = try Migrations.run(on: db)
+        // Keys are checked before migrating: a migration that re-seals ciphertexts must not meet a
+        // wrong key file halfway (it would take every ciphertext for damaged).
+        _ = try Migrations.prepare(db)
         try checkKeys()
+        foundVersion = try Migrations.run(on: db) { pass in
+            switch pass {
+            case .bindCiphertextsToRows: try bindCiphertextsToRows()
+            }
+        }
     }
 
     /// A timestamp for rows: ISO 8601 UTC with milliseconds.
@@ -96,46 +107,56 @@ final class StoreEngine {
     // MARK: - Apply
 
     /// Applies a batch in one transaction (see `HealthRecordStore.apply`).
+    ///
+    /// Ciphertexts are sealed for their rows' ids, so every id the batch may need (persons,
+    /// identifiers, review tasks, source records, outbox rows, dead letters) is reserved up front, in
+    /// one statement.
     func apply(_ batch: StoreBatch) throws -> ApplyResult {
-        try db.transaction {
-            let now = Self.timestamp()
-            let newPersons = try applyIdentity(batch.identity, at: now)
-            func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
-                switch ref {
-                case .existing(let id): return id
-                case .new(let local):
-                    guard let id = newPersons[local] else {
-                        throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
-                    }
-                    return id
+        var ids = Self.identityIDs(batch.identity)
+        ids["source_record"] = batch.records.count
+        ids["outbox"] = batch.outbox.count
+        ids["dead_letter"] = batch.deadLetters.count
+        return try db.transaction { try withReservedIDs(ids) { try applyReserved(batch) } }
+    }
+
+    private func applyReserved(_ batch: StoreBatch) throws -> ApplyResult {
+        let now = Self.timestamp()
+        let newPersons = try applyIdentity(batch.identity, at: now)
+        func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
+            switch ref {
+            case .existing(let id): return id
+            case .new(let local):
+                guard let id = newPersons[local] else {
+                    throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
                 }
+                return id
             }
-            let persons = try batch.records.map { try $0.person.map(resolve) }
-            let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
-            try insertOutbox(try batch.outbox.map { message in
-                switch message.key {
-                case .person(let ref): return (message.kind, String(try resolve(ref).rawValue), message.payload)
-                case .text(let text): return (message.kind, text, message.payload)
-                }
-            }, at: now)
-            if let group = batch.offsets.first?.group {
-                try insertDeadLetters(batch.deadLetters, group: group, at: now)
-            } else if !batch.deadLetters.isEmpty {
-                throw StoreError.invalidRequest("dead letters need the batch's consumer offsets (their group)")
-            }
-            var absorbed: [TopicPartition: Int] = [:]
-            for (record, outcome) in zip(batch.records, outcomes) {
-                if case .duplicate = outcome { absorbed[TopicPartition(record.coordinates.topic, record.coordinates.partition), default: 0] += 1 }
-            }
-            try storeOffsets(batch.offsets, absorbed: absorbed, at: now)
-            let result = ApplyResult(records: outcomes, newPersons: newPersons)
-            let stored = outcomes.count - result.duplicates
-            let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.from)..<\($0.nextOffset)" }.joined(separator: ",")
-            try appendAudit(actor: batch.actor, action: "apply", subject: "batch",
-                            detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) deadLetters=\(batch.deadLetters.count) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
-                            at: now)
-            return result
         }
+        let persons = try batch.records.map { try $0.person.map(resolve) }
+        let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
+        try insertOutbox(try batch.outbox.map { message in
+            switch message.key {
+            case .person(let ref): return (message.kind, String(try resolve(ref).rawValue), message.payload)
+            case .text(let text): return (message.kind, text, message.payload)
+            }
+        }, at: now)
+        if let group = batch.offsets.first?.group {
+            try insertDeadLetters(batch.deadLetters, group: group, at: now)
+        } else if !batch.deadLetters.isEmpty {
+            throw StoreError.invalidRequest("dead letters need the batch's consumer offsets (their group)")
+        }
+        var absorbed: [TopicPartition: Int] = [:]
+        for (record, outcome) in zip(batch.records, outcomes) {
+            if case .duplicate = outcome { absorbed[TopicPartition(record.coordinates.topic, record.coordinates.partition), default: 0] += 1 }
+        }
+        try storeOffsets(batch.offsets, absorbed: absorbed, at: now)
+        let result = ApplyResult(records: outcomes, newPersons: newPersons)
+        let stored = outcomes.count - result.duplicates
+        let positions = batch.offsets.map { "\($0.group):\($0.partition)=\($0.from)..<\($0.nextOffset)" }.joined(separator: ",")
+        try appendAudit(actor: batch.actor, action: "apply", subject: "batch",
+                        detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) deadLetters=\(batch.deadLetters.count) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
+                        at: now)
+        return result
     }
 
     /// Inserts outbox rows in order; call inside a write transaction. Ids are reserved explicitly (a
@@ -144,7 +165,7 @@ final class StoreEngine {
     func insertOutbox(_ messages: [(kind: String, key: String, payload: [UInt8])], at now: String) throws {
         let ids = try reserveIDs("outbox", count: messages.count)
         let rows = try zip(messages, ids).map { message, id -> [SQLValue] in
-            [.int(id), .text(message.kind), .text(message.key), .blob(try cipher.seal(message.payload, context: "outbox.payload_enc")), .text(now)]
+            [.int(id), .text(message.kind), .text(message.key), .blob(try cipher.seal(message.payload, column: "outbox.payload_enc", row: .id(id))), .text(now)]
         }
         try insertMany("INSERT INTO outbox (id, kind, msg_key, payload_enc, created_at)", columns: 5, rows: rows)
     }
@@ -162,7 +183,7 @@ final class StoreEngine {
             FROM source_record WHERE source_key_index = ? ORDER BY version
             """, [.blob(keyIndex)]).map { row in
             SourceVersion(id: try row.int(0), version: Int(try row.int(1)), supersededBy: row[2].int,
-                          original: try cipher.open(try row.blob(3), context: "source_record.original_enc"),
+                          original: try cipher.open(try row.blob(3), column: "source_record.original_enc", row: .id(try row.int(0))),
                           coordinates: KafkaCoordinates(topic: try row.text(4), partition: Int32(try row.int(5)), offset: try row.int(6)),
                           sender: try row.text(7), person: row[8].int.map { PersonID($0) })
         }

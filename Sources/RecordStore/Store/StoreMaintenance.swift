@@ -11,24 +11,33 @@ extension StoreEngine {
         if version != Migrations.currentVersion { problems.append("schema version \(version), expected \(Migrations.currentVersion)") }
         let audit = try verifyAuditChain()
         problems += audit.problems
-        var ciphertexts = 0
+        var ciphertexts = 0, columnBound = 0
         var usage: [String: Int] = [:]
         var failures = 0
-        for (table, key, column) in Migrations.encryptedColumns {
+        for encrypted in Migrations.encryptedColumns {
             var last: Int64 = 0
             while true {
-                let rows = try db.query("SELECT \(key), \(column) FROM \(table) WHERE \(key) > ? ORDER BY \(key) LIMIT 1000", [.int(last)])
+                let rows = try db.query("""
+                    SELECT \(encrypted.key), \(encrypted.row), \(encrypted.column) FROM \(encrypted.table)
+                    WHERE \(encrypted.key) > ? ORDER BY \(encrypted.key) LIMIT 1000
+                    """, [.int(last)])
                 if rows.isEmpty { break }
                 for row in rows {
                     last = try row.int(0)
-                    guard let blob = row[1].blob else { continue }
+                    guard let blob = row[2].blob else { continue }
+                    // Each ciphertext must open as the one written for this row: a ciphertext swapped with
+                    // another row's, or a column-bound one (format 1), fails here.
                     do {
-                        _ = try cipher.open(blob, context: "\(table).\(column)")
+                        if FieldCipher.format(of: blob) == FieldCipher.columnBoundVersion {
+                            columnBound += 1
+                            throw StoreError.integrity(columnBoundProblem(blob, column: encrypted.name))
+                        }
+                        _ = try cipher.open(blob, column: encrypted.name, row: try Migrations.rowKey(row[1]))
                         usage[try FieldCipher.keyID(of: blob), default: 0] += 1
                         ciphertexts += 1
                     } catch {
                         failures += 1
-                        if failures <= 20 { problems.append("\(table).\(column) row \(last): \(error)") }
+                        if failures <= 20 { problems.append("\(encrypted.name) row \(last): \(error)") }
                     }
                 }
             }
@@ -42,30 +51,40 @@ extension StoreEngine {
         let positions = try verifyPositions()
         problems += positions.problems
         return VerifyReport(schemaVersion: version, auditRows: audit.rows, ciphertexts: ciphertexts, keyUsage: usage,
-                            offsets: positions.offsets, problems: problems)
+                            columnBound: columnBound, offsets: positions.offsets, problems: problems)
+    }
+
+    /// Why a column-bound ciphertext found by verify is a problem, and whether it is also damaged.
+    private func columnBoundProblem(_ blob: [UInt8], column: String) -> String {
+        let readable = (try? cipher.openColumnBound(blob, column: column)) != nil
+        return readable
+            ? "column-bound ciphertext (format 1): it opens for its column but is not bound to its row, so it may be another row's; schema 9 seals every readable one again, so it was copied in after that (e.g. from an old backup)"
+            : "column-bound ciphertext (format 1) that fails authentication even for its column: damaged, so the schema-9 migration could not seal it again"
     }
 
     // MARK: - Key rotation
 
-    /// Re-encrypts ciphertexts not under the active key, one transaction per `batchSize` rows, so a
-    /// rotation can be interrupted and resumed (rows already done are skipped).
+    /// Re-encrypts ciphertexts not under the active key, bound to their rows, one transaction per
+    /// `batchSize` rows, so a rotation can be interrupted and resumed (rows already done are skipped).
     func reencrypt(batchSize: Int) throws -> RotationReport {
         let active = cipher.keys.activeKeyID
         var examined = 0, rewritten = 0
-        for (table, key, column) in Migrations.encryptedColumns {
+        for encrypted in Migrations.encryptedColumns {
             var last: Int64 = 0
             while true {
                 let done: Bool = try db.transaction {
-                    let rows = try db.query("SELECT \(key), \(column) FROM \(table) WHERE \(key) > ? ORDER BY \(key) LIMIT ?",
-                                            [.int(last), .int(Int64(max(1, batchSize)))])
+                    let rows = try db.query("""
+                        SELECT \(encrypted.key), \(encrypted.row), \(encrypted.column) FROM \(encrypted.table)
+                        WHERE \(encrypted.key) > ? ORDER BY \(encrypted.key) LIMIT ?
+                        """, [.int(last), .int(Int64(max(1, batchSize)))])
                     for row in rows {
                         last = try row.int(0)
-                        guard let blob = row[1].blob else { continue }
+                        guard let blob = row[2].blob else { continue }
                         examined += 1
                         guard try FieldCipher.keyID(of: blob) != active else { continue }
-                        let context = "\(table).\(column)"
-                        let fresh = try cipher.seal(try cipher.open(blob, context: context), context: context)
-                        try db.execute("UPDATE \(table) SET \(column) = ? WHERE \(key) = ?", [.blob(fresh), .int(last)])
+                        let place = try Migrations.rowKey(row[1])
+                        let fresh = try cipher.seal(try cipher.open(blob, column: encrypted.name, row: place), column: encrypted.name, row: place)
+                        try db.execute("UPDATE \(encrypted.table) SET \(encrypted.column) = ? WHERE \(encrypted.key) = ?", [.blob(fresh), .int(last)])
                         rewritten += 1
                     }
                     return rows.isEmpty
@@ -122,7 +141,7 @@ extension StoreEngine {
             // A damaged row is handed to the reader to quarantine: thrown, it would stop every row behind it.
             // Other failures (a key id missing from the key file) concern every row and still throw.
             do {
-                entry.payload = try cipher.open(try row.blob(3), context: "outbox.payload_enc")
+                entry.payload = try cipher.open(try row.blob(3), column: "outbox.payload_enc", row: .id(entry.id))
             } catch let error as StoreError where error.isDamagedData {
                 entry.problem = error
             }

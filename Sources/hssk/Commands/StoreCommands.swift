@@ -25,6 +25,7 @@ private func printReport(_ report: VerifyReport) {
     printLine("schema version: \(report.schemaVersion)")
     printLine("audit rows:     \(report.auditRows)")
     printLine("ciphertexts:    \(report.ciphertexts) (\(report.keyUsage.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")))")
+    if report.columnBound > 0 { printLine("column-bound:   \(report.columnBound) (format 1, not bound to their rows: see the problems)") }
     printLine("offsets:        \(report.offsets)")
     if report.ok {
         printLine("OK")

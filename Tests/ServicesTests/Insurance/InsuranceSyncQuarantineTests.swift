@@ -45,7 +45,7 @@ final class InsuranceSyncQuarantineTests: XCTestCase {
         let wrongKey = FieldCipher(keys: KeyRing(activeKeyID: keys.activeKeyID, encryptionKeys: [keys.activeKeyID: Array(repeating: 1, count: 32)],
                                                  blindIndexKey: Array(repeating: 2, count: 32)))
         try raw.execute("UPDATE outbox SET payload_enc = ? WHERE id = ?",
-                        [.blob(try wrongKey.seal(rows[1].payload, context: "outbox.payload_enc")), .int(rows[1].id)])
+                        [.blob(try wrongKey.seal(rows[1].payload, column: "outbox.payload_enc", row: .id(rows[1].id))), .int(rows[1].id)])
         // Person 3: one byte of the demographics ciphertext flipped, so the person cannot be read.
         var damaged = try XCTUnwrap(try raw.queryOne("SELECT demographics_enc FROM person WHERE id = ?", [.int(persons[2].rawValue)])?.blob(0))
         damaged[damaged.count - 1] ^= 0xff
