@@ -145,6 +145,7 @@ public struct ChaosRun: Sendable {
                 return spec
             }
             _ = try await embedded.ensureTopics(specs)
+            try ClusterFaults(cluster: embedded).pinCoordinator(of: ["hssk-ingest", FeedPusherConfiguration.group])
             cluster = embedded
             bootstrap = embedded.bootstrapServers
         }
@@ -236,7 +237,7 @@ public struct ChaosRun: Sendable {
                 note("member added (\(members.count) running)")
             case "broker":
                 guard let clusterFaults, ContinuousClock.now > brokerBackAt else { continue }
-                let id = Int32.random(in: 1...3, using: &random)
+                let id = Int32.random(in: 2...3, using: &random)  // not the groups' coordinator (see ClusterFaults)
                 let seconds = Int64.random(in: 2...6, using: &random)
                 brokerBackAt = ContinuousClock.now + .seconds(seconds + 1)
                 background.append(Task { try await clusterFaults.brokerDown(id, for: .seconds(seconds)) })
@@ -389,25 +390,14 @@ public struct ChaosRun: Sendable {
         var quiet = 0
         var lastNote = ContinuousClock.now
         while ContinuousClock.now < deadline {
-            var waiting: [String] = []
-            for topic in sourceTopics {
-                let list = partitions(topic)
-                let stored = try await store.offsets(group: "hssk-ingest", partitions: list.map { RecordStore.TopicPartition($0.topic, $0.partition) })
-                for partition in list {
-                    let end = try await observer.watermarks(partition).high
-                    let at = stored[RecordStore.TopicPartition(partition.topic, partition.partition)] ?? 0
-                    if at < end { waiting.append("\(partition): \(end - at) records") }
-                }
-            }
-            let letters = try await store.deadLetterBacklog().undelivered
-            if letters > 0 { waiting.append("\(letters) dead letters") }
-            let outbox = try await store.outboxBacklog(kind: OutboxKinds.citizenFeed)
-            if outbox > 0 { waiting.append("\(outbox) feed outbox rows") }
-            let feedPartitions = partitions(FeedHeaders.topic)
-            let committed = try await observer.committed(feedPartitions)
-            for partition in feedPartitions {
-                let end = try await observer.watermarks(partition).high
-                if (committed[partition] ?? 0) < end { waiting.append("\(partition) not pushed") }
+            let waiting: [String]
+            do {
+                waiting = try await pending(store: store, observer: observer, partitions: partitions, sourceTopics: sourceTopics)
+            } catch {
+                // Injected request errors reach this observer too: ask again.
+                note("draining: \(error)")
+                try await Task.sleep(for: .seconds(1))
+                continue
             }
             if waiting.isEmpty {
                 quiet += 1
@@ -422,6 +412,32 @@ public struct ChaosRun: Sendable {
             try await Task.sleep(for: .seconds(1))
         }
         return quiet >= 2
+    }
+
+    /// What still waits: source records not stored, dead letters, feed outbox rows, feed not pushed.
+    private func pending(store: any HealthRecordStore, observer: Consumer, partitions: (String) -> [Kafka.TopicPartition],
+                         sourceTopics: [String]) async throws -> [String] {
+        var waiting: [String] = []
+        for topic in sourceTopics {
+            let list = partitions(topic)
+            let stored = try await store.offsets(group: "hssk-ingest", partitions: list.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+            for partition in list {
+                let end = try await observer.watermarks(partition).high
+                let at = stored[RecordStore.TopicPartition(partition.topic, partition.partition)] ?? 0
+                if at < end { waiting.append("\(partition): \(end - at) records") }
+            }
+        }
+        let letters = try await store.deadLetterBacklog().undelivered
+        if letters > 0 { waiting.append("\(letters) dead letters") }
+        let outbox = try await store.outboxBacklog(kind: OutboxKinds.citizenFeed)
+        if outbox > 0 { waiting.append("\(outbox) feed outbox rows") }
+        let feedPartitions = partitions(FeedHeaders.topic)
+        let committed = try await observer.committed(feedPartitions)
+        for partition in feedPartitions {
+            let end = try await observer.watermarks(partition).high
+            if (committed[partition] ?? 0) < end { waiting.append("\(partition) not pushed") }
+        }
+        return waiting
     }
 
     /// The feed's receiver holds, for every personal ID on the feed topic, the latest record of its key:

@@ -104,6 +104,11 @@ public final class EmbeddedCluster: TopicAdministrator {
         codes.withUnsafeBufferPointer { rd_kafka_mock_push_request_errors_array(cluster.pointer, api.rawValue, $0.count, $0.baseAddress) }
     }
 
+    /// Makes broker `id` the coordinator of consumer group `group`.
+    public func setGroupCoordinator(_ group: String, broker id: Int32) throws {
+        try check(rd_kafka_mock_coordinator_set(cluster.pointer, "group", group, id), "coordinator of \(group): \(id)")
+    }
+
     /// Moves the leadership of a partition to broker `id`.
     public func setPartitionLeader(_ topic: String, _ partition: Int32, broker id: Int32) throws {
         try check(rd_kafka_mock_partition_set_leader(cluster.pointer, topic, partition, id), "\(topic)[\(partition)] leader \(id)")
