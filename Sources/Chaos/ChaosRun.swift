@@ -64,7 +64,8 @@ public struct ChaosRun: Sendable {
         public var findings = ChaosAccounting.Findings()
         /// SIGTERMs that did not end with status 0, and processes that died of a signal the run did not send.
         public var badEndings: [String] = []
-        /// Processes that exited by themselves (e.g. could not reach the store while it restarted).
+        /// Processes that exited by themselves: a service must ride out every fault the run injects,
+        /// so any such exit fails the run.
         public var selfExits: [String] = []
         public var verifyProblems: [String] = []
         public var feedProblems: [String] = []
@@ -78,7 +79,7 @@ public struct ChaosRun: Sendable {
 
         /// True when nothing was lost, duplicated, stale or wrong, and everything else held.
         public var passed: Bool {
-            lost == 0 && duplicated == 0 && wrongCode == 0 && stale == 0 && badEndings.isEmpty && verifyProblems.isEmpty
+            lost == 0 && duplicated == 0 && wrongCode == 0 && stale == 0 && badEndings.isEmpty && selfExits.isEmpty && verifyProblems.isEmpty
                 && feedProblems.isEmpty && retention.isEmpty && drained && published > 0
         }
 
@@ -427,7 +428,7 @@ public struct ChaosRun: Sendable {
                 if at < end { waiting.append("\(partition): \(end - at) records") }
             }
         }
-        let letters = try await store.deadLetterBacklog().undelivered
+        let letters = try await store.deadLetterBacklog(group: nil).undelivered
         if letters > 0 { waiting.append("\(letters) dead letters") }
         let outbox = try await store.outboxBacklog(kind: OutboxKinds.citizenFeed)
         if outbox > 0 { waiting.append("\(outbox) feed outbox rows") }

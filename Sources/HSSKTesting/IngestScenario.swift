@@ -111,7 +111,7 @@ public final class IngestScenario: Sendable {
         while ContinuousClock.now < deadline {
             if let stored = try? await store.offsets(group: group, partitions: Array(ends.keys)),
                ends.allSatisfy({ (stored[$0.key] ?? 0) >= $0.value }),
-               let backlog = try? await store.deadLetterBacklog(), backlog.undelivered == 0 {
+               let backlog = try? await store.deadLetterBacklog(group: nil), backlog.undelivered == 0 {
                 return true
             }
             try await Task.sleep(for: .milliseconds(100))

@@ -1,4 +1,6 @@
+import CRdKafka
 import HSSKTesting
+import Synchronization
 import XCTest
 @testable import Kafka
 
@@ -82,7 +84,11 @@ final class ConsumerPositionTests: XCTestCase {
         let partition = TopicPartition(topic, 0)
         var config = KafkaTesting.consumerConfig(cluster, group: "g-\(topic)")
         config.autoOffsetReset = .error
-        let consumer = try Consumer(config: config, hooks: RebalanceHooks(startingOffsets: { Dictionary(uniqueKeysWithValues: $0.map { ($0, 0) }) }))
+        let start = Mutex<Int64>(0)   // the caller's stored position
+        let consumer = try Consumer(config: config, hooks: RebalanceHooks(startingOffsets: { partitions in
+            let offset = start.withLock { $0 }
+            return Dictionary(uniqueKeysWithValues: partitions.map { ($0, offset) })
+        }))
         try await consumer.subscribe([topic])
         let low = try await consumer.watermarks(partition).low
         XCTAssertGreaterThan(low, 0, "the cluster kept every record; the test needs some to expire")
@@ -98,7 +104,15 @@ final class ConsumerPositionTests: XCTestCase {
         let idle = try await consumer.poll(maxRecords: 100, timeout: .seconds(1))
         XCTAssertTrue(idle.isEmpty)
 
-        try await consumer.seek([partition: low])
+        // A stopped partition cannot be sought; once the caller moved its position, a rejoin reads it.
+        do {
+            try await consumer.seek([partition: low])
+            XCTFail("a partition stopped out of range was sought")
+        } catch KafkaError.operation(_, let code, _) {
+            XCTAssertEqual(code, KafkaErrorCode(RD_KAFKA_RESP_ERR__STATE))
+        }
+        start.withLock { $0 = low }
+        try await consumer.rejoin()
         var resumed = ConsumerBatch.empty
         while resumed.isEmpty, ContinuousClock.now < deadline { resumed = try await consumer.poll(maxRecords: 100, timeout: .milliseconds(200)) }
         XCTAssertEqual(resumed.ranges[partition]?.from, low)

@@ -82,4 +82,22 @@ final class PostgresStoreTests: XCTestCase {
             await store.close()
         }
     }
+
+    /// A server that vanishes without closing the connection must not hold the store thread for
+    /// ever: keepalives and a TCP user timeout are on by default, and the URL can still override them.
+    func testConnectionsDetectAVanishedServer() async throws {
+        try await run { contract in
+            let location = try await contract.fixture.freshLocation()
+            let connection = try PostgresConnection(url: location)
+            XCTAssertEqual(connection.option("keepalives"), "1")
+            XCTAssertEqual(connection.option("tcp_user_timeout"), "60000")
+            XCTAssertEqual(connection.option("connect_timeout"), "10")
+            connection.close()
+            let separator = location.contains("?") ? "&" : "?"
+            let overridden = try PostgresConnection(url: location + separator + "tcp_user_timeout=5000")
+            XCTAssertEqual(overridden.option("tcp_user_timeout"), "5000", "the URL's own parameter wins")
+            XCTAssertEqual(overridden.option("keepalives_idle"), "30")
+            overridden.close()
+        }
+    }
 }

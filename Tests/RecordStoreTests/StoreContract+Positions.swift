@@ -27,6 +27,14 @@ extension StoreContract {
         }
         let skipped = try await store.sourceVersions(topic: "hssk.visits.v1", key: "01001:LK-9")
         XCTAssertTrue(skipped.isEmpty, "a refused batch leaves nothing behind")
+        // A record (or dead letter) outside the offsets its batch moves would escape the fence.
+        var stray = try batch(["LK-8"], from: 3)
+        stray.records.append(try Fixtures.incoming(Fixtures.visit("LK-STRAY"), offset: 0, partition: 1))
+        await assertStoreError({ try await store.apply(stray) }) { if case .invalidRequest = $0 { return true } else { return false } }
+        stray = try batch(["LK-8"], from: 3)
+        stray.deadLetters = [DeadLetterDraft(source: KafkaCoordinates(topic: "hssk.visits.v1", partition: 0, offset: 9), topic: "hssk.visits.v1.dlq",
+                                             code: "x", letter: [1])]
+        await assertStoreError({ try await store.apply(stray) }) { if case .invalidRequest = $0 { return true } else { return false } }
         _ = try await store.apply(try batch(["LK-4"], from: 3))
         let stored = try await store.offsets(group: "hssk-ingest", partitions: [partition])
         XCTAssertEqual(stored[partition], 4)
@@ -111,40 +119,49 @@ extension StoreContract {
         XCTAssertEqual(report.problems, [], "1 stored + 2 dead letters account for the 3 offsets")
         XCTAssertEqual(occurrences(of: Plain.personalID, in: try fixture.rawBytes(location)), 0, "letters are encrypted at rest")
 
-        // The same record cannot be dead-lettered twice.
+        // The same record cannot be dead-lettered twice: a batch cannot name a record outside the
+        // offsets it moves (the fence keeps those from going back), and a unique index backs that.
         var again = try batch([], from: 3)
         again.offsets = [Fixtures.offset(4, from: 3)]
         again.deadLetters = [letter(1)]
-        await assertStoreError({ try await store.apply(again) }) { if case .constraint = $0 { return true } else { return false } }
+        await assertStoreError({ try await store.apply(again) }) { if case .invalidRequest = $0 { return true } else { return false } }
 
         let lease = try await store.acquireRelayLease("relay", holder: "a", ttl: .seconds(30))
-        XCTAssertEqual(lease, RelayLease(takeover: false, marks: []))
+        XCTAssertEqual(lease, RelayLease(takeover: false))
         let refused = try await store.acquireRelayLease("relay", holder: "b", ttl: .seconds(30))
         XCTAssertNil(refused, "another holder's lease runs")
-        let letters = try await store.undeliveredDeadLetters(limit: 10)
+        let none = try await store.undeliveredDeadLetters(group: "hssk-insurance-sync", limit: 10, maxBytes: 1 << 20)
+        XCTAssertTrue(none.isEmpty, "each group relays its own letters")
+        let letters = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
         XCTAssertEqual(letters.map(\.source.offset), [1, 2])
         XCTAssertEqual(letters.first?.letter, secret + [1])
-        XCTAssertEqual(letters.first?.sending, false)
+        XCTAssertNil(letters.first?.sending)
+        let smallPage = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1)
+        XCTAssertEqual(smallPage.count, 1, "a page holds at least one letter, and no more than its bytes allow")
         let marks = [DeadLetterMark(topic: "hssk.visits.v1.dlq", partition: 0, offset: 17)]
-        await assertStoreError({ try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: "relay", holder: "b") }) {
+        await assertStoreError({ try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: "relay", holder: "b", ttl: .seconds(30)) }) {
             if case .invalidRequest = $0 { return true } else { return false }
         }
-        try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: "relay", holder: "a")
-        try await store.markDeadLettersDelivered([DeadLetterDelivery(id: letters[0].id, partition: 0, offset: 17)])
-        var backlog = try await store.deadLetterBacklog()
+        try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: "relay", holder: "a", ttl: .seconds(30))
+        try await store.markDeadLettersDelivered([DeadLetterDelivery(id: letters[0].id, partition: 0, offset: 17)], lease: "relay", holder: "a")
+        var backlog = try await store.deadLetterBacklog(group: "hssk-ingest")
         XCTAssertEqual(backlog.undelivered, 1)
-        XCTAssertNotNil(backlog.oldest)
+        XCTAssertNotNil(backlog.oldestAge)
 
-        // Holder a stops mid-round; b takes over and is told where the topic ended before the round.
+        // Holder a stops mid-round; b takes over and finds the letter with the marks it was sent with.
         try await store.releaseRelayLease("relay", holder: "a")
         let takeover = try await store.acquireRelayLease("relay", holder: "b", ttl: .seconds(30))
-        XCTAssertEqual(takeover, RelayLease(takeover: true, marks: marks))
-        let unsure = try await store.undeliveredDeadLetters(limit: 10)
-        XCTAssertEqual(unsure.map(\.sending), [true])
-        try await store.markDeadLettersPending(unsure.map(\.id))
-        try await store.markDeadLetterFailed(unsure[0].id, reason: "MSG_SIZE_TOO_LARGE")
-        backlog = try await store.deadLetterBacklog()
-        XCTAssertEqual(backlog, DeadLetterBacklog(undelivered: 0, oldest: nil, failed: 1))
+        XCTAssertEqual(takeover, RelayLease(takeover: true))
+        let unsure = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
+        XCTAssertEqual(unsure.map { $0.sending?.marks }, [marks])
+        // The former holder can change nothing any more.
+        await assertStoreError({ try await store.markDeadLettersPending(unsure.map(\.id), lease: "relay", holder: "a") }) {
+            if case .invalidRequest = $0 { return true } else { return false }
+        }
+        try await store.markDeadLettersPending(unsure.map(\.id), lease: "relay", holder: "b")
+        try await store.markDeadLetterFailed(unsure[0].id, reason: "MSG_SIZE_TOO_LARGE", lease: "relay", holder: "b")
+        backlog = try await store.deadLetterBacklog(group: nil)
+        XCTAssertEqual(backlog, DeadLetterBacklog(undelivered: 0, oldestAge: nil, failed: 1))
         report = try await store.verify()
         XCTAssertEqual(report.problems, [])
         await store.close()

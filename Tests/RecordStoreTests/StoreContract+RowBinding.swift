@@ -26,7 +26,9 @@ extension StoreContract {
                        .addIdentifier(.new(local: 1), IdentifierEntry(.personalId, "001190000002", source: "01001:LK-2")),
                        .openReview(ReviewTaskDraft(kind: "possibleDuplicate", persons: [.existing(a), .new(local: 1)], evidence: "name 0.91"))],
             outbox: [OutboxMessage(kind: "citizen-feed", key: .person(.new(local: 1)), payload: Array("{\"b\":true}".utf8))],
-            offsets: [Fixtures.offset(4, from: 1)], deadLetters: [letter(2), letter(3)]))
+            offsets: [Fixtures.offset(4, from: 1),
+                      ConsumerOffset(group: "hssk-ingest", partition: TopicPartition("hssk.insurance.cards.v1", 0), from: 0, nextOffset: 1, records: 1)],
+            deadLetters: [letter(2), letter(3)]))
         let b = try XCTUnwrap(result.newPersons[1])
         let planned = try await store.planSupplements([
             SupplementDraft(supplementID: "S1", bhxhNumber: Plain.bhxh, field: "phone", value: Plain.phone, payload: Array("{\"s\":1}".utf8)),
@@ -77,7 +79,9 @@ extension StoreContract {
             await assertStoreError({ try await store.sourceVersions(topic: "hssk.visits.v1", key: key) }, isIntegrity)
         }
         for name in ["01001_lt_bnv", "01002_lt_xp"] { await assertStoreError({ try await store.account(named: name) }, isIntegrity) }
-        await assertStoreError({ try await store.undeliveredDeadLetters(limit: 10) }, isIntegrity)
+        // A letter that cannot be decrypted comes back without its bytes (the relay sets it aside).
+        let swappedLetters = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
+        XCTAssertEqual(swappedLetters.map(\.letter), [nil, nil])
         let report = try await store.verify()
         let expected = swaps.flatMap { swap in swap.rows.map { "\(swap.table).\(swap.column) row \($0):" } }
         XCTAssertEqual(report.problems.count, expected.count, "\(report.problems)")
@@ -91,7 +95,7 @@ extension StoreContract {
         XCTAssertEqual(person?.demographics?.fullName, Plain.name)
         let account = try await store.account(named: "01002_lt_xp")
         XCTAssertEqual(account?.signingKey, Array("signing-key-xp".utf8))
-        let letters2 = try await store.undeliveredDeadLetters(limit: 10)
+        let letters2 = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
         XCTAssertEqual(letters2.map(\.letter), [Array("dead letter 2".utf8), Array("dead letter 3".utf8)])
         let clean = try await store.verify()
         XCTAssertEqual(clean.problems, [])
@@ -157,7 +161,7 @@ extension StoreContract {
         XCTAssertEqual(versions.count, 1)
         let account = try await migrated.account(named: "01001_lt_bnv")
         XCTAssertEqual(account?.signingKey, Array("signing-key-bnv".utf8))
-        let letters = try await migrated.undeliveredDeadLetters(limit: 10)
+        let letters = try await migrated.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
         XCTAssertEqual(letters.map(\.letter), [Array("dead letter 2".utf8), Array("dead letter 3".utf8)])
         let card = try await migrated.insuranceCard(bhxhNumber: Plain.bhxh)
         XCTAssertEqual(card?.state.bhxhNumber, Plain.bhxh)
@@ -176,7 +180,8 @@ extension StoreContract {
                          .int(letterID)])
         raw.close()
         await assertStoreError({ try await migrated.person(b) }, isIntegrity)
-        await assertStoreError({ try await migrated.undeliveredDeadLetters(limit: 10) }, isIntegrity)
+        let planted = try await migrated.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
+        XCTAssertNil(planted.first?.letter, "a column-bound letter planted after the migration is not read")
         let after = try await migrated.verify()
         // The damaged review task is still reported, beside the swapped persons and the planted letter.
         XCTAssertEqual(after.problems.count, 4, "\(after.problems)")

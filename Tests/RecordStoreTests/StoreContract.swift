@@ -140,7 +140,8 @@ struct StoreContract {
         let before = try await store.contentDigest()
         // The same batch again is refused by its offsets: the stored position is past its start.
         await assertStoreError({ try await store.apply(batch) }) { if case .offsetMoved = $0 { return true } else { return false } }
-        // The same records again (a replay read from another position) change nothing either.
+        // The same records again (a replay, read at later offsets) change nothing either.
+        batch.records = try (0..<5).map { try Fixtures.incoming(Fixtures.visit("LK-\($0)"), offset: Int64(5 + $0)) }
         batch.offsets = [Fixtures.offset(10, from: 5)]
         let second = try await store.apply(batch)
         XCTAssertEqual(second.duplicates, 5)
@@ -232,7 +233,7 @@ struct StoreContract {
         let other = try await store.apply(StoreBatch(identity: [.newPerson(local: 1, Demographics(fullName: "Trần Thị Bình"))])).newPersons[1]!
         for number in [Plain.personalID, Plain.newPersonalID] {
             await assertStoreError({ try await store.addIdentifier(IdentifierEntry(.personalId, number, source: "x"), to: other, actor: "test") }) {
-                if case .constraint = $0 { return true } else { return false }
+                if case .identityConflict = $0 { return true } else { return false }
             }
         }
         // Phones are shared: no uniqueness.
@@ -258,7 +259,7 @@ struct StoreContract {
         await assertStoreError({ try await store.apply(StoreBatch(identity: [
             .newPerson(local: 1, Demographics(fullName: "Someone Else")),
             .addIdentifier(.new(local: 1), IdentifierEntry(.personalId, "001090000001", source: "c"))])) }) {
-            if case .constraint = $0 { return true } else { return false }
+            if case .identityConflict = $0 { return true } else { return false }
         }
         await store.close()
     }

@@ -53,7 +53,10 @@ public final class Consumer: Sendable {
             defer { rd_kafka_topic_partition_list_destroy(list) }
             let err = rd_kafka_subscribe(handle.pointer, list)
             guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("subscribe", KafkaErrorCode(err), detail: "") }
-            context.state.withLock { $0.subscribed = true }
+            context.state.withLock {
+                $0.subscribed = true
+                $0.topics = topics
+            }
         }
     }
 
@@ -102,7 +105,11 @@ public final class Consumer: Sendable {
 
     /// Moves the reading position of assigned partitions (others are ignored); records polled from
     /// the old position are not returned any more (`stalePartitions` names the batches they were in).
-    /// A partition stopped because its position was out of range starts reading again from here.
+    ///
+    /// A partition whose fetcher stopped because its position was out of range (with
+    /// `auto.offset.reset=error`) cannot be sought (`_STATE`): `rejoin` restarts it. When a seek
+    /// fails, the partitions' positions are unknown until their next record: a batch then starts at
+    /// its first record, and a caller that keeps its own positions refuses it unless that is where it stands.
     public func seek(_ positions: [TopicPartition: Int64]) async throws {
         let context = context
         try await onThread { handle in
@@ -114,29 +121,35 @@ public final class Consumer: Sendable {
             guard !assigned.isEmpty else { return }
             let list = makePartitionList(assigned)
             defer { rd_kafka_topic_partition_list_destroy(list) }
+            var failure: KafkaError?
             if let error = rd_kafka_seek_partitions(handle.pointer, list, 10_000) {
                 let code = KafkaErrorCode(rawValue: rd_kafka_error_code(error).rawValue)
-                let message = String(cString: rd_kafka_error_string(error))
+                failure = .operation("seek", code, detail: String(cString: rd_kafka_error_string(error)))
                 rd_kafka_error_destroy(error)
-                throw KafkaError.operation("seek", code, detail: message)
+            } else if let failed = readPartitionErrors(list).first(where: { $0.1 != RD_KAFKA_RESP_ERR_NO_ERROR }) {
+                failure = .operation("seek", KafkaErrorCode(failed.1), detail: "\(failed.0)")
             }
-            // A partition whose fetcher stopped (out of range with auto.offset.reset=error) cannot be
-            // sought: hand it back to librdkafka at the new offset instead.
-            let stopped = readPartitionErrors(list).filter { $0.1 == RD_KAFKA_RESP_ERR__STATE }.map(\.0)
-            if let failed = readPartitionErrors(list).first(where: { $0.1 != RD_KAFKA_RESP_ERR_NO_ERROR && $0.1 != RD_KAFKA_RESP_ERR__STATE }) {
-                throw KafkaError.operation("seek", KafkaErrorCode(failed.1), detail: "\(failed.0)")
+            if let failure {
+                context.state.withLock { $0.position(assigned.map { ($0.0, -1) }) }
+                throw failure
             }
-            guard !stopped.isEmpty else { return }
-            let again = makePartitionList(assigned.filter { stopped.contains($0.0) })
-            defer { rd_kafka_topic_partition_list_destroy(again) }
-            for step in [rd_kafka_incremental_unassign, rd_kafka_incremental_assign] {
-                if let error = step(handle.pointer, again) {
-                    let code = KafkaErrorCode(rawValue: rd_kafka_error_code(error).rawValue)
-                    let message = String(cString: rd_kafka_error_string(error))
-                    rd_kafka_error_destroy(error)
-                    throw KafkaError.operation("seek", code, detail: message)
-                }
-            }
+        }
+    }
+
+    /// Leaves the group and joins it again with the same topics: every partition of this member is
+    /// revoked and assigned anew through the hooks (so positioned from the caller's offsets), which
+    /// also restarts a partition stopped out of range. Safe whatever rebalance is pending.
+    public func rejoin() async throws {
+        let context = context
+        try await onThread { handle in
+            let topics = context.state.withLock { $0.topics }
+            guard !topics.isEmpty else { return }
+            var err = rd_kafka_unsubscribe(handle.pointer)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("unsubscribe", KafkaErrorCode(err), detail: "") }
+            let list = makePartitionList(topics.map { (TopicPartition($0, -1), Int64(RD_KAFKA_OFFSET_INVALID)) })
+            defer { rd_kafka_topic_partition_list_destroy(list) }
+            err = rd_kafka_subscribe(handle.pointer, list)
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError.operation("subscribe", KafkaErrorCode(err), detail: "") }
         }
     }
 

@@ -34,6 +34,8 @@ final class RebalanceContext: Sendable {
         var lastEpoch: UInt64 = 0
         /// True once `subscribe` joined a group.
         var subscribed = false
+        /// The topics subscribed to (for `rejoin`).
+        var topics: [String] = []
         /// True once the group delivered a first assignment (possibly empty).
         var assignedOnce = false
         var hookFailure: String?

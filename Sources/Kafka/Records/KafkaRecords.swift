@@ -94,6 +94,19 @@ public struct ConsumerRecord: Sendable {
         return headers
     }
 
+    /// The first `limit` headers, and how many there are in all (a hostile record can carry hundreds
+    /// of thousands: only what is used is copied).
+    public func headers(limit: Int) -> (headers: [KafkaHeader], total: Int) {
+        var headers: [KafkaHeader] = []
+        var total = 0
+        forEachHeader { name, value in
+            if total < limit { headers.append(KafkaHeader(key: String(cString: name), value: value.map { Array($0) })) }
+            total += 1
+            return true
+        }
+        return (headers, total)
+    }
+
     /// The value of the first header named `key`, as UTF-8 text.
     public func headerText(_ key: String) -> String? {
         var found: String?

@@ -1,39 +1,40 @@
 import Foundation
 
 /// What the dead-letter relay needs of the store: the dead letters batches wrote (`StoreBatch.deadLetters`)
-/// and a lease, so that one relay at a time produces them, each exactly once.
+/// and a lease per consumer group, so that one relay at a time produces a group's letters, each
+/// exactly once.
 ///
-/// A relay marks the letters it is about to produce as `sending`, with where their topics ended
-/// before (`DeadLetterMark`), then marks them delivered. A relay that takes the lease over from one
-/// that stopped in between reads the topics from those marks to learn which of them arrived.
+/// A relay marks the letters it is about to produce as `sending`, each with where its topic ended
+/// before (`DeadLetterMark`), then marks them delivered. A letter found `sending` later — its relay
+/// died, or its send timed out — is looked for on its topic from its marks before it is sent again.
+/// Every state change happens only under the lease (`StoreError.invalidRequest` once it is lost), so a
+/// relay that lost its lease cannot undo its successor's work.
 public protocol DeadLetterStore: AnyObject, Sendable {
     /// Takes or renews the relay lease `name` for `holder` until `ttl` from now by the database's
     /// clock; nil while another holder's lease runs.
     func acquireRelayLease(_ name: String, holder: String, ttl: Duration) async throws -> RelayLease?
     /// Gives the lease up (it expires now) when `holder` holds it.
     func releaseRelayLease(_ name: String, holder: String) async throws
-    /// Dead letters not delivered yet (pending, or left `sending` by a relay that stopped), oldest first.
-    func undeliveredDeadLetters(limit: Int) async throws -> [StoredDeadLetter]
-    /// Marks dead letters `sending` under the lease, with the marks a successor would scan from;
-    /// `StoreError.invalidRequest` when `holder` no longer holds the lease (nothing is changed).
-    func markDeadLettersSending(_ ids: [Int64], marks: [DeadLetterMark], lease name: String, holder: String) async throws
-    /// Records deliveries; the store's copy of each letter is dropped (the topic holds it now).
-    func markDeadLettersDelivered(_ deliveries: [DeadLetterDelivery]) async throws
-    /// Puts dead letters back to pending (the send failed, or a successor did not find them on the topic).
-    func markDeadLettersPending(_ ids: [Int64]) async throws
-    /// Sets aside a dead letter that cannot be produced (kept with the reason for an operator).
-    func markDeadLetterFailed(_ id: Int64, reason: String) async throws
-    /// Counts for health and metrics.
-    func deadLetterBacklog() async throws -> DeadLetterBacklog
+    /// `group`'s dead letters not delivered yet (pending, or left `sending`), oldest first, at most
+    /// `limit` of them and about `maxBytes` of letters (at least one).
+    func undeliveredDeadLetters(group: String, limit: Int, maxBytes: Int) async throws -> [StoredDeadLetter]
+    /// Renews the lease for `ttl` and marks dead letters `sending` with the marks a successor would
+    /// look from; `StoreError.invalidRequest` when `holder` no longer holds the lease (nothing changed).
+    func markDeadLettersSending(_ ids: [Int64], marks: [DeadLetterMark], lease name: String, holder: String, ttl: Duration) async throws
+    /// Records deliveries under the lease; the store's copy of each letter is dropped.
+    func markDeadLettersDelivered(_ deliveries: [DeadLetterDelivery], lease name: String, holder: String) async throws
+    /// Puts dead letters back to pending under the lease (a successor did not find them on the topic).
+    func markDeadLettersPending(_ ids: [Int64], lease name: String, holder: String) async throws
+    /// Sets aside under the lease a dead letter that cannot be produced (kept with the reason).
+    func markDeadLetterFailed(_ id: Int64, reason: String, lease name: String, holder: String) async throws
+    /// Counts for health and metrics (every group when nil).
+    func deadLetterBacklog(group: String?) async throws -> DeadLetterBacklog
 }
 
 /// A relay lease granted to its holder.
 public struct RelayLease: Sendable, Hashable {
-    /// True when the lease was taken from a holder that stopped holding it (expired or released):
-    /// its `sending` letters may or may not have reached their topics.
+    /// True when the lease was taken from a holder that stopped holding it (expired or released).
     public var takeover: Bool
-    /// Where the dead-letter topics ended before the previous holder's last sending round.
-    public var marks: [DeadLetterMark]
 }
 
 /// The end offset of a dead-letter topic partition before a sending round.
@@ -64,10 +65,19 @@ public struct StoredDeadLetter: Sendable, Hashable {
     public var topic: String
     /// The error code.
     public var code: String
-    /// The encoded letter, decrypted.
-    public var letter: [UInt8]
-    /// True when a relay marked it `sending` and did not finish.
-    public var sending: Bool
+    /// The encoded letter, decrypted; nil when its ciphertext cannot be read (damaged, or under a key
+    /// the key file lacks): such a letter is set aside, never blocks the others.
+    public var letter: [UInt8]?
+    /// Set when a relay marked it `sending` and did not finish: where its topic ended before, and how
+    /// long ago that was (by the database's clock).
+    public var sending: (marks: [DeadLetterMark], age: Duration)?
+
+    public static func == (a: StoredDeadLetter, b: StoredDeadLetter) -> Bool {
+        a.id == b.id && a.group == b.group && a.source == b.source && a.topic == b.topic && a.code == b.code && a.letter == b.letter
+            && a.sending?.marks == b.sending?.marks && a.sending?.age == b.sending?.age
+    }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
 
 /// Where a dead letter landed.
@@ -90,8 +100,14 @@ public struct DeadLetterDelivery: Sendable, Hashable {
 public struct DeadLetterBacklog: Sendable, Hashable {
     /// Decided and not delivered yet.
     public var undelivered: Int
-    /// When the oldest undelivered one was decided.
-    public var oldest: Date?
+    /// How long the oldest undelivered one has waited, by the database's clock.
+    public var oldestAge: Duration?
     /// Set aside as not producible.
     public var failed: Int
+    /// Creates a backlog.
+    public init(undelivered: Int, oldestAge: Duration?, failed: Int) {
+        self.undelivered = undelivered
+        self.oldestAge = oldestAge
+        self.failed = failed
+    }
 }

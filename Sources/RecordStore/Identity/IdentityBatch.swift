@@ -119,7 +119,7 @@ extension StoreEngine {
                 if sameType.contains(where: { $0.person == person && $0.active }) { continue }
                 if entry.type == .personalId, let other = sameType.first(where: { $0.person != person }) {
                     // A personal ID, even a cancelled one, is never given to anyone else (reference §2).
-                    throw StoreError.constraint("this personal ID already belongs to person \(other.person); send it to review instead")
+                    throw StoreError.identityConflict("this personal ID already belongs to person \(other.person); send it to review instead")
                 }
                 let validFrom = entry.validFrom ?? now
                 if entry.type == .personalId {

@@ -11,8 +11,9 @@ public protocol ConsumerPositions: AnyObject, Sendable {
     /// The consumed ranges of `group` (every group when nil), per partition in offset order.
     func consumerRanges(group: String?) async throws -> [ConsumerRange]
     /// Moves `group`'s position on `partition` from `from` to `to` without reading the records in
-    /// between (they expired from Kafka before they were read), as `actor` decided for `reason`;
-    /// refused unless the stored position is exactly `from`. Recorded as a gap range and audited.
+    /// between (they expired from Kafka before they were read), or back to `to` when the log now ends
+    /// before `from` (recreated or truncated), as `actor` decided for `reason`; refused unless the
+    /// stored position is exactly `from`. Recorded as a gap (or reset) range and audited.
     func acceptGap(group: String, partition: TopicPartition, from: Int64, to: Int64, actor: String, reason: String) async throws
 }
 
@@ -24,6 +25,9 @@ public struct ConsumerRange: Sendable, Hashable, Codable {
         case batch
         /// Offsets an operator accepted as lost (`acceptGap`): expired before they were read.
         case gap
+        /// The position moved back by an operator (`acceptGap`): the log ended before it (the topic was
+        /// recreated or truncated); `next` is below `from`.
+        case reset
         /// Everything before schema 5, when ranges were not recorded (unchecked).
         case beforeRanges = "before-schema-5"
     }

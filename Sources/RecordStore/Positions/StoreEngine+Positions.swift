@@ -53,7 +53,7 @@ extension StoreEngine {
         let filter = group == nil ? "" : " WHERE group_id = ?"
         return try db.query("""
             SELECT group_id, topic, kafka_partition, from_offset, next_offset, kind, records, absorbed, detail FROM consumer_range\(filter)
-            ORDER BY group_id, topic, kafka_partition, from_offset, id
+            ORDER BY group_id, topic, kafka_partition, id
             """, group.map { [.text($0)] } ?? []).map { row in
             guard let kind = ConsumerRange.Kind(rawValue: try row.text(5)) else { throw StoreError.schemaInvalid("consumer_range.kind \(try row.text(5))") }
             return ConsumerRange(group: try row.text(0), partition: TopicPartition(try row.text(1), Int32(try row.int(2))), from: try row.int(3),
@@ -63,7 +63,7 @@ extension StoreEngine {
 
     /// See `ConsumerPositions.acceptGap`.
     func acceptGap(group: String, partition: TopicPartition, from: Int64, to: Int64, actor: String, reason: String) throws {
-        guard to > from, from >= 0 else { throw StoreError.invalidRequest("a gap runs forward: \(from)..<\(to) is empty") }
+        guard to != from, from >= 0, to >= 0 else { throw StoreError.invalidRequest("the position \(from) does not move: nothing to accept") }
         let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw StoreError.invalidRequest("say why the gap is accepted (--reason)") }
         try db.transaction {
@@ -76,12 +76,16 @@ extension StoreEngine {
             try db.execute("UPDATE consumer_offset SET next_offset = ?, updated_at = ? WHERE group_id = ? AND topic = ? AND kafka_partition = ?",
                            [.int(to), .text(now)] + key)
             let detail = "accepted by \(actor): \(text)"
+            // Forward: records that expired before they were read. Backward: the log now ends before the
+            // position (the topic was recreated or truncated), and reading resumes at `to`.
+            let kind = to > from ? "gap" : "reset"
             try db.execute("""
                 INSERT INTO consumer_range (group_id, topic, kafka_partition, from_offset, next_offset, kind, records, absorbed, detail, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, 'gap', 0, 0, ?, ?, ?)
-                """, key + [.int(from), .int(to), .text(detail), .text(now), .text(now)])
+                VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)
+                """, key + [.int(from), .int(to), .text(kind), .text(detail), .text(now), .text(now)])
             try appendAudit(actor: actor, action: "acceptGap", subject: "\(group) \(partition)",
-                            detail: "offsets \(from)..<\(to) expired before they were read; reason: \(text)", at: now)
+                            detail: to > from ? "offsets \(from)..<\(to) expired before they were read; reason: \(text)"
+                                : "position moved back from \(from) to \(to): the log ends before it; reason: \(text)", at: now)
         }
     }
 

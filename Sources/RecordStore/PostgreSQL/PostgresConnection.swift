@@ -19,7 +19,7 @@ final class PostgresConnection: SQLConnection {
     init(url: String, lockTimeoutMs: Int = 15_000) throws(StoreError) {
         self.url = url
         self.lockTimeoutMs = lockTimeoutMs
-        guard let connection = PQconnectdb(url) else { throw StoreError.connectionLost("libpq out of memory") }
+        guard let connection = Self.connect(url) else { throw StoreError.connectionLost("libpq out of memory") }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
             PQfinish(connection)
@@ -29,6 +29,37 @@ final class PostgresConnection: SQLConnection {
         // NOTICEs ("relation already exists, skipping") would otherwise go to stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         try configureSession(connection)
+    }
+
+    /// Client-side defaults a URL may override: a server that vanishes without closing the
+    /// connection (host down, network cut) would otherwise leave the store thread waiting for ever
+    /// for a reply; with these the wait ends in `.connectionLost` within about a minute, and the
+    /// service's retries take over.
+    static let connectionDefaults: [(String, String)] = [
+        ("connect_timeout", "10"), ("keepalives", "1"), ("keepalives_idle", "30"), ("keepalives_interval", "10"),
+        ("keepalives_count", "3"), ("tcp_user_timeout", "60000"), ("application_name", "hssk"),
+    ]
+
+    /// `PQconnectdbParams` with the defaults placed before the URL, so that the URL's own
+    /// parameters win (libpq: later entries override earlier ones).
+    private static func connect(_ url: String) -> OpaquePointer? {
+        let pairs = connectionDefaults + [("dbname", url)]
+        let keywords = pairs.map { strdup($0.0) }, values = pairs.map { strdup($0.1) }
+        defer { (keywords + values).forEach { free($0) } }
+        let keywordPointers = keywords.map { UnsafePointer($0) } + [nil], valuePointers = values.map { UnsafePointer($0) } + [nil]
+        return PQconnectdbParams(keywordPointers, valuePointers, 1)
+    }
+
+    /// The value libpq uses for a connection option (for tests and diagnostics).
+    func option(_ name: String) -> String? {
+        guard let connection, let options = PQconninfo(connection) else { return nil }
+        defer { PQconninfoFree(options) }
+        var cursor = options
+        while let keyword = cursor.pointee.keyword {
+            if String(cString: keyword) == name { return cursor.pointee.val.map { String(cString: $0) } }
+            cursor += 1
+        }
+        return nil
     }
 
     /// Session settings; run again after a reconnect, which starts a new session.
@@ -68,11 +99,13 @@ final class PostgresConnection: SQLConnection {
                        ?? connection.map { String(cString: PQerrorMessage($0)) } ?? "closed")
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
+        let constraintName = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "n"))) }.map { String(cString: $0) }
         if let connection, PQstatus(connection) != CONNECTION_OK { return .connectionLost(message) }
         switch state {
         case "40001", "40P01", "55P03", "57014", "53200", "53300": return .busy(message)
         case "53100": return .full(message)
         case let s where s.hasPrefix("08") || s == "57P01" || s == "57P02" || s == "57P03": return .connectionLost(message)
+        case "23505" where constraintName == "identifier_active_personal_id": return .identityConflict(message)
         case let s where s.hasPrefix("23"): return .constraint(message)
         case "42P01", "42703": return .schemaInvalid(message)
         case "": return .connectionLost(message)

@@ -53,6 +53,8 @@ final class SQLiteConnection: SQLConnection {
         switch rc & 0xff {
         case SQLITE_BUSY, SQLITE_LOCKED: return .busy("\(message) (\(context))")
         case SQLITE_FULL: return .full("\(message) (\(context))")
+        // The unique index on active personal IDs: another writer gave the ID to a person meanwhile.
+        case SQLITE_CONSTRAINT where message.contains("identifier.value_index"): return .identityConflict(message)
         case SQLITE_CONSTRAINT: return .constraint(message)
         case SQLITE_CORRUPT, SQLITE_NOTADB: return .schemaInvalid(message)
         default: return .backend("\(message) (\(context))")

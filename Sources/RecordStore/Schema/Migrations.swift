@@ -328,8 +328,9 @@ enum Migrations {
             SELECT group_id, topic, kafka_partition, 0, next_offset, 'before-schema-5', updated_at, updated_at FROM consumer_offset
             """,
             // Dead letters are decided in the batch's transaction and produced after it commits by the
-            // relay (exactly once: `sending` rows are checked against the topic by a successor); the
-            // letter itself is kept encrypted only until it is delivered.
+            // relay (exactly once: a `sending` row carries where its topic ended before it was sent, and
+            // is looked for there before it is sent again); the letter itself is kept encrypted only
+            // until it is delivered. Times in ms by the database's clock (leases, quiet periods).
             """
             CREATE TABLE dead_letter (
               id {pk},
@@ -344,20 +345,22 @@ enum Migrations {
               attempts {int} NOT NULL DEFAULT 0,
               dlq_partition {int},
               dlq_offset {int},
+              marks TEXT,
+              marked_at_ms {int},
               error TEXT,
               created_at TEXT NOT NULL,
+              created_ms {int} NOT NULL,
               sent_at TEXT)
             """,
             "CREATE UNIQUE INDEX dead_letter_source ON dead_letter(group_id, source_topic, source_partition, source_offset)",
             "CREATE INDEX dead_letter_undelivered ON dead_letter(id) WHERE state IN ('pending', 'sending')",
-            // One relay at a time produces dead letters: the lease, by the database's clock, and where
-            // the dead-letter topics ended before its last sending round.
+            // One relay per consumer group at a time produces its dead letters: the lease, by the
+            // database's clock. (Where the topics ended before a letter was sent is on the letter.)
             """
             CREATE TABLE relay_lease (
               name TEXT PRIMARY KEY,
               holder TEXT NOT NULL,
-              expires_ms {int} NOT NULL,
-              marks TEXT)
+              expires_ms {int} NOT NULL)
             """,
         ],
         // Step 6, source record versions: a correction back to earlier content (A, B, A) is a new version

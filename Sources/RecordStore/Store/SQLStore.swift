@@ -83,20 +83,31 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
         try await onThread { try $0.acceptGap(group: group, partition: partition, from: from, to: to, actor: actor, reason: reason) }
     }
     public func acquireRelayLease(_ name: String, holder: String, ttl: Duration) async throws -> RelayLease? {
-        let ttlMs = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
+        let ttlMs = Self.milliseconds(ttl)
         return try await onThread { try $0.acquireRelayLease(name, holder: holder, ttlMs: ttlMs) }
     }
     public func releaseRelayLease(_ name: String, holder: String) async throws { try await onThread { try $0.releaseRelayLease(name, holder: holder) } }
-    public func undeliveredDeadLetters(limit: Int) async throws -> [StoredDeadLetter] { try await onThread { try $0.undeliveredDeadLetters(limit: limit) } }
-    public func markDeadLettersSending(_ ids: [Int64], marks: [DeadLetterMark], lease name: String, holder: String) async throws {
-        try await onThread { try $0.markDeadLettersSending(ids, marks: marks, lease: name, holder: holder) }
+    public func undeliveredDeadLetters(group: String, limit: Int, maxBytes: Int) async throws -> [StoredDeadLetter] {
+        try await onThread { try $0.undeliveredDeadLetters(group: group, limit: limit, maxBytes: maxBytes) }
     }
-    public func markDeadLettersDelivered(_ deliveries: [DeadLetterDelivery]) async throws {
-        try await onThread { try $0.markDeadLettersDelivered(deliveries) }
+    public func markDeadLettersSending(_ ids: [Int64], marks: [DeadLetterMark], lease name: String, holder: String, ttl: Duration) async throws {
+        let ttlMs = Self.milliseconds(ttl)
+        try await onThread { try $0.markDeadLettersSending(ids, marks: marks, lease: name, holder: holder, ttlMs: ttlMs) }
     }
-    public func markDeadLettersPending(_ ids: [Int64]) async throws { try await onThread { try $0.markDeadLettersPending(ids) } }
-    public func markDeadLetterFailed(_ id: Int64, reason: String) async throws { try await onThread { try $0.markDeadLetterFailed(id, reason: reason) } }
-    public func deadLetterBacklog() async throws -> DeadLetterBacklog { try await onThread { try $0.deadLetterBacklog() } }
+    public func markDeadLettersDelivered(_ deliveries: [DeadLetterDelivery], lease name: String, holder: String) async throws {
+        try await onThread { try $0.markDeadLettersDelivered(deliveries, lease: name, holder: holder) }
+    }
+    public func markDeadLettersPending(_ ids: [Int64], lease name: String, holder: String) async throws {
+        try await onThread { try $0.markDeadLettersPending(ids, lease: name, holder: holder) }
+    }
+    public func markDeadLetterFailed(_ id: Int64, reason: String, lease name: String, holder: String) async throws {
+        try await onThread { try $0.markDeadLetterFailed(id, reason: reason, lease: name, holder: holder) }
+    }
+    public func deadLetterBacklog(group: String?) async throws -> DeadLetterBacklog { try await onThread { try $0.deadLetterBacklog(group: group) } }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+    }
     public func addIdentifier(_ entry: IdentifierEntry, to person: PersonID, actor: String) async throws {
         try await onThread { engine in
             try engine.db.transaction {

@@ -112,6 +112,7 @@ final class StoreEngine {
     /// identifiers, review tasks, source records, outbox rows, dead letters) is reserved up front, in
     /// one statement.
     func apply(_ batch: StoreBatch) throws -> ApplyResult {
+        try checkCoordinates(batch)
         var ids = Self.identityIDs(batch.identity)
         ids["source_record"] = batch.records.count
         ids["outbox"] = batch.outbox.count
@@ -157,6 +158,22 @@ final class StoreEngine {
                         detail: "records=\(outcomes.count) stored=\(stored) duplicates=\(result.duplicates) deadLetters=\(batch.deadLetters.count) persons=\(newPersons.count) identity=\(batch.identity.count) outbox=\(batch.outbox.count) offsets=[\(positions)]",
                         at: now)
         return result
+    }
+
+    /// A batch that moves consumer offsets may only hold records and dead letters inside those
+    /// offsets: one outside them would be applied without the fence that keeps it from being applied
+    /// twice (or by a consumer that no longer owns its partition).
+    private func checkCoordinates(_ batch: StoreBatch) throws {
+        guard !batch.offsets.isEmpty else { return }
+        var ranges: [TopicPartition: (Int64, Int64)] = [:]
+        for offset in batch.offsets { ranges[offset.partition] = (offset.from, offset.nextOffset) }
+        func inside(_ coordinates: KafkaCoordinates) -> Bool {
+            guard let (from, next) = ranges[TopicPartition(coordinates.topic, coordinates.partition)] else { return false }
+            return from <= coordinates.offset && coordinates.offset < next
+        }
+        if let outside = batch.records.first(where: { !inside($0.coordinates) })?.coordinates ?? batch.deadLetters.first(where: { !inside($0.source) })?.source {
+            throw StoreError.invalidRequest("\(outside.topic)/\(outside.partition)/\(outside.offset) lies outside the offsets the batch moves")
+        }
     }
 
     /// Inserts outbox rows in order; call inside a write transaction. Ids are reserved explicitly (a

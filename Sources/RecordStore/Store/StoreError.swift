@@ -21,8 +21,11 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     case wrongKey(String)
     /// A ciphertext failed authentication (tampered or truncated), or an audit chain link is broken.
     case integrity(String)
-    /// A uniqueness or reference rule was violated (e.g. a personal ID already active on another person).
+    /// A uniqueness or reference rule was violated.
     case constraint(String)
+    /// A personal ID is already active on, or was ever held by, another person: another writer created
+    /// or changed that person meanwhile (link again, now finding it), or the batch must go to review.
+    case identityConflict(String)
     /// The caller asked for something that does not exist or is not allowed in the current state.
     case invalidRequest(String)
     /// The stored position is not where the batch starts (another consumer moved it, or the batch
@@ -64,6 +67,7 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case .wrongKey: return "store.wrongKey"
         case .integrity: return "store.integrity"
         case .constraint: return "store.constraint"
+        case .identityConflict: return "store.identityConflict"
         case .invalidRequest: return "store.invalidRequest"
         case .offsetMoved: return "store.offsetMoved"
         case .closed: return "store.closed"
@@ -85,6 +89,7 @@ public enum StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case .wrongKey(let m): return "wrong encryption key: \(m)"
         case .integrity(let m): return "integrity check failed: \(m)"
         case .constraint(let m): return "constraint violated: \(m)"
+        case .identityConflict(let m): return "identity conflict: \(m)"
         case .invalidRequest(let m): return "invalid request: \(m)"
         case .offsetMoved(let m): return "consumer position moved by another consumer: \(m)"
         case .closed: return "the store is closed"

@@ -33,23 +33,26 @@ public enum DeadLetterBuilder {
     /// Header set when the value was left out: its size in bytes.
     public static let valueOmitted = "hssk-value-omitted"
     /// Header set when original headers were escaped, cut or dropped: a JSON list of
-    /// `{"header": escaped name, "bytes": original value size, "action": "escaped" | "dropped"}`.
+    /// `{"header": escaped name, "bytes": original value size, "action": "escaped"}` (at most
+    /// `maxHeaders` entries) and one `{"header": "*", "count": N, "action": "dropped"}` for the headers
+    /// beyond `maxHeaders`.
     public static let headersAltered = "hssk-headers-altered"
     /// Header set when the key was cut: its original size in bytes.
     public static let keyAltered = "hssk-key-altered"
     /// The headers a dead letter adds (besides `DeadLetterHeaders.all`).
     public static let added: Set<String> = [valueOmitted, headersAltered, keyAltered]
 
-    /// The dead letter of a record read at `source`, rejected with `code` and `issues`; `extra` are
+    /// The dead letter of a record read at `source`, rejected with `code` and `issues`; `headers` are
+    /// its first headers of `headerCount` in all (see `ConsumerRecord.headers(limit:)`); `extra` are
     /// service-specific headers of hssk's own (e.g. an endpoint's answer), kept after the error headers.
-    public static func letter(topic: String, source: KafkaCoordinates, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader],
+    public static func letter(topic: String, source: KafkaCoordinates, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader], headerCount: Int? = nil,
                               code: String, issues: [ValidationIssue], extra: [KafkaHeader] = [], at time: Date = Date()) -> ProducerRecord {
         var altered: [[String: String]] = []
         var kept: [KafkaHeader] = []
+        var dropped = max(0, (headerCount ?? headers.count) - headers.count)
         for header in headers where !DeadLetterHeaders.all.contains(header.key) && !added.contains(header.key) {
             guard kept.count < maxHeaders else {
-                altered.append(["header": escaped(Array(header.key.utf8), limit: maxHeaderNameBytes), "bytes": String(header.value?.count ?? 0),
-                                "action": "dropped"])
+                dropped += 1
                 continue
             }
             let nameBytes = Array(header.key.utf8)
@@ -63,6 +66,8 @@ public enum DeadLetterBuilder {
             kept.append(KafkaHeader(key: name, value: header.value.map { valueFits ? $0 : Array(escaped($0, limit: maxHeaderValueBytes / 4).utf8) }))
             altered.append(["header": name, "bytes": String(header.value?.count ?? 0), "action": "escaped"])
         }
+        // One entry for all the headers dropped: the list itself must stay small.
+        if dropped > 0 { altered.append(["header": "*", "count": String(dropped), "action": "dropped"]) }
         var added: [KafkaHeader] = [
             KafkaHeader(DeadLetterHeaders.errorCode, escaped(Array(code.utf8), limit: 100)),
             KafkaHeader(DeadLetterHeaders.errorDetail, detail(issues)),

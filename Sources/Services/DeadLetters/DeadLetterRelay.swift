@@ -6,27 +6,37 @@ import Synchronization
 /// Produces the dead letters consumer batches wrote to the store (`StoreBatch.deadLetters`) to their
 /// topics, each exactly once, whatever process dies when.
 ///
-/// - One relay at a time: a lease in the store (by the database's clock), renewed every round. Every
-///   ingest and insurance-sync process runs a relay; the others wait.
-/// - A round marks its letters `sending` together with where their topics end now (the marks), then
-///   produces them and marks them delivered. Letters found `sending` at the start of a round — a relay
-///   died or a delivery failed in between — are looked for on their topics from the marks: found ones
-///   are marked delivered, the others are sent again. So a letter is never produced twice.
-/// - A zombie cannot interfere: a round's deliveries time out (`deliveryTimeout`) well before its
-///   lease expires (`leaseTTL`), so a successor only takes over once the old round is over.
-/// - A letter the cluster refuses as too large is sent again in its minimal form (no value, no
-///   original headers); one refused even so is set aside (`failed`, kept in the store, health says so).
+/// - One relay per consumer group at a time: a lease in the store (by the database's clock), renewed
+///   every round. Every ingest process runs a relay for its group (the insurance sync for its own);
+///   the others wait.
+/// - A round renews the lease and marks its letters `sending`, each with where its topic ends now
+///   (the marks), then produces them and marks them delivered. A letter found `sending` later — a relay
+///   died, or a send timed out — is looked for on its topic from its marks before it is sent again, and
+///   only once `quietPeriod` has passed since it was marked: by then no send of it can still land
+///   (a delivery times out after `deliveryTimeout`; a record the leader appended but its followers had
+///   not yet copied is committed or dropped within the broker's `replica.lag.time.max.ms`, 30 s by
+///   default). So a letter is never produced twice.
+/// - Every state change is made only under the lease: a relay that lost it cannot undo its successor's
+///   work. A round's sends end (`deliveryTimeout`) well before its lease does (`leaseTTL`).
+/// - A letter the cluster refuses as too large goes out in its minimal form (no value, no original
+///   headers); one refused even so, or whose stored copy cannot be decrypted, is set aside (`failed`,
+///   kept in the store, health says so) and never holds the others up.
 public final class DeadLetterRelay: Sendable {
-    /// The lease's name in the store.
-    public static let leaseName = "dead-letter-relay"
     /// How long a lease lasts unless renewed.
     public static let leaseTTL: Duration = .seconds(30)
     /// The producer's `message.timeout.ms`: every send of a round has ended by then.
     public static let deliveryTimeout: Duration = .seconds(10)
-    /// Letters per round.
+    /// How long after being marked `sending` a letter may be looked for on its topic (see above).
+    public static let quietPeriod: Duration = .seconds(45)
+    /// Letters per round, and about how many bytes of them.
     static let roundSize = 200
+    static let roundBytes = 16 * 1024 * 1024
+    /// Rounds failing in a row before the relay lets its lease go (another process may do better).
+    static let failuresBeforeRelease = 5
 
     private let store: any DeadLetterStore
+    private let group: String
+    private let leaseName: String
     private let producer: Producer
     private let reader: DeadLetterReader
     private let holder: String
@@ -48,9 +58,12 @@ public final class DeadLetterRelay: Sendable {
         public var undelivered = 0
     }
 
-    /// A relay for `store`, producing with a client of `client`'s cluster, reporting to `health`.
-    public init(store: any DeadLetterStore, client: KafkaClientConfig, log: IngestLog, health: HealthReporter,
+    /// A relay for `group`'s letters in `store`, producing with a client of `client`'s cluster,
+    /// reporting to `health`.
+    public init(store: any DeadLetterStore, group: String, client: KafkaClientConfig, log: IngestLog, health: HealthReporter,
                 stallLimit: Duration = .seconds(120)) throws {
+        self.group = group
+        leaseName = "dead-letter-relay:" + group
         var config = ProducerConfig(bootstrapServers: client.bootstrapServers)
         config.client = client
         config.client.clientID = client.clientID + "-dlq"
@@ -75,14 +88,14 @@ public final class DeadLetterRelay: Sendable {
             .counter("hssk_dead_letters_delivered_total", "Dead letters this process's relay produced to their topic.", s.delivered),
             .counter("hssk_dead_letters_recovered_total", "Dead letters found on their topic after a relay stopped mid-round (not produced again).", s.recovered),
             .counter("hssk_dead_letters_failed_total", "Dead letters the cluster refused even in their minimal form (kept in the store, state failed).", s.failed),
-            .gauge("hssk_dead_letters_undelivered", "Dead letters decided and not yet delivered (in the store, all processes).", Double(s.undelivered)),
+            .gauge("hssk_dead_letters_undelivered", "Dead letters of the group decided and not yet delivered (in the store, all processes).", Double(s.undelivered)),
         ]
     }
 
     /// Asks for a round now (a batch with dead letters just committed).
     public func wake() { woken.store(true, ordering: .releasing) }
 
-    /// Runs rounds until `stopping` is set, then gives the lease up and closes its clients.
+    /// Runs rounds until `stopping` is set, then closes its clients and gives the lease up.
     func run(until stopping: StopFlag) async {
         var failures = 0
         while !stopping.isSet {
@@ -91,34 +104,45 @@ public final class DeadLetterRelay: Sendable {
                 failures = 0
                 if !worked { await idle(stopping) }
             } catch {
-                log.event("warning", "deadLetter.relayRetry", ["error": .text(String(describing: error)), "attempt": .int(Int64(failures))])
                 failures += 1
+                log.event("warning", "deadLetter.relayRetry", ["error": .text(String(describing: error)), "attempt": .int(Int64(failures))])
+                if failures % Self.failuresBeforeRelease == 0 { try? await store.releaseRelayLease(leaseName, holder: holder) }
                 try? await Task.sleep(for: RetryPolicy(base: .milliseconds(200), cap: .seconds(10)).delay(attempt: failures))
             }
             await refreshHealth()
         }
-        try? await store.releaseRelayLease(Self.leaseName, holder: holder)
-        try? await reader.close()
+        // Every send has ended before the lease goes: a successor never races a send of ours.
         try? await producer.close(timeout: Self.deliveryTimeout)
+        try? await reader.close()
+        try? await store.releaseRelayLease(leaseName, holder: holder)
     }
 
     /// One round under the lease; false when there was nothing to do (or another relay holds the lease).
     private func round() async throws -> Bool {
-        guard let lease = try await store.acquireRelayLease(Self.leaseName, holder: holder, ttl: Self.leaseTTL) else { return false }
-        var letters = try await store.undeliveredDeadLetters(limit: Self.roundSize)
-        guard !letters.isEmpty else { return false }
-        let unsure = letters.filter(\.sending)
-        if !unsure.isEmpty {
-            try await reconcile(unsure, marks: lease.marks)
-            letters = try await store.undeliveredDeadLetters(limit: Self.roundSize)
-            guard !letters.isEmpty else { return true }
+        guard try await store.acquireRelayLease(leaseName, holder: holder, ttl: Self.leaseTTL) != nil else { return false }
+        let page = try await store.undeliveredDeadLetters(group: group, limit: Self.roundSize, maxBytes: Self.roundBytes)
+        guard !page.isEmpty else { return false }
+        var worked = false
+        // Letters whose stored copy cannot be read are set aside: they must not hold the others up.
+        for letter in page where letter.letter == nil {
+            try await setAside(letter, reason: "the stored letter cannot be decrypted (damaged, or a key is missing from the key file)")
+            worked = true
         }
+        // Letters a round left `sending`: looked for on their topic once no send of theirs can land.
+        let unsure = page.filter { $0.letter != nil && $0.sending != nil }
+        let settled = unsure.filter { $0.sending!.age >= Self.quietPeriod }
+        if !settled.isEmpty {
+            try await reconcile(settled)
+            worked = true
+        }
+        let letters = page.filter { $0.letter != nil && $0.sending == nil }
+        guard !letters.isEmpty else { return worked }
         var marks: [DeadLetterMark] = []
         for topic in Set(letters.map(\.topic)).sorted() {
             let ends = try await reader.ends(of: try DeadLetterTopic(topic))
             marks += ends.map { DeadLetterMark(topic: topic, partition: $0.key, offset: $0.value) }
         }
-        try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: Self.leaseName, holder: holder)
+        try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: leaseName, holder: holder, ttl: Self.leaseTTL)
         let outcomes = await send(letters)
         var delivered: [DeadLetterDelivery] = []
         var undelivered = 0
@@ -127,23 +151,27 @@ public final class DeadLetterRelay: Sendable {
             case .delivered(let report):
                 delivered.append(DeadLetterDelivery(id: letter.id, partition: report.partition, offset: report.offset))
             case .refused(let reason):
-                try await store.markDeadLetterFailed(letter.id, reason: reason)
-                counts.withLock { $0.failed += 1 }
-                log.event("error", "deadLetter.failed", ["id": .int(letter.id), "topic": .text(letter.topic), "reason": .text(reason),
-                                                         "sourceTopic": .text(letter.source.topic),
-                                                         "sourcePartition": .int(Int64(letter.source.partition)), "sourceOffset": .int(letter.source.offset)])
+                try await setAside(letter, reason: reason)
             case .undelivered:
-                // Left `sending`: it may still have reached the topic; the next round looks for it first.
+                // Left `sending`: it may still reach the topic; it is looked for after the quiet period.
                 undelivered += 1
             }
         }
-        try await store.markDeadLettersDelivered(delivered)
+        try await store.markDeadLettersDelivered(delivered, lease: leaseName, holder: holder)
         counts.withLock { $0.delivered += delivered.count }
         if undelivered > 0 {
             log.event("warning", "deadLetter.undelivered", ["count": .int(Int64(undelivered))])
             throw KafkaError.operation("dead-letter delivery", .messageTimedOut, detail: "\(undelivered) dead letters not acknowledged")
         }
         return true
+    }
+
+    private func setAside(_ letter: StoredDeadLetter, reason: String) async throws {
+        try await store.markDeadLetterFailed(letter.id, reason: reason, lease: leaseName, holder: holder)
+        counts.withLock { $0.failed += 1 }
+        log.event("error", "deadLetter.failed", ["id": .int(letter.id), "topic": .text(letter.topic), "reason": .text(reason),
+                                                 "sourceTopic": .text(letter.source.topic), "sourcePartition": .int(Int64(letter.source.partition)),
+                                                 "sourceOffset": .int(letter.source.offset)])
     }
 
     private enum Outcome: Sendable {
@@ -157,7 +185,7 @@ public final class DeadLetterRelay: Sendable {
         await withTaskGroup(of: (Int, Outcome).self) { group in
             for (index, letter) in letters.enumerated() {
                 group.addTask { [producer] in
-                    guard let record = DeadLetterCodec.decode(letter.letter) else {
+                    guard let record = letter.letter.flatMap(DeadLetterCodec.decode) else {
                         return (index, .refused("the stored letter cannot be read (written by another hssk version?)"))
                     }
                     do {
@@ -181,26 +209,41 @@ public final class DeadLetterRelay: Sendable {
         }
     }
 
-    /// Looks for letters a relay left `sending` on their topics, from the marks taken before they
-    /// were sent: found ones are delivered, the others go back to pending.
-    private func reconcile(_ letters: [StoredDeadLetter], marks: [DeadLetterMark]) async throws {
+    /// Looks for letters left `sending` on their topics, from each letter's marks: found ones are
+    /// delivered, the others go back to pending. A topic that cannot be read now keeps its letters
+    /// `sending` for a later round; the other topics go on.
+    private func reconcile(_ letters: [StoredDeadLetter]) async throws {
         var found: [DeadLetterDelivery] = []
-        for (topic, group) in Dictionary(grouping: letters, by: \.topic) {
-            let wanted = Dictionary(group.map { (Source($0.source), $0.id) }, uniquingKeysWith: { a, _ in a })
-            let starts = Dictionary(marks.filter { $0.topic == topic }.map { ($0.partition, $0.offset) }, uniquingKeysWith: min)
-            try await reader.read(try DeadLetterTopic(topic), from: starts) { batch in
-                for letter in batch {
-                    guard let sourceTopic = letter.sourceTopic, let partition = letter.sourcePartition, let offset = letter.sourceOffset,
-                          let id = wanted[Source(topic: sourceTopic, partition: partition, offset: offset)] else { continue }
-                    found.append(DeadLetterDelivery(id: id, partition: letter.partition, offset: letter.offset))
+        var notFound: [Int64] = []
+        for (topic, letters) in Dictionary(grouping: letters, by: \.topic).sorted(by: { $0.key < $1.key }) {
+            let wanted = Dictionary(letters.map { (Source($0.source), $0.id) }, uniquingKeysWith: { a, _ in a })
+            var starts: [Int32: Int64] = [:]
+            for letter in letters {
+                for mark in letter.sending?.marks ?? [] where mark.topic == topic {
+                    starts[mark.partition] = min(starts[mark.partition] ?? mark.offset, mark.offset)
                 }
             }
+            var here: [DeadLetterDelivery] = []
+            do {
+                try await reader.read(try DeadLetterTopic(topic), from: starts) { batch in
+                    for letter in batch {
+                        guard let sourceTopic = letter.sourceTopic, let partition = letter.sourcePartition, let offset = letter.sourceOffset,
+                              let id = wanted[Source(topic: sourceTopic, partition: partition, offset: offset)] else { continue }
+                        here.append(DeadLetterDelivery(id: id, partition: letter.partition, offset: letter.offset))
+                    }
+                }
+            } catch {
+                log.event("warning", "deadLetter.reconcileFailed", ["topic": .text(topic), "error": .text(String(describing: error))])
+                continue
+            }
+            let delivered = Set(here.map(\.id))
+            found += here
+            notFound += letters.map(\.id).filter { !delivered.contains($0) }
         }
-        try await store.markDeadLettersDelivered(found)
-        let delivered = Set(found.map(\.id))
-        try await store.markDeadLettersPending(letters.map(\.id).filter { !delivered.contains($0) })
-        counts.withLock { $0.recovered += delivered.count }
-        log.event("info", "deadLetter.reconciled", ["found": .int(Int64(delivered.count)), "resend": .int(Int64(letters.count - delivered.count))])
+        try await store.markDeadLettersDelivered(found, lease: leaseName, holder: holder)
+        try await store.markDeadLettersPending(notFound, lease: leaseName, holder: holder)
+        counts.withLock { $0.recovered += found.count }
+        log.event("info", "deadLetter.reconciled", ["found": .int(Int64(found.count)), "resend": .int(Int64(notFound.count))])
     }
 
     private struct Source: Hashable {
@@ -227,12 +270,12 @@ public final class DeadLetterRelay: Sendable {
 
     /// Not ready while letters wait longer than the stall limit or one was set aside.
     private func refreshHealth() async {
-        guard let backlog = try? await store.deadLetterBacklog() else { return }
+        guard let backlog = try? await store.deadLetterBacklog(group: group) else { return }
         counts.withLock { $0.undelivered = backlog.undelivered }
         if backlog.failed > 0 {
-            health.set(.deadLettersStalled, detail: "\(backlog.failed) dead letters could not be produced and are kept in the store (state failed)")
-        } else if let oldest = backlog.oldest, Date().timeIntervalSince(oldest) > Double(stallLimit.components.seconds) {
-            health.set(.deadLettersStalled, detail: "\(backlog.undelivered) dead letters wait to be produced, the oldest since \(oldest.formatted(.iso8601))")
+            health.set(.deadLettersStalled, detail: "\(backlog.failed) dead letters of \(group) could not be produced and are kept in the store (state failed)")
+        } else if let age = backlog.oldestAge, age > stallLimit {
+            health.set(.deadLettersStalled, detail: "\(backlog.undelivered) dead letters of \(group) wait to be produced, the oldest for \(age.components.seconds) s")
         } else {
             health.clear(.deadLettersStalled)
         }

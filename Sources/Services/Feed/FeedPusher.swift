@@ -264,7 +264,11 @@ public struct FeedPusher: ObservableService {
         // The last check before the document leaves hssk, whoever produced it: the pusher cannot edit a
         // published version (its bytes and idempotency key are the feed's), so it refuses it instead.
         if let rule = restrictedGuard.violation(inDocument: document) {
-            return invalid("feed.restrictedData", "The document still carries restricted data (\(rule)); it was not posted.")
+            // The rule names what the person has (e.g. an HIV test): it goes to this process's log, never
+            // into the dead letter, which the citizen app's team may read (see `deadLetter`).
+            log.event("error", "feed.restrictedData", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
+                                                       "offset": .int(record.offset), "rule": .text(rule)])
+            return invalid(Self.restrictedDataCode, "The document carried data the citizen feed must not carry; it was not posted.")
         }
         return .success(FeedItem(operation: .upsert, personalId: key, version: version, document: value))
     }
@@ -281,9 +285,14 @@ public struct FeedPusher: ObservableService {
                 extra = [KafkaHeader(FeedPusher.responseStatusHeader, String(status)),
                          KafkaHeader(key: FeedPusher.responseBodyHeader, value: Array(letter.responseBody.prefix(Self.maxResponseBodyBytes)))]
             }
-            return DeadLetterBuilder.letter(topic: configuration.deadLetterTopic,
-                                            source: KafkaCoordinates(topic: letter.record.topic, partition: letter.record.partition, offset: letter.record.offset),
-                                            key: letter.record.key, value: letter.record.value, headers: letter.record.headers,
+            let source = KafkaCoordinates(topic: letter.record.topic, partition: letter.record.partition, offset: letter.record.offset)
+            // A document refused for restricted data would disclose it twice over in its dead letter: its
+            // content, and its key (the personal ID) next to the code. Such a letter carries neither; its
+            // feed coordinates lead an operator to it.
+            let restricted = letter.code == Self.restrictedDataCode
+            return DeadLetterBuilder.letter(topic: configuration.deadLetterTopic, source: source,
+                                            key: restricted ? Array("\(source.topic)/\(source.partition)/\(source.offset)".utf8) : letter.record.key,
+                                            value: restricted ? nil : letter.record.value, headers: restricted ? [] : letter.record.headers,
                                             code: letter.code, issues: [issue], extra: extra)
         }
         var attempt = 0
@@ -323,6 +332,9 @@ public struct FeedPusher: ObservableService {
         let statuses = byCode.mapValues { LogValue.int(Int64($0)) }
         log.event("warning", "feed.push.deadLettered", ["count": .int(Int64(letters.count)), "codes": .object(statuses)])
     }
+
+    /// The dead-letter code of a document the pusher refused because it still carried restricted data.
+    static let restrictedDataCode = "feed.restrictedData"
 
     /// Longest endpoint answer kept in `hssk-response-body`.
     static let maxResponseBodyBytes = 64 * 1024

@@ -81,7 +81,7 @@ public final class IngestService: ObservableService {
                 log.event(clear ? "info" : "warning", "partitions.revoked", ["count": .int(Int64(partitions.count)),
                                                                               "inFlightAbandoned": .int(clear ? 0 : 1)])
             }))
-        let relay = try DeadLetterRelay(store: store, client: client, log: log, health: health)
+        let relay = try DeadLetterRelay(store: store, group: group, client: client, log: log, health: health)
         self.relay.withLock { $0 = relay }
         let relayStop = StopFlag()
         let relayTask = Task { await relay.run(until: relayStop) }
@@ -118,7 +118,7 @@ public final class IngestService: ObservableService {
         // The last batches' dead letters go out before the process ends (when this relay holds the lease).
         relay.wake()
         for _ in 0..<50 {
-            guard (try? await store.deadLetterBacklog().undelivered) ?? 0 > 0 else { break }
+            guard (try? await store.deadLetterBacklog(group: group).undelivered) ?? 0 > 0 else { break }
             try? await Task.sleep(for: .milliseconds(100))
         }
         relayStop.set()
@@ -317,16 +317,7 @@ public final class IngestService: ObservableService {
         // librdkafka reconnects by itself and does not always say when every broker is down: the
         // next watch asks the cluster whether it answers.
         if !batch.clusterErrors.isEmpty { clusterErrors.withLock { $0.formUnion(batch.clusterErrors.map(\.name)) } }
-        guard !batch.outOfRange.isEmpty else { return }
-        for (partition, position) in batch.outOfRange.sorted(by: { $0.key < $1.key }) {
-            let low = try? await consumer.watermarks(partition).low
-            try await consumer.pause([partition])
-            watch.gap(partition, PartitionWatch.Gap(from: position, to: low))
-            log.event("error", "partition.retentionGap", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
-                                                          "from": .int(position), "to": .int(low ?? -1),
-                                                          "records": .int(low.map { $0 - position } ?? -1)])
-        }
-        health.set(.retentionGap, detail: PartitionWatch.describe(watch.gaps))
+        try await watch.observeOutOfRange(batch.outOfRange, consumer: consumer, log: log, health: health, storedPosition: storedPosition)
     }
 
     /// Every `watchInterval`: health for stalled partitions and the cluster, and operators' decisions
@@ -334,18 +325,7 @@ public final class IngestService: ObservableService {
     private func watchPartitions(_ consumer: Consumer, storeAvailable: Bool = true) async throws {
         let assigned = consumer.assignment
         watch.retain(assigned)
-        for (partition, gap) in storeAvailable ? watch.gaps : [:] {
-            let stored = try? await store.offsets(group: configuration.group, partitions: [RecordStore.TopicPartition(partition.topic, partition.partition)])
-            guard let offset = stored?[RecordStore.TopicPartition(partition.topic, partition.partition)], offset != gap.from else { continue }
-            watch.clearGap(partition)
-            watch.stored(partition, at: offset)
-            try await consumer.seek([partition: offset])
-            try await consumer.resume([partition])
-            log.event("warning", "partition.resumed", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
-                                                       "from": .int(gap.from), "at": .int(offset)])
-        }
-        let gaps = watch.gaps
-        if gaps.isEmpty { health.clear(.retentionGap) } else { health.set(.retentionGap, detail: PartitionWatch.describe(gaps)) }
+        if storeAvailable { try await watch.resumeDecided(consumer: consumer, log: log, health: health, storedPosition: storedPosition) }
         let highs = try await consumer.cachedWatermarks().mapValues(\.high)
         let stalls = watch.stalls(highWatermarks: highs)
         if stalls.isEmpty { health.clear(.partitionStalled) } else { health.set(.partitionStalled, detail: stalls.joined(separator: "; ")) }
@@ -409,24 +389,27 @@ public final class IngestService: ObservableService {
             guard unitStale.isEmpty else { continue }
             var poison = false
             if let partition = unitRanges.keys.first, isolated.contains(partition), let record = records.first {
-                let count: Int
                 if logged.insert(partition).inserted {
-                    count = attempts[storePartition(partition)] ?? 1
                     log.event("warning", "partition.isolated", ["partition": .text(partition.description), "offset": .int(record.offset),
-                                                                "attempts": .int(Int64(count))])
-                } else {
-                    let from = unitRanges[partition]!.from
-                    count = try await retrying("attempts") {
-                        try await self.store.recordAttempts(group: self.configuration.group, starts: [self.storePartition(partition): from])
-                    }[storePartition(partition)] ?? 1
+                                                                "attempts": .int(Int64(attempts[storePartition(partition)] ?? 1))])
                 }
-                poison = count > 2 * limit
+                // Counted apart from the batch attempts, and only when this record is tried alone: a
+                // crash on another partition's record then never adds to it, so an innocent record
+                // is not taken for a poison pill because it shared batches with one.
+                let from = unitRanges[partition]!.from
+                let count = try await retrying("attempts") {
+                    try await self.store.recordAttempts(group: self.isolatedAttemptsGroup, starts: [self.storePartition(partition): from])
+                }[storePartition(partition)] ?? 1
+                poison = count > limit
             }
             let unit = try await Task { try await self.prepare(records, ranges: unitRanges, poison: poison, watchdog) }.value
             let stage = start(unit, started: .now, watchdog: watchdog)
             try await finish(stage, consumer, &pendingCommit)
         }
     }
+
+    /// Where attempts of records tried alone are counted: apart from the group's batch attempts.
+    private var isolatedAttemptsGroup: String { configuration.group + "#alone" }
 
     /// First stage of a unit (a batch, or one isolated record): triage on every core; the rejected
     /// records' dead letters are built to be written with the unit.
@@ -435,7 +418,7 @@ public final class IngestService: ObservableService {
         let names = Set(records.compactMap { $0.headerText(EnvelopeHeaders.source) })
         let accounts = try await retrying("accounts") { try await self.senders.senders(named: names) }
         var unit = IngestUnit(ranges: ranges)
-        let verdicts = try await watchdog.guarding { await triage(records, poison: poison, accounts: accounts) }
+        let verdicts = await watchdog.guarding { await triage(records, poison: poison, accounts: accounts) }
         for (record, verdict) in zip(records, verdicts) {
             unit.records[record.topicPartition, default: 0] += 1
             switch verdict {
@@ -443,8 +426,10 @@ public final class IngestService: ObservableService {
                 unit.accepted.append(record)
             case .rejected(let rejection):
                 let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
+                let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)
                 let letter = DeadLetterBuilder.letter(topic: IngestConfiguration.deadLetterTopic(of: record.topic), source: source, key: record.key,
-                                                      value: record.value, headers: record.headers, code: rejection.code, issues: rejection.issues)
+                                                      value: record.value, headers: headers.headers, headerCount: headers.total, code: rejection.code,
+                                                      issues: rejection.issues)
                 unit.deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
                 unit.codes[rejection.code, default: 0] += 1
                 log.event("warning", "record.deadLettered", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
@@ -501,13 +486,13 @@ public final class IngestService: ObservableService {
             } catch StoreError.offsetMoved(let detail) {
                 log.event("warning", "batch.fenced", ["detail": .text(detail)])
                 return .refused
-            } catch StoreError.constraint(let detail) where conflicts.insert(detail).inserted {
+            } catch StoreError.identityConflict(let detail) where conflicts.insert(detail).inserted {
                 // Another ingest process created the same person meanwhile: link again, now finding it.
                 // Each new conflict is progress (members racing on one city's persons meet many in one
                 // batch: five was too few under `hssk chaos`); the same conflict twice is not a race.
                 log.event("info", "identity.race", ["detail": .text(detail.prefix(80).description)])
             } catch let error as StoreError where error.isTransient {
-                health.set(.storeUnavailable, detail: error.description)
+                health.set(.storeUnavailable, detail: "\(error.code): retrying (attempt \(failures + 1))")
                 log.event("warning", "store.unavailable", ["error": .text(String(describing: error)), "attempt": .int(Int64(failures))])
                 try await retry.backOff(&failures)
                 // The commit may have succeeded before the connection dropped: never apply twice.
@@ -578,6 +563,13 @@ public final class IngestService: ObservableService {
 
     private func retrying<T: Sendable>(_ what: String, _ body: @Sendable () async throws -> T) async throws -> T {
         try await retry.untilStoreAnswers(what, body)
+    }
+
+    /// The store's position of `partition` (nil when never stored), waiting out a store outage.
+    private func storedPosition(_ partition: Kafka.TopicPartition) async throws -> Int64? {
+        try await retrying("positions") {
+            try await self.store.offsets(group: self.configuration.group, partitions: [self.storePartition(partition)])
+        }[storePartition(partition)]
     }
 
     private func storePartition(_ partition: Kafka.TopicPartition) -> RecordStore.TopicPartition {

@@ -51,6 +51,9 @@ struct IngestUnit: Sendable {
     static func plan(_ records: [ConsumerRecord], ranges: [Kafka.TopicPartition: OffsetRange],
                      isolating isolated: Set<Kafka.TopicPartition>) -> [(records: [ConsumerRecord], ranges: [Kafka.TopicPartition: OffsetRange])] {
         var units: [(records: [ConsumerRecord], ranges: [Kafka.TopicPartition: OffsetRange])] = []
+        // Records of a partition without a range (repositioned since they were read) are read again,
+        // never applied: without their range they would be stored with no offsets to fence them.
+        let records = records.filter { ranges[$0.topicPartition] != nil }
         let normal = records.filter { !isolated.contains($0.topicPartition) }
         let normalRanges = ranges.filter { !isolated.contains($0.key) }
         if !normalRanges.isEmpty { units.append((normal, normalRanges)) }

@@ -47,6 +47,8 @@ final class PartitionWatch: Sendable {
         var from: Int64
         /// The partition's log start when the gap was found: the first record still kept.
         var to: Int64?
+        /// The partition's log end then: below `from` when the topic was recreated or truncated.
+        var end: Int64?
     }
 
     private struct Progress {
@@ -106,15 +108,63 @@ final class PartitionWatch: Sendable {
         MetricFamily(name: "hssk_retention_gap_records", help: "Records that expired from Kafka before they were read, per stopped partition.",
                      kind: .gauge, samples: gaps.sorted { $0.key < $1.key }.map { partition, gap in
                          .init(labels: [.init("topic", partition.topic), .init("partition", String(partition.partition))],
-                               value: Double(gap.to.map { $0 - gap.from } ?? 0))
+                               value: Double(gap.to.map { max(0, $0 - gap.from) } ?? 0))
                      })
+    }
+
+    /// Handles the partitions a poll found out of range, for a consumer positioned from the store
+    /// (`storedPosition` of a partition, nil when never stored): a partition never read restarts at the
+    /// log start as a new one would; any other is paused and reported as a retention gap (log event,
+    /// `/healthz`) until an operator decides (`resumeDecided`).
+    func observeOutOfRange(_ outOfRange: [Kafka.TopicPartition: Int64], consumer: Consumer, log: IngestLog, health: HealthReporter,
+                           storedPosition: (Kafka.TopicPartition) async throws -> Int64?) async throws {
+        guard !outOfRange.isEmpty else { return }
+        var restart = false
+        for (partition, position) in outOfRange.sorted(by: { $0.key < $1.key }) {
+            guard try await storedPosition(partition) != nil else {
+                // Retention moved the log start between looking it up and fetching from it.
+                log.event("warning", "partition.logStartMoved", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition))])
+                restart = true
+                continue
+            }
+            let marks = try? await consumer.watermarks(partition)
+            try await consumer.pause([partition])
+            gap(partition, Gap(from: position, to: marks?.low, end: marks?.high))
+            log.event("error", "partition.retentionGap", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
+                                                          "from": .int(position), "to": .int(marks?.low ?? -1), "end": .int(marks?.high ?? -1),
+                                                          "records": .int(marks.map { max(0, $0.low - position) } ?? -1)])
+        }
+        let gaps = self.gaps
+        if !gaps.isEmpty { health.set(.retentionGap, detail: Self.describe(gaps)) }
+        if restart { try await consumer.rejoin() }
+    }
+
+    /// Resumes the stopped partitions whose stored position an operator moved (`hssk offsets
+    /// accept-gap`): librdkafka stopped their fetchers, and only a new assignment restarts them.
+    func resumeDecided(consumer: Consumer, log: IngestLog, health: HealthReporter,
+                       storedPosition: (Kafka.TopicPartition) async throws -> Int64?) async throws {
+        var decided = false
+        for (partition, gap) in gaps {
+            guard let offset = try? await storedPosition(partition), offset != gap.from else { continue }
+            clearGap(partition)
+            decided = true
+            log.event("warning", "partition.resumed", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
+                                                       "from": .int(gap.from), "at": .int(offset)])
+        }
+        if decided { try await consumer.rejoin() }
+        let gaps = self.gaps
+        if gaps.isEmpty { health.clear(.retentionGap) } else { health.set(.retentionGap, detail: Self.describe(gaps)) }
     }
 
     /// `/healthz` detail of the gaps.
     static func describe(_ gaps: [Kafka.TopicPartition: Gap]) -> String {
         gaps.sorted { $0.key < $1.key }.map { partition, gap in
+            let name = "\(partition.topic)/\(partition.partition)"
+            if let end = gap.end, end < gap.from {
+                return "\(name): the stored position \(gap.from) lies past the log's end \(end) (the topic was recreated or truncated); stopped until `hssk offsets accept-gap --reset-to`"
+            }
             let range = gap.to.map { "offsets \(gap.from)..<\($0) (\($0 - gap.from) records)" } ?? "from offset \(gap.from)"
-            return "\(partition.topic)/\(partition.partition): \(range) expired from Kafka before they were read; stopped until `hssk offsets accept-gap` or a re-send"
+            return "\(name): \(range) expired from Kafka before they were read; stopped until `hssk offsets accept-gap` or a re-send"
         }.joined(separator: "; ")
     }
 }

@@ -118,6 +118,8 @@ public final class InsuranceSync: ObservableService {
     private let triage = AckTriage()
     private let stopping = StopFlag()
     private let relay = Mutex<DeadLetterRelay?>(nil)
+    /// Retention gaps of the acknowledgements (stalls are not watched: BHXH's answers come in bursts).
+    private let watch = PartitionWatch(stallLimit: .seconds(3_600))
 
     /// Creates the service over an open store.
     public init(configuration: InsuranceSyncConfiguration, store: any HealthRecordStore, log: IngestLog = .standardError) {
@@ -148,18 +150,20 @@ public final class InsuranceSync: ObservableService {
         consumerConfig.client = client
         // As ingest: an expired position is an error to report, never a silent jump.
         consumerConfig.autoOffsetReset = .error
-        let store = store, group = configuration.group, log = log
+        let store = store, group = configuration.group, log = log, retry = retry
         let consumer = try Consumer(config: consumerConfig, hooks: RebalanceHooks(
             startingOffsets: { partitions in
                 // As ingest: the store is the position, so every answer is recorded exactly once.
                 let stored = try IngestService.waitOnThisThread {
-                    try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+                    try await retry.untilStoreAnswers("assignment") {
+                        try await store.offsets(group: group, partitions: partitions.map { RecordStore.TopicPartition($0.topic, $0.partition) })
+                    }
                 }
                 return Dictionary(uniqueKeysWithValues: partitions.map {
                     ($0, stored[RecordStore.TopicPartition($0.topic, $0.partition)] ?? KafkaOffset.beginning)
                 })
             }))
-        let relay = try DeadLetterRelay(store: store, client: client, log: log, health: health)
+        let relay = try DeadLetterRelay(store: store, group: group, client: client, log: log, health: health)
         self.relay.withLock { $0 = relay }
         let relayStop = StopFlag()
         let relayTask = Task { await relay.run(until: relayStop) }
@@ -186,7 +190,7 @@ public final class InsuranceSync: ObservableService {
         do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
         relay.wake()
         for _ in 0..<50 {
-            guard (try? await store.deadLetterBacklog().undelivered) ?? 0 > 0 else { break }
+            guard (try? await store.deadLetterBacklog(group: group).undelivered) ?? 0 > 0 else { break }
             try? await Task.sleep(for: .milliseconds(100))
         }
         relayStop.set()
@@ -202,13 +206,18 @@ public final class InsuranceSync: ObservableService {
 
     private func loop(_ consumer: Consumer, _ producer: Producer) async throws {
         var failures = 0
+        var lastWatch = ContinuousClock.now
         while !stopping.isSet {
             do {
                 let acks = try await consumer.poll(maxRecords: configuration.batchSize, timeout: configuration.pollTimeout)
                 health.clear(.kafkaUnavailable)
                 health.assignment(isEmpty: consumer.assignment.isEmpty)
                 health.beat()
-                try await reportGaps(acks, consumer)
+                try await watch.observeOutOfRange(acks.outOfRange, consumer: consumer, log: log, health: health, storedPosition: storedPosition)
+                if ContinuousClock.now - lastWatch > .seconds(5) {
+                    try await watch.resumeDecided(consumer: consumer, log: log, health: health, storedPosition: storedPosition)
+                    lastWatch = .now
+                }
                 if !acks.isEmpty {
                     counters.update { $0.consumed += acks.count }
                     try await answer(acks, consumer)
@@ -248,8 +257,10 @@ public final class InsuranceSync: ObservableService {
         var codes: [String: Int] = [:]
         func reject(_ record: ConsumerRecord, _ rejection: Rejection) {
             let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
+            let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)
             let letter = DeadLetterBuilder.letter(topic: IngestConfiguration.deadLetterTopic(of: record.topic), source: source, key: record.key,
-                                                  value: record.value, headers: record.headers, code: rejection.code, issues: rejection.issues)
+                                                  value: record.value, headers: headers.headers, headerCount: headers.total, code: rejection.code,
+                                                      issues: rejection.issues)
             deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
             codes[rejection.code, default: 0] += 1
             log.event("warning", "ack.deadLettered", ["partition": .int(Int64(record.partition)), "offset": .int(record.offset),
@@ -314,17 +325,10 @@ public final class InsuranceSync: ObservableService {
         }
     }
 
-    /// Acknowledgements that expired before they were read: reported (health, log) and the partition
-    /// stopped, as ingest does; `hssk offsets accept-gap --group hssk-insurance-sync` lets it go on.
-    private func reportGaps(_ batch: ConsumerBatch, _ consumer: Consumer) async throws {
-        guard !batch.outOfRange.isEmpty else { return }
-        for (partition, position) in batch.outOfRange {
-            let low = try? await consumer.watermarks(partition).low
-            try await consumer.pause([partition])
-            log.event("error", "partition.retentionGap", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
-                                                          "from": .int(position), "to": .int(low ?? -1)])
-            health.set(.retentionGap, detail: PartitionWatch.describe([partition: PartitionWatch.Gap(from: position, to: low)]))
-        }
+    /// The store's position of `partition` (nil when never stored), waiting out a store outage.
+    private func storedPosition(_ partition: Kafka.TopicPartition) async throws -> Int64? {
+        let key = RecordStore.TopicPartition(partition.topic, partition.partition)
+        return try await retrying { try await self.store.offsets(group: self.configuration.group, partitions: [key]) }[key]
     }
 
     // MARK: - Decisions

@@ -49,19 +49,34 @@ public enum OffsetAdministration {
     /// Accepts that `group`'s records on `partition` from its stored position up to the partition's
     /// log start expired before they were read: moves the position there, recorded as a gap run and
     /// audited as `actor`. Refused when nothing expired (the records are still there to be read).
+    ///
+    /// When the partition's log now ends before the stored position (the topic was recreated, or a
+    /// broker lost committed records), `resetTo` must say where to read again — a decision only an
+    /// operator can make (the log start re-reads everything Kafka holds; the log end reads only what
+    /// comes next) — and it must lie inside what Kafka holds.
     public static func acceptGap(store: any HealthRecordStore, group: String, partition: RecordStore.TopicPartition, client: KafkaClientConfig,
-                                 actor: String, reason: String) async throws -> (from: Int64, to: Int64) {
+                                 actor: String, reason: String, resetTo: Int64? = nil) async throws -> (from: Int64, to: Int64) {
         guard let from = try await store.offsets(group: group, partitions: [partition])[partition] else {
             throw StoreError.invalidRequest("\(group) has no stored position on \(partition): nothing was read there, nothing can have been skipped")
         }
         let watermarks = try await Watermarks(client: client)
-        let low: Int64
+        let low: Int64, high: Int64
         do {
-            low = try await watermarks.of(Kafka.TopicPartition(partition.topic, partition.partition)).low
+            (low, high) = try await watermarks.of(Kafka.TopicPartition(partition.topic, partition.partition))
             try await watermarks.close()
         } catch {
             try? await watermarks.close()
             throw error
+        }
+        if from > high {
+            guard let to = resetTo, (low...high).contains(to) else {
+                throw StoreError.invalidRequest("\(group) \(partition): the stored position \(from) lies past the log's end \(high) (the topic was recreated or truncated): say where to read again with --reset-to, between \(low) (everything Kafka holds) and \(high) (only what comes next)")
+            }
+            try await store.acceptGap(group: group, partition: partition, from: from, to: to, actor: actor, reason: reason)
+            return (from, to)
+        }
+        guard resetTo == nil else {
+            throw StoreError.invalidRequest("\(group) \(partition): --reset-to is only for a position past the log's end (\(from) is within \(low)..<\(high + 1))")
         }
         guard low > from else {
             throw StoreError.invalidRequest("\(group) \(partition): the stored position \(from) is still kept by Kafka (log start \(low)): no records expired, nothing to accept")

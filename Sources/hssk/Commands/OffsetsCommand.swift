@@ -58,21 +58,30 @@ let offsetsCommand = Command(
             }),
         Command(
             name: "accept-gap", summary: "Move a group's position past records that expired from Kafka before they were read (audited).",
-            usage: "offsets accept-gap --store PATH|URL --bootstrap B --group GROUP --topic TOPIC --partition P --reason TEXT [--actor NAME] [--keys FILE]",
+            usage: "offsets accept-gap --store PATH|URL --bootstrap B --group GROUP --topic TOPIC --partition P --reason TEXT [--reset-to OFFSET] [--actor NAME] [--keys FILE]",
             details: "Only from exactly the stored position to Kafka's log start of the partition, and only when that start is past the position: records that still exist are never skipped. Ask the sources to re-send what the gap covers first (their records are identified by offsets in 'hssk offsets list' and the ingest log). A running ingest resumes the partition within seconds.",
             options: [storeOption, keysOption, bootstrapOption, kafkaOption, groupOption,
                       Option(name: "topic", value: "TOPIC", help: "Source topic."),
                       Option(name: "partition", value: "P", help: "Partition.", range: 0...Int(Int32.max)),
-                      Option(name: "reason", value: "TEXT", help: "Why the records are let go (kept in the store and the audit log)."), actorOption],
+                      Option(name: "reason", value: "TEXT", help: "Why the records are let go (kept in the store and the audit log)."),
+                      Option(name: "reset-to", value: "OFFSET", help: "Only when the position lies past the log's end (topic recreated or truncated): where to read again.",
+                             range: 0...Int.max),
+                      actorOption],
             run: { arguments in
                 let kafka = try client(arguments, required: true)!
                 let partition = RecordStore.TopicPartition(try required(arguments, "topic"), Int32(try arguments.int("partition", default: -1)))
                 guard partition.partition >= 0 else { throw UsageError(description: "--partition is required") }
                 let group = try required(arguments, "group"), reason = try required(arguments, "reason"), actor = try operatorName(arguments)
+                let resetTo = arguments.string("reset-to") == nil ? nil : Int64(try arguments.int("reset-to", default: 0))
                 let (from, to) = try await withStore(arguments) {
-                    try await OffsetAdministration.acceptGap(store: $0, group: group, partition: partition, client: kafka, actor: actor, reason: reason)
+                    try await OffsetAdministration.acceptGap(store: $0, group: group, partition: partition, client: kafka, actor: actor, reason: reason,
+                                                             resetTo: resetTo)
                 }
-                printLine("\(group) \(partition): offsets \(from)..<\(to) (\(to - from) records) accepted as expired by \(actor); the position is now \(to)")
+                if to > from {
+                    printLine("\(group) \(partition): offsets \(from)..<\(to) (\(to - from) records) accepted as expired by \(actor); the position is now \(to)")
+                } else {
+                    printLine("\(group) \(partition): the position moved back from \(from) to \(to) by \(actor) (the log ended before it)")
+                }
                 return 0
             }),
     ])

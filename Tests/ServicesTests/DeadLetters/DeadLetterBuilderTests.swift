@@ -69,7 +69,15 @@ final class DeadLetterBuilderTests: XCTestCase {
         let headers = (0..<100).map { KafkaHeader("h\($0)", "v") }
         let letter = DeadLetterBuilder.letter(topic: "t.dlq", source: source, key: nil, value: nil, headers: headers, code: "x", issues: [])
         XCTAssertEqual(letter.headers.filter { $0.key.hasPrefix("h") && Int($0.key.dropFirst()) != nil }.count, DeadLetterBuilder.maxHeaders)
-        XCTAssertEqual(letter.headers.text(DeadLetterBuilder.headersAltered)?.components(separatedBy: "dropped").count, 100 - DeadLetterBuilder.maxHeaders + 1)
+        XCTAssertEqual(letter.headers.text(DeadLetterBuilder.headersAltered), #"[{"action":"dropped","count":"36","header":"*"}]"#)
+    }
+
+    /// Half a million empty headers on one record: one summary entry, a letter of normal size.
+    func testAHugeNumberOfHeadersStaysOneEntry() {
+        let letter = DeadLetterBuilder.letter(topic: "t.dlq", source: source, key: nil, value: nil, headers: (0..<65).map { KafkaHeader("h\($0)", "") },
+                                              headerCount: 500_000, code: "x", issues: [])
+        XCTAssertEqual(letter.headers.text(DeadLetterBuilder.headersAltered), #"[{"action":"dropped","count":"499936","header":"*"}]"#)
+        XCTAssertLessThan(DeadLetterBuilder.weight(key: letter.key, value: letter.value, headers: letter.headers), 8 * 1024)
     }
 
     func testMinimalFormKeepsOnlyTheErrorAndSource() {

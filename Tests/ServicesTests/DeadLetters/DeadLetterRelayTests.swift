@@ -56,10 +56,10 @@ final class DeadLetterRelayTests: XCTestCase {
 
     private static func runRelay(store: any HealthRecordStore, _ client: KafkaClientConfig,
                                  until done: @escaping @Sendable () async -> Bool) async throws -> DeadLetterRelay.Counts {
-        let relay = try DeadLetterRelay(store: store, client: client, log: .silent, health: HealthReporter())
+        let relay = try DeadLetterRelay(store: store, group: "hssk-ingest", client: client, log: .silent, health: HealthReporter())
         let stop = StopFlag()
         let running = Task { await relay.run(until: stop) }
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(90)
         while !(await done()), ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         stop.set()
         await running.value
@@ -69,19 +69,23 @@ final class DeadLetterRelayTests: XCTestCase {
     func testSuccessorSendsOnlyWhatADeadRelayDidNotDeliver() async throws {
         try await decide(letters(3))
         // A relay takes the lease, marks the round, produces two of the three letters and dies.
-        let lease = try await store.acquireRelayLease(DeadLetterRelay.leaseName, holder: "dead", ttl: .seconds(1))
+        let lease = try await store.acquireRelayLease("dead-letter-relay:hssk-ingest", holder: "dead", ttl: .seconds(1))
         XCTAssertNotNil(lease)
-        let round = try await store.undeliveredDeadLetters(limit: 10)
+        let round = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
         try await store.markDeadLettersSending(round.map(\.id), marks: [DeadLetterMark(topic: dlq, partition: 0, offset: 0)],
-                                               lease: DeadLetterRelay.leaseName, holder: "dead")
+                                               lease: "dead-letter-relay:hssk-ingest", holder: "dead", ttl: .seconds(1))
         let producer = try Producer(config: KafkaTesting.producerConfig(cluster))
-        for letter in round.prefix(2) { _ = try await producer.send(try XCTUnwrap(DeadLetterCodec.decode(letter.letter))) }
+        for letter in round.prefix(2) { _ = try await producer.send(try XCTUnwrap(letter.letter.flatMap(DeadLetterCodec.decode))) }
         try await producer.close()
 
+        // The successor waits until no send of the dead relay can still land (the quiet period), then
+        // looks on the topic first.
         let store = store!
+        let started = ContinuousClock.now
         let counts = try await runRelay(KafkaClientConfig(bootstrapServers: cluster.bootstrapServers)) {
-            (try? await store.deadLetterBacklog().undelivered) == 0
+            (try? await store.deadLetterBacklog(group: nil).undelivered) == 0
         }
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, DeadLetterRelay.quietPeriod - .seconds(2))
         XCTAssertEqual(counts.recovered, 2, "the two letters already on the topic were found, not sent again")
         XCTAssertEqual(counts.delivered, 1)
         let onTopic = try await readDLQ()
@@ -95,7 +99,7 @@ final class DeadLetterRelayTests: XCTestCase {
         var client = KafkaClientConfig(bootstrapServers: cluster.bootstrapServers)
         client.properties = ["message.max.bytes": "4000"]
         let store = store!
-        let counts = try await runRelay(client) { (try? await store.deadLetterBacklog().undelivered) == 0 }
+        let counts = try await runRelay(client) { (try? await store.deadLetterBacklog(group: nil).undelivered) == 0 }
         XCTAssertEqual(counts.delivered, 2)
         XCTAssertEqual(counts.failed, 0)
         let onTopic = try await readDLQ()
@@ -109,8 +113,8 @@ final class DeadLetterRelayTests: XCTestCase {
         try await decide(letters(50))
         let client = KafkaClientConfig(bootstrapServers: cluster.bootstrapServers)
         let store = store!
-        async let first = Self.runRelay(store: store, client) { (try? await store.deadLetterBacklog().undelivered) == 0 }
-        async let second = Self.runRelay(store: store, client) { (try? await store.deadLetterBacklog().undelivered) == 0 }
+        async let first = Self.runRelay(store: store, client) { (try? await store.deadLetterBacklog(group: nil).undelivered) == 0 }
+        async let second = Self.runRelay(store: store, client) { (try? await store.deadLetterBacklog(group: nil).undelivered) == 0 }
         let (a, b) = try await (first, second)
         XCTAssertEqual(a.delivered + b.delivered, 50)
         XCTAssertTrue(a.delivered == 0 || b.delivered == 0, "one relay at a time: \(a.delivered) / \(b.delivered)")

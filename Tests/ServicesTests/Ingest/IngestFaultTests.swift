@@ -82,4 +82,35 @@ final class IngestFaultTests: XCTestCase {
         }
         XCTAssertGreaterThan(counters.retries, 0, "the outage was never felt")
     }
+
+    /// A process killed again and again in the middle of a batch (the host restarting, the OOM killer)
+    /// makes the batch's partitions be read record by record; the records themselves are innocent and
+    /// must be stored. They used to be dead-lettered as `poisonPill`: a record tried alone counted the
+    /// batch's attempts too, so the first record of every partition in those batches was condemned.
+    func testKillsMidBatchCondemnNoRecord() async throws {
+        let scenario = try IngestScenario(partitions: 2)
+        let store = try await RecordStores.open(try TestStores.freshLocation(.sqlite), keys: try KeyRing.generate())
+        try await scenario.registerAccounts(in: store)
+        var generator = PopulationGenerator(citizens: 60, seed: 8)
+        generator.noise = .none
+        let published = try await scenario.publish(generator.generate().records.filter { $0.record.kind == .visit }.prefix(40).map { $0 })
+        let ends = IngestScenario.ends(published)
+        XCTAssertEqual(ends.count, 2)
+        // What six SIGKILLs while the first batch was in flight leave in the store.
+        let configuration = scenario.configuration()
+        for _ in 0..<2 * configuration.maxAttempts {
+            _ = try await store.recordAttempts(group: configuration.group, starts: ends.mapValues { _ in 0 })
+        }
+        let service = IngestService(configuration: configuration, store: store, log: .silent)
+        let running = Task { try await service.run() }
+        let processed = try await scenario.waitUntilProcessed(store, ends: ends)
+        running.cancel()
+        try await running.value
+        XCTAssertTrue(processed)
+        XCTAssertEqual(service.counters.snapshot.deadLetteredTotal, 0, "innocent records dead-lettered: \(service.counters.snapshot)")
+        let problems = try await scenario.check(published, store: store, deadLetters: [])
+        XCTAssertTrue(problems.isEmpty, "\(problems.count) problems, first: \(problems.prefix(5))")
+        await store.close()
+        scenario.cluster.shutdown()
+    }
 }

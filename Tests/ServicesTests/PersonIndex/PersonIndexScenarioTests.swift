@@ -394,7 +394,7 @@ final class PersonIndexScenarioTests: XCTestCase {
                     case nil: persons.append(nil)
                     }
                     break
-                } catch StoreError.constraint where attempt < 2 {
+                } catch StoreError.identityConflict where attempt < 2 {
                     resolution = try await resolver.resolve([record])
                 }
             }

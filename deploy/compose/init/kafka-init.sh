@@ -61,11 +61,13 @@ allow hssk-admin Create Describe DescribeConfigs AlterConfigs Read Write --topic
 allow hssk-admin Describe --cluster
 allow hssk-admin IdempotentWrite --cluster
 
-# Ingest: reads the four source topics in group hssk-ingest, writes their dead letters.
+# Ingest: reads the four source topics in group hssk-ingest, writes their dead letters and reads them
+# back (the dead-letter relay looks there for letters a stopped relay may have sent, so that none is
+# sent twice; it reads by assignment, in no group).
 for source in visits vaccinations registry cards; do
     topic="$(source_topic "$source")"
     allow hssk-ingest Read Describe --topic "$topic"
-    allow hssk-ingest Write Describe --topic "$topic.dlq"
+    allow hssk-ingest Read Write Describe --topic "$topic.dlq"
 done
 allow hssk-ingest Read Describe --group hssk-ingest
 allow hssk-ingest IdempotentWrite --cluster
@@ -83,7 +85,7 @@ allow hssk-feed-push IdempotentWrite --cluster
 # Insurance sync: writes supplements, reads BHXH's acknowledgements, dead-letters bad ones.
 allow hssk-insurance-sync Write Describe --topic hssk.insurance.supplements.v1
 allow hssk-insurance-sync Read Describe --topic hssk.insurance.acks.v1
-allow hssk-insurance-sync Write Describe --topic hssk.insurance.acks.v1.dlq
+allow hssk-insurance-sync Read Write Describe --topic hssk.insurance.acks.v1.dlq
 allow hssk-insurance-sync Read Describe --group hssk-insurance-sync
 allow hssk-insurance-sync IdempotentWrite --cluster
 
