@@ -64,16 +64,7 @@ extension StoreEngine {
         }
         try insertMany("INSERT INTO person (id, status, demographics_enc, created_at, updated_at)", columns: 5, rows: personRows)
         let created = Set(newPersons.values)
-        func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
-            switch ref {
-            case .existing(let id): return id
-            case .new(let local):
-                guard let id = newPersons[local] else {
-                    throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
-                }
-                return id
-            }
-        }
+        func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID { try ref.resolved(newPersons) }
 
         // One look-up for every identifier value and every existing person the batch touches.
         var indexes: [[UInt8]] = []

@@ -21,6 +21,18 @@ public enum PersonRef: Sendable, Hashable {
     case existing(PersonID)
     /// The person created by `IdentityChange.newPerson(local:)` with this number in the same batch.
     case new(local: Int)
+
+    /// The person meant, given the ids the batch's new persons got.
+    func resolved(_ newPersons: [Int: PersonID]) throws(StoreError) -> PersonID {
+        switch self {
+        case .existing(let id): return id
+        case .new(let local):
+            guard let id = newPersons[local] else {
+                throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
+            }
+            return id
+        }
+    }
 }
 
 /// Kafka coordinates of a consumed message.

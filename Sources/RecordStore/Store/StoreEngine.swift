@@ -123,16 +123,7 @@ final class StoreEngine {
     private func applyReserved(_ batch: StoreBatch) throws -> ApplyResult {
         let now = Self.timestamp()
         let newPersons = try applyIdentity(batch.identity, at: now)
-        func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID {
-            switch ref {
-            case .existing(let id): return id
-            case .new(let local):
-                guard let id = newPersons[local] else {
-                    throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
-                }
-                return id
-            }
-        }
+        func resolve(_ ref: PersonRef) throws(StoreError) -> PersonID { try ref.resolved(newPersons) }
         let persons = try batch.records.map { try $0.person.map(resolve) }
         let outcomes = try storeRecords(batch.records, persons: persons, actor: batch.actor, at: now)
         try insertOutbox(try batch.outbox.map { message in

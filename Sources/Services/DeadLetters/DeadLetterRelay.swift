@@ -95,6 +95,16 @@ public final class DeadLetterRelay: Sendable {
     /// Asks for a round now (a batch with dead letters just committed).
     public func wake() { woken.store(true, ordering: .releasing) }
 
+    /// Lets the running relay send the group's last letters (when it holds the lease) before its
+    /// process stops, waiting at most `limit`; what is left waits in the store for the next relay.
+    func flush(waitingAtMost limit: Duration = .seconds(5)) async {
+        wake()
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline, ((try? await store.deadLetterBacklog(group: group).undelivered) ?? 0) > 0 {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// Runs rounds until `stopping` is set, then closes its clients and gives the lease up.
     func run(until stopping: StopFlag) async {
         var failures = 0

@@ -182,17 +182,9 @@ public struct FeedPublisher: ObservableService {
         var versions: [PersonID: Int64] = [:]
         var rowsOf: [PersonID: [Int64]] = [:]
         for entry in entries {
-            if entry.problem != nil {
-                quarantine.add([entry.id], OutboxQuarantine.unreadableRow)
-                continue
-            }
-            // Keys are person ids written by the store.
-            guard let id = Int64(entry.key) else {
-                quarantine.add([entry.id], OutboxQuarantine.badKey)
-                continue
-            }
-            versions[PersonID(id), default: 0] = max(versions[PersonID(id)] ?? 0, entry.id)
-            rowsOf[PersonID(id), default: []].append(entry.id)
+            guard let person = quarantine.person(of: entry) else { continue }
+            versions[person] = max(versions[person] ?? 0, entry.id)
+            rowsOf[person, default: []].append(entry.id)
         }
         var files: [PersonID: PersonFile] = [:]
         for id in versions.keys.sorted() {

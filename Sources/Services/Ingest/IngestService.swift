@@ -116,11 +116,7 @@ public final class IngestService: ObservableService {
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
         // The last batches' dead letters go out before the process ends (when this relay holds the lease).
-        relay.wake()
-        for _ in 0..<50 {
-            guard (try? await store.deadLetterBacklog(group: group).undelivered) ?? 0 > 0 else { break }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        await relay.flush()
         relayStop.set()
         await relayTask.value
         logSummary()

@@ -188,11 +188,8 @@ public final class InsuranceSync: ObservableService {
         }
         do { try await consumer.close() } catch { log.event("warning", "consumer.close", ["error": .text(String(describing: error))]) }
         do { try await producer.close() } catch { log.event("warning", "producer.close", ["error": .text(String(describing: error))]) }
-        relay.wake()
-        for _ in 0..<50 {
-            guard (try? await store.deadLetterBacklog(group: group).undelivered) ?? 0 > 0 else { break }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
+        // The last batches' dead letters go out before the process ends (when this relay holds the lease).
+        await relay.flush()
         relayStop.set()
         await relayTask.value
         let s = counters.snapshot
@@ -344,17 +341,9 @@ public final class InsuranceSync: ObservableService {
             var persons: [PersonID] = []
             var rowsOf: [PersonID: [Int64]] = [:]
             for entry in entries {
-                if entry.problem != nil {
-                    quarantine.add([entry.id], OutboxQuarantine.unreadableRow)
-                    continue
-                }
-                // Keys are person ids written by the store.
-                guard let id = Int64(entry.key) else {
-                    quarantine.add([entry.id], OutboxQuarantine.badKey)
-                    continue
-                }
-                if rowsOf[PersonID(id)] == nil { persons.append(PersonID(id)) }
-                rowsOf[PersonID(id), default: []].append(entry.id)
+                guard let person = quarantine.person(of: entry) else { continue }
+                if rowsOf[person] == nil { persons.append(person) }
+                rowsOf[person, default: []].append(entry.id)
             }
             let generatedAt = SourcePublisher.timestamp(Date())
             var drafts: [SupplementDraft] = []

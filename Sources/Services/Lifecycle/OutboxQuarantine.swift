@@ -28,6 +28,21 @@ struct OutboxQuarantine {
         rows[code, default: []] += ids
     }
 
+    /// The person a pending row is about; nil once the row is collected (unreadable, or its key is
+    /// not a person id).
+    mutating func person(of entry: OutboxEntry) -> PersonID? {
+        if entry.problem != nil {
+            add([entry.id], Self.unreadableRow)
+            return nil
+        }
+        // Keys are person ids written by the store.
+        guard let id = Int64(entry.key) else {
+            add([entry.id], Self.badKey)
+            return nil
+        }
+        return PersonID(id)
+    }
+
     /// Quarantines the collected rows in the store as `actor`, logs one `event` line per row, and
     /// returns how many rows each code took out of the pending set. A transient store failure is
     /// thrown: the caller's round is retried, finds the same rows and quarantines them then.
