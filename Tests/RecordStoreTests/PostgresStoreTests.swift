@@ -50,6 +50,7 @@ final class PostgresStoreTests: XCTestCase {
     func testPositionsNeverSkip() async throws { try await run { try await $0.positionsNeverSkip() } }
     func testVerifyFindsGapsInPositions() async throws { try await run { try await $0.verifyFindsGapsInPositions() } }
     func testAcceptedGapIsRecorded() async throws { try await run { try await $0.acceptedGapIsRecorded() } }
+    func testBackwardResetStartsANewLog() async throws { try await run { try await $0.backwardResetStartsANewLog() } }
     func testDeadLettersAndRelayLease() async throws { try await run { try await $0.deadLettersAndRelayLease() } }
     func testPositionsMigration() async throws { try await run { try await $0.positionsMigration() } }
     func testSwappedCiphertextsAreDetected() async throws { try await run { try await $0.swappedCiphertextsAreDetected() } }

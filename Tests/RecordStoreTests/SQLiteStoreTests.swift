@@ -40,6 +40,7 @@ final class SQLiteStoreTests: XCTestCase {
     func testPositionsNeverSkip() async throws { try await contract.positionsNeverSkip() }
     func testVerifyFindsGapsInPositions() async throws { try await contract.verifyFindsGapsInPositions() }
     func testAcceptedGapIsRecorded() async throws { try await contract.acceptedGapIsRecorded() }
+    func testBackwardResetStartsANewLog() async throws { try await contract.backwardResetStartsANewLog() }
     func testDeadLettersAndRelayLease() async throws { try await contract.deadLettersAndRelayLease() }
     func testPositionsMigration() async throws { try await contract.positionsMigration() }
     func testSwappedCiphertextsAreDetected() async throws { try await contract.swappedCiphertextsAreDetected() }

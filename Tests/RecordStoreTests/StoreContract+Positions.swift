@@ -101,6 +101,36 @@ extension StoreContract {
         XCTAssertEqual(audit.map { "\($0[0].text ?? "") \($0[1].text ?? "")" }, ["op.lan hssk-ingest hssk.visits.v1/0"])
     }
 
+    /// A topic recreated under the group: the operator moves the position back (`--reset-to`), and
+    /// the new log's records at offsets the old one used are stored and dead-lettered again, in runs
+    /// of their own; `verify` tells the two logs apart (the old log's rows stay where they were).
+    func backwardResetStartsANewLog() async throws {
+        let store = try await open(try await fixture.freshLocation())
+        func letter(_ offset: Int64) -> DeadLetterDraft {
+            DeadLetterDraft(source: KafkaCoordinates(topic: "hssk.visits.v1", partition: 0, offset: offset), topic: "hssk.visits.v1.dlq",
+                            code: "signature.invalid", letter: [UInt8(offset)])
+        }
+        var old = try batch(["LK-1", "LK-2"], from: 0)
+        old.offsets = [Fixtures.offset(3, from: 0)]
+        old.deadLetters = [letter(2)]
+        _ = try await store.apply(old)
+        try await store.acceptGap(group: "hssk-ingest", partition: partition, from: 3, to: 5, actor: "op.lan", reason: "expired")
+        try await store.acceptGap(group: "hssk-ingest", partition: partition, from: 5, to: 0, actor: "op.lan", reason: "topic recreated")
+        var new = try batch(["LK-N1", "LK-N2"], from: 0)
+        new.offsets = [Fixtures.offset(3, from: 0)]
+        new.deadLetters = [letter(2)]
+        _ = try await store.apply(new)
+        _ = try await store.apply(try batch(["LK-N3"], from: 3))
+        let ranges = try await store.consumerRanges(group: "hssk-ingest")
+        XCTAssertEqual(ranges.map { "\($0.kind.rawValue) \($0.from)..<\($0.next) \($0.records)" },
+                       ["batch 0..<3 3", "gap 3..<5 0", "reset 5..<0 0", "batch 0..<4 4"], "only the new log's run grows")
+        let letters = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
+        XCTAssertEqual(letters.map(\.source.offset), [2, 2], "both logs' letters are kept and sent")
+        let report = try await store.verify()
+        XCTAssertEqual(report.problems, [])
+        await store.close()
+    }
+
     /// Dead letters are written with their batch (encrypted), one per record; a lease lets one
     /// relay at a time produce them; a successor learns the marks of an unfinished round.
     func deadLettersAndRelayLease() async throws {
@@ -164,6 +194,27 @@ extension StoreContract {
         XCTAssertEqual(backlog, DeadLetterBacklog(undelivered: 0, oldestAge: nil, failed: 1))
         report = try await store.verify()
         XCTAssertEqual(report.problems, [])
+
+        // A letter sealed under a key the key file lacks (rotated out while running) waits: the page
+        // is refused with the missing key, never set aside. A damaged one comes back unreadable.
+        var more = try batch([], from: 3)
+        more.offsets = [Fixtures.offset(5, from: 3)]
+        more.deadLetters = [letter(3), letter(4)]
+        _ = try await store.apply(more)
+        let raw = try fixture.rawConnection(location)
+        defer { raw.close() }
+        let ids = try raw.query("SELECT id FROM dead_letter WHERE source_offset IN (3, 4) ORDER BY source_offset", []).map { try $0.int(0) }
+        let damaged = try raw.queryOne("SELECT letter_enc FROM dead_letter WHERE id = ?", [.int(ids[0])])!.blob(0)
+        try raw.execute("UPDATE dead_letter SET letter_enc = ? WHERE id = ?", [.blob(damaged.dropLast() + [damaged.last! ^ 1]), .int(ids[0])])
+        var page = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
+        XCTAssertEqual(page.map { $0.letter == nil }, [true, false], "a damaged letter is unreadable, the next one reads")
+        let foreign = FieldCipher(keys: KeyRing(activeKeyID: "k9", encryptionKeys: ["k9": Array(repeating: 3, count: 32)],
+                                                blindIndexKey: Array(repeating: 9, count: 32)))
+        try raw.execute("UPDATE dead_letter SET letter_enc = ? WHERE id = ?",
+                        [.blob(try foreign.seal([1], column: "dead_letter.letter_enc", row: .id(ids[1]))), .int(ids[1])])
+        await assertStoreError({ page = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20) }) {
+            if case .missingKey = $0 { return true } else { return false }
+        }
         await store.close()
     }
 

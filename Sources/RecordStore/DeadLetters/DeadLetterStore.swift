@@ -16,7 +16,8 @@ public protocol DeadLetterStore: AnyObject, Sendable {
     /// Gives the lease up (it expires now) when `holder` holds it.
     func releaseRelayLease(_ name: String, holder: String) async throws
     /// `group`'s dead letters not delivered yet (pending, or left `sending`), oldest first, at most
-    /// `limit` of them and about `maxBytes` of letters (at least one).
+    /// `limit` of them and about `maxBytes` of letters (at least one); `missingKey` when one was sealed
+    /// under a key the key file lacks (the relay waits for the key rather than set letters aside).
     func undeliveredDeadLetters(group: String, limit: Int, maxBytes: Int) async throws -> [StoredDeadLetter]
     /// Renews the lease for `ttl` and marks dead letters `sending` with the marks a successor would
     /// look from; `StoreError.invalidRequest` when `holder` no longer holds the lease (nothing changed).
@@ -65,8 +66,8 @@ public struct StoredDeadLetter: Sendable, Hashable {
     public var topic: String
     /// The error code.
     public var code: String
-    /// The encoded letter, decrypted; nil when its ciphertext cannot be read (damaged, or under a key
-    /// the key file lacks): such a letter is set aside, never blocks the others.
+    /// The encoded letter, decrypted; nil when its ciphertext is damaged (fails authentication): such a
+    /// letter is set aside, never blocks the others. (One under a missing key fails the whole read.)
     public var letter: [UInt8]?
     /// Set when a relay marked it `sending` and did not finish: where its topic ended before, and how
     /// long ago that was (by the database's clock).

@@ -22,9 +22,11 @@ extension StoreEngine {
                 throw StoreError.offsetMoved("\(offset.group) \(offset.partition): the stored position is \(stored.map { String(describing: $0[0].int ?? -1) } ?? "none"), the batch starts at \(offset.from)")
             }
             let counts: [SQLValue] = [.int(offset.nextOffset), .int(Int64(offset.records)), .int(Int64(absorbed[offset.partition] ?? 0)), .text(now)]
+            // Only the partition's last run grows: after a reset an earlier log's run may end here too.
             let extended = try db.execute("""
                 UPDATE consumer_range SET next_offset = ?, records = records + ?, absorbed = absorbed + ?, updated_at = ?
-                WHERE group_id = ? AND topic = ? AND kafka_partition = ? AND next_offset = ? AND kind = 'batch'
+                WHERE id = (SELECT MAX(id) FROM consumer_range WHERE group_id = ? AND topic = ? AND kafka_partition = ?)
+                AND next_offset = ? AND kind = 'batch'
                 """, counts + key + [.int(offset.from)])
             if extended == 0 {
                 try db.execute("""
@@ -79,10 +81,20 @@ extension StoreEngine {
             // Forward: records that expired before they were read. Backward: the log now ends before the
             // position (the topic was recreated or truncated), and reading resumes at `to`.
             let kind = to > from ? "gap" : "reset"
+            // A reset keeps where the old log's source records end, and names the old log's dead letters.
+            let bound: SQLValue = to > from ? .null : .int(try db.queryOne("SELECT MAX(id) FROM source_record", [])?[0].int ?? 0)
             try db.execute("""
-                INSERT INTO consumer_range (group_id, topic, kafka_partition, from_offset, next_offset, kind, records, absorbed, detail, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)
-                """, key + [.int(from), .int(to), .text(kind), .text(detail), .text(now), .text(now)])
+                INSERT INTO consumer_range (group_id, topic, kafka_partition, from_offset, next_offset, kind, records, absorbed, detail,
+                  source_record_bound, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)
+                """, key + [.int(from), .int(to), .text(kind), .text(detail), bound, .text(now), .text(now)])
+            if to < from {
+                let reset = try db.queryOne("SELECT MAX(id) FROM consumer_range WHERE group_id = ? AND topic = ? AND kafka_partition = ?", key)?.int(0) ?? 0
+                try db.execute("""
+                    UPDATE dead_letter SET reset_range_id = ?
+                    WHERE group_id = ? AND source_topic = ? AND source_partition = ? AND reset_range_id IS NULL
+                    """, [.int(reset)] + key)
+            }
             try appendAudit(actor: actor, action: "acceptGap", subject: "\(group) \(partition)",
                             detail: to > from ? "offsets \(from)..<\(to) expired before they were read; reason: \(text)"
                                 : "position moved back from \(from) to \(to): the log ends before it; reason: \(text)", at: now)
@@ -139,42 +151,64 @@ extension StoreEngine {
             problems.append("\(key.group) \(key.partition): consumed ranges are recorded but no position is stored")
         }
 
-        // Rows per run: one pass over each table, paged by id, bucketed in memory (runs are few).
-        let runsByPartition = Dictionary(grouping: ranges.values.flatMap { $0 }, by: \.partition)
-        var rows: [ConsumerRange: Int] = [:]
-        var outside = 0
-        func count(_ partition: TopicPartition, _ offset: Int64, group: String?) {
-            // Records on a partition no consumer group read were applied directly (tools, imports).
-            guard let runs = runsByPartition[partition] else { return }
-            guard let run = runs.first(where: { (group == nil || $0.group == group) && $0.from <= offset && offset < $0.next }) else {
-                outside += 1
-                if outside <= 20 { problems.append("a record at \(partition) offset \(offset) was stored or dead-lettered outside every consumed range") }
-                return
-            }
-            rows[run, default: 0] += 1
+        // Rows per run: one pass over each table, paged by id, bucketed in memory (runs are few). A
+        // reset run starts a new log on its partition: a source record belongs to the log its id falls
+        // in (after the reset's bound), a dead letter to the log its reset names (none: the last).
+        struct RunID: Hashable { var key: Key; var index: Int }
+        var resets: [Key: [(id: Int64, bound: Int64)]] = [:]
+        for row in try db.query("SELECT id, group_id, topic, kafka_partition, source_record_bound FROM consumer_range WHERE kind = 'reset' ORDER BY id", []) {
+            let key = Key(group: try row.text(1), partition: TopicPartition(try row.text(2), Int32(try row.int(3))))
+            resets[key, default: []].append((try row.int(0), row[4].int ?? 0))
         }
-        for (table, columns, hasGroup) in [("source_record", "topic, kafka_partition, kafka_offset", false),
-                                           ("dead_letter", "source_topic, source_partition, source_offset, group_id", true)] {
+        let logs = ranges.mapValues { runs in runs.indices.map { index in runs[...index].filter { $0.kind == .reset }.count } }
+        let keysByPartition = Dictionary(grouping: ranges.keys, by: \.partition)
+        var rows: [RunID: Int] = [:]
+        var outside = 0
+        func count(_ partition: TopicPartition, _ offset: Int64, id: Int64, letter: (group: String, reset: Int64?)?) {
+            // Records on a partition no consumer group read were applied directly (tools, imports).
+            guard let keys = keysByPartition[partition] else { return }
+            for key in keys where letter == nil || key.group == letter?.group {
+                let keyResets = resets[key] ?? []
+                let log: Int?
+                if let letter {
+                    log = letter.reset.map { reset in keyResets.firstIndex { $0.id == reset } } ?? keyResets.count
+                } else {
+                    log = keyResets.filter { $0.bound < id }.count
+                }
+                let runs = ranges[key] ?? []
+                if let log, let index = runs.indices.first(where: { logs[key]?[$0] == log && runs[$0].from <= offset && offset < runs[$0].next }) {
+                    rows[RunID(key: key, index: index), default: 0] += 1
+                    return
+                }
+            }
+            outside += 1
+            if outside <= 20 { problems.append("a record at \(partition) offset \(offset) was stored or dead-lettered outside every consumed range") }
+        }
+        for (table, columns, isLetter) in [("source_record", "topic, kafka_partition, kafka_offset", false),
+                                           ("dead_letter", "source_topic, source_partition, source_offset, group_id, reset_range_id", true)] {
             var last: Int64 = 0
             while true {
                 let page = try db.query("SELECT id, \(columns) FROM \(table) WHERE id > ? ORDER BY id LIMIT 5000", [.int(last)])
                 if page.isEmpty { break }
                 for row in page {
                     last = try row.int(0)
-                    count(TopicPartition(try row.text(1), Int32(try row.int(2))), try row.int(3), group: hasGroup ? try row.text(4) : nil)
+                    count(TopicPartition(try row.text(1), Int32(try row.int(2))), try row.int(3), id: last,
+                          letter: isLetter ? (try row.text(4), row[5].int) : nil)
                 }
             }
         }
         if outside > 20 { problems.append("… \(outside - 20) more records outside every consumed range") }
-        for run in ranges.values.flatMap({ $0 }) where run.kind == .batch {
-            let name = "\(run.group) \(run.partition) offsets \(run.from)..<\(run.next)"
-            let held = (rows[run] ?? 0) + run.absorbed
-            if held != run.records {
-                problems.append("\(name): the consumer delivered \(run.records) records, the store accounts for \(held) (stored or dead-lettered \(rows[run] ?? 0), duplicates \(run.absorbed))")
-            }
-            let holes = run.next - run.from - Int64(run.records)
-            if holes > 0 {
-                problems.append("\(name): \(holes) offsets hold no delivered record (records skipped by the consumer, or markers of a transactional producer)")
+        for (key, runs) in ranges {
+            for (index, run) in runs.enumerated() where run.kind == .batch {
+                let name = "\(run.group) \(run.partition) offsets \(run.from)..<\(run.next)"
+                let held = (rows[RunID(key: key, index: index)] ?? 0) + run.absorbed
+                if held != run.records {
+                    problems.append("\(name): the consumer delivered \(run.records) records, the store accounts for \(held) (stored or dead-lettered \(held - run.absorbed), duplicates \(run.absorbed))")
+                }
+                let holes = run.next - run.from - Int64(run.records)
+                if holes > 0 {
+                    problems.append("\(name): \(holes) offsets hold no delivered record (records skipped by the consumer, or markers of a transactional producer)")
+                }
             }
         }
         return (stored.count, problems)

@@ -49,7 +49,7 @@ struct EncryptedColumn: Sendable {
 /// (HMAC-SHA256 blind indexes); plain columns hold codes, ids, times and Kafka coordinates.
 enum Migrations {
     /// The newest schema this code writes.
-    static let currentVersion = 9
+    static let currentVersion = 10
 
     /// Migration `n` (1-based) brings the schema from version n-1 to n.
     static let steps: [MigrationStep] = [
@@ -396,6 +396,19 @@ enum Migrations {
         // in id order, in batches of their own transactions, and skips what is already row-bound, so it
         // can be interrupted and run again (and re-running it on a bound store changes nothing).
         MigrationStep(pass: .bindCiphertextsToRows),
+        // Step 10, a position moved back (`hssk offsets accept-gap --reset-to`: the topic was recreated)
+        // starts a new log at offsets the old one used. The reset run keeps the largest source record id
+        // at that moment (rows after it are the new log's), and the group's dead letters of the old log
+        // name the reset, so the one-letter-per-record index only holds within one log.
+        [
+            "ALTER TABLE consumer_range ADD COLUMN IF NOT EXISTS source_record_bound {int}",
+            "ALTER TABLE dead_letter ADD COLUMN IF NOT EXISTS reset_range_id {int}",
+            "DROP INDEX IF EXISTS dead_letter_source",
+            """
+            CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_source_current ON dead_letter(group_id, source_topic, source_partition, source_offset)
+            WHERE reset_range_id IS NULL
+            """,
+        ],
     ]
 
     /// Every encrypted column. Rows are named by their id, except where the table's rows are always
@@ -462,7 +475,7 @@ enum Migrations {
                 guard version <= currentVersion else { throw StoreError.schemaTooNew(found: version, supported: currentVersion) }
                 let start = version
                 while version < currentVersion, steps[version].pass == nil {
-                    for statement in steps[version].statements { try db.executeScript(db.dialect.ddl(statement)) }
+                    for statement in steps[version].statements { try execute(statement, on: db) }
                     version += 1
                 }
                 if version != start { try record(version, db) }
@@ -472,10 +485,23 @@ enum Migrations {
             try pass(step)
             try db.transaction {
                 guard try self.version(db) == next.version else { return }
-                for statement in steps[next.version].statements { try db.executeScript(db.dialect.ddl(statement)) }
+                for statement in steps[next.version].statements { try execute(statement, on: db) }
                 try record(next.version + 1, db)
             }
         }
+    }
+
+    /// Runs one statement of a step in the dialect. SQLite has no `ADD COLUMN IF NOT EXISTS`: there
+    /// the column is looked up first, so a step that adds one can run again on a hand-downgraded store.
+    private static func execute(_ statement: String, on db: SQLConnection) throws {
+        let sql = db.dialect.ddl(statement)
+        let words = sql.split(separator: " ", maxSplits: 8).map(String.init)
+        guard db.dialect == .sqlite, words.count > 8, words[0...1] == ["ALTER", "TABLE"], words[3...7] == ["ADD", "COLUMN", "IF", "NOT", "EXISTS"] else {
+            return try db.executeScript(sql)
+        }
+        let column = words[8].split(separator: " ").first.map(String.init) ?? ""
+        let exists = try db.queryOne("SELECT COUNT(*) FROM pragma_table_info(?) WHERE name = ?", [.text(words[2]), .text(column)])?.int(0) ?? 0
+        if exists == 0 { try db.executeScript(sql.replacingOccurrences(of: " IF NOT EXISTS", with: "")) }
     }
 
     /// Records `version` as the schema's version; call inside a transaction.

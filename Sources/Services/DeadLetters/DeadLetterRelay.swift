@@ -17,7 +17,9 @@ import Synchronization
 ///   not yet copied is committed or dropped within the broker's `replica.lag.time.max.ms`, 30 s by
 ///   default). So a letter is never produced twice.
 /// - Every state change is made only under the lease: a relay that lost it cannot undo its successor's
-///   work. A round's sends end (`deliveryTimeout`) well before its lease does (`leaseTTL`).
+///   work, and a long reconciliation renews it as it reads. A letter is handed to the producer only
+///   within `sendWindow` of its marks, so even a process that stalled after marking (and lost its
+///   lease) cannot send it once the quiet period may have begun.
 /// - A letter the cluster refuses as too large goes out in its minimal form (no value, no original
 ///   headers); one refused even so, or whose stored copy cannot be decrypted, is set aside (`failed`,
 ///   kept in the store, health says so) and never holds the others up.
@@ -133,9 +135,10 @@ public final class DeadLetterRelay: Sendable {
         let page = try await store.undeliveredDeadLetters(group: group, limit: Self.roundSize, maxBytes: Self.roundBytes)
         guard !page.isEmpty else { return false }
         var worked = false
-        // Letters whose stored copy cannot be read are set aside: they must not hold the others up.
+        // Letters whose stored copy is damaged are set aside: they must not hold the others up. (One
+        // under a key missing from the key file failed the read: the relay retries until the key is back.)
         for letter in page where letter.letter == nil {
-            try await setAside(letter, reason: "the stored letter cannot be decrypted (damaged, or a key is missing from the key file)")
+            try await setAside(letter, reason: "the stored letter is damaged (it fails authentication)")
             worked = true
         }
         // Letters a round left `sending`: looked for on their topic once no send of theirs can land.
@@ -152,8 +155,10 @@ public final class DeadLetterRelay: Sendable {
             let ends = try await reader.ends(of: try DeadLetterTopic(topic))
             marks += ends.map { DeadLetterMark(topic: topic, partition: $0.key, offset: $0.value) }
         }
+        // Taken before the database's time of the marks: our clock's age of them is never the smaller.
+        let marked = ContinuousClock.now
         try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: leaseName, holder: holder, ttl: Self.leaseTTL)
-        let outcomes = await send(letters)
+        let outcomes = await send(letters, startingBy: marked + Self.sendWindow)
         var delivered: [DeadLetterDelivery] = []
         var undelivered = 0
         for (letter, outcome) in zip(letters, outcomes) {
@@ -190,17 +195,26 @@ public final class DeadLetterRelay: Sendable {
         case undelivered
     }
 
-    /// Produces each letter (in its minimal form when refused as too large).
-    private func send(_ letters: [StoredDeadLetter]) async -> [Outcome] {
+    /// How long after its marks a letter may still be handed to the producer: its send then ends
+    /// (`deliveryTimeout`) well inside the quiet period, even when this process stalled in between
+    /// (a pause, swapping) and a successor took the lease over. A letter not started by then stays
+    /// `sending` and is looked for after the quiet period.
+    static let sendWindow: Duration = quietPeriod - deliveryTimeout - .seconds(5)
+
+    /// Produces each letter (in its minimal form when refused as too large), each only when it can
+    /// start by `deadline`.
+    private func send(_ letters: [StoredDeadLetter], startingBy deadline: ContinuousClock.Instant) async -> [Outcome] {
         await withTaskGroup(of: (Int, Outcome).self) { group in
             for (index, letter) in letters.enumerated() {
                 group.addTask { [producer] in
                     guard let record = letter.letter.flatMap(DeadLetterCodec.decode) else {
                         return (index, .refused("the stored letter cannot be read (written by another hssk version?)"))
                     }
+                    guard ContinuousClock.now < deadline else { return (index, .undelivered) }
                     do {
                         return (index, .delivered(try await producer.send(record)))
                     } catch KafkaError.delivery(let code, _, _) where code == .messageSizeTooLarge || code == .invalidRecord {
+                        guard ContinuousClock.now < deadline else { return (index, .undelivered) }
                         do {
                             return (index, .delivered(try await producer.send(DeadLetterBuilder.minimal(record))))
                         } catch KafkaError.delivery(let code, _, _) where code == .messageSizeTooLarge || code == .invalidRecord {
@@ -234,14 +248,23 @@ public final class DeadLetterRelay: Sendable {
                 }
             }
             var here: [DeadLetterDelivery] = []
+            // A long read must not outlive the lease: a successor would reconcile (and resend) the same letters.
+            try await renewLease()
+            var renewed = ContinuousClock.now
             do {
                 try await reader.read(try DeadLetterTopic(topic), from: starts) { batch in
+                    if ContinuousClock.now - renewed > Self.leaseTTL / 3 {
+                        try await renewLease()
+                        renewed = .now
+                    }
                     for letter in batch {
                         guard let sourceTopic = letter.sourceTopic, let partition = letter.sourcePartition, let offset = letter.sourceOffset,
                               let id = wanted[Source(topic: sourceTopic, partition: partition, offset: offset)] else { continue }
                         here.append(DeadLetterDelivery(id: id, partition: letter.partition, offset: letter.offset))
                     }
                 }
+            } catch let lost as LeaseLost {
+                throw lost
             } catch {
                 log.event("warning", "deadLetter.reconcileFailed", ["topic": .text(topic), "error": .text(String(describing: error))])
                 continue
@@ -254,6 +277,16 @@ public final class DeadLetterRelay: Sendable {
         try await store.markDeadLettersPending(notFound, lease: leaseName, holder: holder)
         counts.withLock { $0.recovered += found.count }
         log.event("info", "deadLetter.reconciled", ["found": .int(Int64(found.count)), "resend": .int(Int64(notFound.count))])
+    }
+
+    /// Another relay holds the group's lease now: this one must change nothing more.
+    private struct LeaseLost: Error, CustomStringConvertible {
+        var description: String { "the dead-letter relay lease was taken over" }
+    }
+
+    /// Extends our lease, or throws `LeaseLost`.
+    private func renewLease() async throws {
+        guard try await store.acquireRelayLease(leaseName, holder: holder, ttl: Self.leaseTTL) != nil else { throw LeaseLost() }
     }
 
     private struct Source: Hashable {

@@ -20,6 +20,8 @@ public final class FeedCounters: Sendable {
         public var pushes: [String: Int] = [:]
         /// Pusher: items the endpoint accepted, by operation (`upsert`, `delete`).
         public var pushed: [String: Int] = [:]
+        /// Pusher: documents refused because they still carried restricted data, by rule.
+        public var refusedRestricted: [String: Int] = [:]
         /// Pusher: dead letters by code.
         public var deadLettered: [String: Int] = [:]
         /// Both: transient failures retried.

@@ -130,6 +130,8 @@ public struct FeedPusher: ObservableService {
             .consumed(s.consumed),
             .counter("hssk_feed_push_total", "Push requests to the citizen app's endpoint, by result (accepted, rejected, retry).", by: "result", s.pushes),
             .counter("hssk_feed_pushed_total", "Feed items the endpoint accepted, by operation (upsert, delete).", by: "operation", s.pushed),
+            .counter("hssk_feed_push_refused_restricted_total", "Documents the pusher refused because they still carried restricted data, by rule.",
+                     by: "rule", s.refusedRestricted),
             .deadLettered(s.deadLettered),
             .retries(s.retries),
             lag.family,
@@ -264,10 +266,12 @@ public struct FeedPusher: ObservableService {
         // The last check before the document leaves hssk, whoever produced it: the pusher cannot edit a
         // published version (its bytes and idempotency key are the feed's), so it refuses it instead.
         if let rule = restrictedGuard.violation(inDocument: document) {
-            // The rule names what the person has (e.g. an HIV test): it goes to this process's log, never
-            // into the dead letter, which the citizen app's team may read (see `deadLetter`).
+            // The rule names what the person has (e.g. an HIV test): next to the record's coordinates it
+            // would tell whose document it was (the key is the personal ID). So the log names the record
+            // and the metrics count the rule, and the dead letter carries neither (see `deadLetter`).
             log.event("error", "feed.restrictedData", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
-                                                       "offset": .int(record.offset), "rule": .text(rule)])
+                                                       "offset": .int(record.offset)])
+            counters.update { $0.refusedRestricted[rule, default: 0] += 1 }
             return invalid(Self.restrictedDataCode, "The document carried data the citizen feed must not carry; it was not posted.")
         }
         return .success(FeedItem(operation: .upsert, personalId: key, version: version, document: value))

@@ -143,15 +143,18 @@ final class PartitionWatch: Sendable {
     /// accept-gap`): librdkafka stopped their fetchers, and only a new assignment restarts them.
     func resumeDecided(consumer: Consumer, log: IngestLog, health: HealthReporter,
                        storedPosition: (Kafka.TopicPartition) async throws -> Int64?) async throws {
-        var decided = false
+        var decided: [(Kafka.TopicPartition, Gap, Int64)] = []
         for (partition, gap) in gaps {
             guard let offset = try? await storedPosition(partition), offset != gap.from else { continue }
+            decided.append((partition, gap, offset))
+        }
+        // Cleared only once the new assignment is asked for: a failed rejoin is tried again next time.
+        if !decided.isEmpty { try await consumer.rejoin() }
+        for (partition, gap, offset) in decided {
             clearGap(partition)
-            decided = true
             log.event("warning", "partition.resumed", ["topic": .text(partition.topic), "partition": .int(Int64(partition.partition)),
                                                        "from": .int(gap.from), "at": .int(offset)])
         }
-        if decided { try await consumer.rejoin() }
         let gaps = self.gaps
         if gaps.isEmpty { health.clear(.retentionGap) } else { health.set(.retentionGap, detail: Self.describe(gaps)) }
     }

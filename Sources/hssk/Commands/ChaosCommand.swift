@@ -14,7 +14,7 @@ let chaosCommand = Command(
     (PostgreSQL, with --restart-store). Then it lets everything drain and checks: every record on the
     source topics stored exactly once with the last version of each key current, or dead-lettered
     exactly once with its code; 'verify' clean; the feed's receiver holding each person's latest
-    document; every SIGTERM ended with status 0. Prints
+    document; every SIGTERM ended with status 0 and no process exited by itself. Prints
     'chaos: kills K, published P, stored S, dead-lettered D, lost L, duplicated U'.
     Exit 0 only when nothing was lost, duplicated, stale or wrongly coded and every check held.
     """,

@@ -4,6 +4,7 @@ import HSSKTesting
 import Kafka
 @testable import RecordStore
 @testable import Services
+import Synchronization
 import XCTest
 
 /// The pusher and the reference receiver: outages, refusals, credentials, and the whole chain from
@@ -148,11 +149,14 @@ final class FeedPusherTests: XCTestCase {
 
     /// The last check before data leaves hssk (DESIGN §9): a document on the feed that still carries an
     /// HIV diagnosis code or an ARV medicine, however it got there, is never posted; it is dead-lettered
-    /// and the other documents arrive.
+    /// and the other documents arrive. The log names the record, never the rule next to it (that would
+    /// tell whose document carried what): the rules are counted in the metrics.
     func testADocumentCarryingRestrictedDataIsNeverPosted() async throws {
         let world = try await FeedWorld()
         let sink = try FeedSink(FeedSinkConfiguration())
-        let (pusher, consumer, producer) = try pusher(world, endpoint: FeedEndpointConfiguration(url: sink.url))
+        let lines = Mutex<[String]>([])
+        let (pusher, consumer, producer) = try pusher(world, endpoint: FeedEndpointConfiguration(url: sink.url),
+                                                      log: IngestLog { line in lines.withLock { $0.append(line) } })
         func document(_ n: Int, _ body: String) -> ProducerRecord {
             ProducerRecord(topic: FeedHeaders.topic, key: Array(personalID(n).utf8),
                            value: Array(#"{"personalId":"\#(personalID(n))","version":\#(n + 1),"schemaVersion":1,\#(body)}"#.utf8),
@@ -184,6 +188,10 @@ final class FeedPusherTests: XCTestCase {
         }
         XCTAssertEqual(Set(sink.documents.keys), [personalID(0)], "no document with restricted data was posted")
         try await eventually("dead letters counted") { pusher.counters.snapshot.deadLettered == ["feed.restrictedData": 3] }
+        XCTAssertEqual(pusher.counters.snapshot.refusedRestricted, ["guard:icd10": 2, "guard:arv": 1])
+        let refusals = lines.withLock { $0 }.filter { $0.contains(#""event":"feed.restrictedData""#) }
+        XCTAssertEqual(refusals.count, 3, "\(refusals)")
+        XCTAssertFalse(refusals.contains { $0.contains("guard:") || $0.contains("\"rule\"") }, "\(refusals)")
         task.cancel()
         _ = await task.result
         try await dlq.close()
