@@ -105,7 +105,8 @@ extension StoreContract {
     /// the new log's records at offsets the old one used are stored and dead-lettered again, in runs
     /// of their own; `verify` tells the two logs apart (the old log's rows stay where they were).
     func backwardResetStartsANewLog() async throws {
-        let store = try await open(try await fixture.freshLocation())
+        let location = try await fixture.freshLocation()
+        let store = try await open(location)
         func letter(_ offset: Int64) -> DeadLetterDraft {
             DeadLetterDraft(source: KafkaCoordinates(topic: "hssk.visits.v1", partition: 0, offset: offset), topic: "hssk.visits.v1.dlq",
                             code: "signature.invalid", letter: [UInt8(offset)])
@@ -115,7 +116,9 @@ extension StoreContract {
         old.deadLetters = [letter(2)]
         _ = try await store.apply(old)
         try await store.acceptGap(group: "hssk-ingest", partition: partition, from: 3, to: 5, actor: "op.lan", reason: "expired")
+        try await Task.sleep(for: .milliseconds(20))  // apart in time, for the upgrade below
         try await store.acceptGap(group: "hssk-ingest", partition: partition, from: 5, to: 0, actor: "op.lan", reason: "topic recreated")
+        try await Task.sleep(for: .milliseconds(20))
         var new = try batch(["LK-N1", "LK-N2"], from: 0)
         new.offsets = [Fixtures.offset(3, from: 0)]
         new.deadLetters = [letter(2)]
@@ -126,9 +129,21 @@ extension StoreContract {
                        ["batch 0..<3 3", "gap 3..<5 0", "reset 5..<0 0", "batch 0..<4 4"], "only the new log's run grows")
         let letters = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
         XCTAssertEqual(letters.map(\.source.offset), [2, 2], "both logs' letters are kept and sent")
-        let report = try await store.verify()
+        var report = try await store.verify()
         XCTAssertEqual(report.problems, [])
         await store.close()
+
+        // A reset accepted before schema 10 (no bound, letters unnamed): the upgrade finds them by time.
+        let raw = try fixture.rawConnection(location)
+        try raw.execute("UPDATE consumer_range SET source_record_bound = NULL", [])
+        try raw.execute("DROP INDEX dead_letter_source_current", [])
+        try raw.execute("UPDATE dead_letter SET reset_range_id = NULL", [])
+        try raw.execute("UPDATE schema_meta SET value = '9' WHERE name = 'schema_version'", [])
+        raw.close()
+        let upgraded = try await open(location)
+        report = try await upgraded.verify()
+        XCTAssertEqual(report.problems, [])
+        await upgraded.close()
     }
 
     /// Dead letters are written with their batch (encrypted), one per record; a lease lets one
@@ -196,7 +211,8 @@ extension StoreContract {
         XCTAssertEqual(report.problems, [])
 
         // A letter sealed under a key the key file lacks (rotated out while running) waits: the page
-        // is refused with the missing key, never set aside. A damaged one comes back unreadable.
+        // is refused with the missing key, never set aside. A damaged one comes back unreadable, and so
+        // does one naming a key this store was never written with (its key id was damaged).
         var more = try batch([], from: 3)
         more.offsets = [Fixtures.offset(5, from: 3)]
         more.deadLetters = [letter(3), letter(4)]
@@ -212,6 +228,9 @@ extension StoreContract {
                                                 blindIndexKey: Array(repeating: 9, count: 32)))
         try raw.execute("UPDATE dead_letter SET letter_enc = ? WHERE id = ?",
                         [.blob(try foreign.seal([1], column: "dead_letter.letter_enc", row: .id(ids[1]))), .int(ids[1])])
+        page = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
+        XCTAssertEqual(page.map { $0.letter == nil }, [true, true], "no key 'k9' ever wrote this store: damaged")
+        try raw.execute("INSERT INTO schema_meta (name, value) VALUES ('key_check:k9', '00')", [])
         await assertStoreError({ page = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20) }) {
             if case .missingKey = $0 { return true } else { return false }
         }

@@ -39,8 +39,11 @@ public enum DeadLetterHeaders {
     public static let sourceOffset = "hssk-source-offset"
     /// When it was dead-lettered, RFC 3339.
     public static let failedAt = "hssk-failed-at"
+    /// The store's id of the letter (decimal), added by the dead-letter relay: after a position was
+    /// moved back, two letters may name the same source offset.
+    public static let letterID = "hssk-dead-letter-id"
     /// All of them.
-    public static let all: [String] = [errorCode, errorDetail, sourceTopic, sourcePartition, sourceOffset, failedAt]
+    public static let all: [String] = [errorCode, errorDetail, sourceTopic, sourcePartition, sourceOffset, failedAt, letterID]
 }
 
 /// One entry of the `hssk-error-detail` header.

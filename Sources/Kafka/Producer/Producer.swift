@@ -39,10 +39,16 @@ public final class Producer: Sendable {
         blocking.stop()
     }
 
-    /// Sends one record and returns where it landed once the cluster acknowledged it.
-    public func send(_ record: ProducerRecord) async throws -> DeliveryReport {
+    /// Sends one record and returns where it landed once the cluster acknowledged it; when `deadline`
+    /// is given, the record is handed to librdkafka only before it (else `.messageTimedOut`, never sent).
+    public func send(_ record: ProducerRecord, enqueueBy deadline: ContinuousClock.Instant? = nil) async throws -> DeliveryReport {
         while true {
             let report: DeliveryReport? = try await withCheckedThrowingContinuation { continuation in
+                // Checked right before the enqueue (also after waiting for queue space), where it counts.
+                if let deadline, ContinuousClock.now >= deadline {
+                    continuation.resume(throwing: KafkaError.operation("produce", .messageTimedOut, detail: "not queued before its deadline"))
+                    return
+                }
                 let opaque = DeliveryTarget(.single(continuation)).retainedOpaque()
                 let err = enqueue(record, opaque: opaque)
                 if err == RD_KAFKA_RESP_ERR_NO_ERROR { return }

@@ -70,16 +70,23 @@ extension StoreEngine {
             return StoredDeadLetter(id: id, group: try row.text(1),
                                     source: KafkaCoordinates(topic: try row.text(2), partition: Int32(try row.int(3)), offset: try row.int(4)),
                                     topic: try row.text(5), code: try row.text(6),
-                                    letter: try readable(try row.blob(7), id: id), sending: sending)
+                                    letter: try readable(row[7].blob, id: id), sending: sending)
         }
     }
 
-    /// A letter's bytes; nil when its ciphertext fails authentication (damaged: it never will read).
-    private func readable(_ ciphertext: [UInt8], id: Int64) throws(StoreError) -> [UInt8]? {
+    /// A letter's bytes; nil when its ciphertext is damaged (fails authentication, or names a key
+    /// no key file of this store ever held): it never will read. `missingKey` when the key file lacks
+    /// a key the store was written with: the letter reads once the key is back.
+    private func readable(_ ciphertext: [UInt8]?, id: Int64) throws(StoreError) -> [UInt8]? {
+        guard let ciphertext else { return nil }
         do {
             return try cipher.open(ciphertext, column: "dead_letter.letter_enc", row: .id(id))
         } catch .integrity {
             return nil
+        } catch .missingKey(let message) {
+            let keyID = try FieldCipher.keyID(of: ciphertext)
+            guard try db.queryOne("SELECT value FROM schema_meta WHERE name = ?", [.text("key_check:" + keyID)]) != nil else { return nil }
+            throw .missingKey(message)
         }
     }
 

@@ -75,8 +75,11 @@ extension StoreEngine {
             guard let stored, stored == from else {
                 throw StoreError.offsetMoved("\(group) \(partition): the stored position is \(stored.map(String.init) ?? "none"), not \(from)")
             }
-            try db.execute("UPDATE consumer_offset SET next_offset = ?, updated_at = ? WHERE group_id = ? AND topic = ? AND kafka_partition = ?",
-                           [.int(to), .text(now)] + key)
+            // Conditional like a batch's move (a batch committing since the read above wins).
+            let moved = try db.execute("""
+                UPDATE consumer_offset SET next_offset = ?, updated_at = ? WHERE group_id = ? AND topic = ? AND kafka_partition = ? AND next_offset = ?
+                """, [.int(to), .text(now)] + key + [.int(from)])
+            guard moved == 1 else { throw StoreError.offsetMoved("\(group) \(partition): the stored position moved from \(from) while the gap was accepted") }
             let detail = "accepted by \(actor): \(text)"
             // Forward: records that expired before they were read. Backward: the log now ends before the
             // position (the topic was recreated or truncated), and reading resumes at `to`.

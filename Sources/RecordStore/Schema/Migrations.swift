@@ -403,6 +403,18 @@ enum Migrations {
         [
             "ALTER TABLE consumer_range ADD COLUMN IF NOT EXISTS source_record_bound {int}",
             "ALTER TABLE dead_letter ADD COLUMN IF NOT EXISTS reset_range_id {int}",
+            // Resets accepted before this step: bounds and letters found by time (same clock, same format).
+            """
+            UPDATE consumer_range SET source_record_bound =
+              (SELECT COALESCE(MAX(s.id), 0) FROM source_record s WHERE s.received_at <= consumer_range.created_at)
+            WHERE kind = 'reset' AND source_record_bound IS NULL
+            """,
+            """
+            UPDATE dead_letter SET reset_range_id =
+              (SELECT MIN(r.id) FROM consumer_range r WHERE r.kind = 'reset' AND r.group_id = dead_letter.group_id
+               AND r.topic = dead_letter.source_topic AND r.kafka_partition = dead_letter.source_partition AND r.created_at >= dead_letter.created_at)
+            WHERE reset_range_id IS NULL
+            """,
             "DROP INDEX IF EXISTS dead_letter_source",
             """
             CREATE UNIQUE INDEX IF NOT EXISTS dead_letter_source_current ON dead_letter(group_id, source_topic, source_partition, source_offset)

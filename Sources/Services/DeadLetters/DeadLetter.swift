@@ -67,6 +67,8 @@ public struct DeadLetter: Sendable, Hashable {
     public var sourcePartition: Int32? { headers.text(DeadLetterHeaders.sourcePartition).flatMap { Int32($0) } }
     /// `hssk-source-offset`, when it is a number.
     public var sourceOffset: Int64? { headers.text(DeadLetterHeaders.sourceOffset).flatMap { Int64($0) } }
+    /// `hssk-dead-letter-id` (the store's id of the letter), when it is a number.
+    public var letterID: Int64? { headers.text(DeadLetterHeaders.letterID).flatMap { Int64($0) } }
 
     /// `hssk-error-detail` decoded; nil when the header is missing or is not the documented JSON list.
     public var details: [DeadLetterDetail]? {
@@ -74,7 +76,7 @@ public struct DeadLetter: Sendable, Hashable {
         return try? JSONDecoder().decode([DeadLetterDetail].self, from: Data(text.utf8))
     }
 
-    /// The headers the sender sent: all but the six dead-letter headers.
+    /// The headers the sender sent: all but the dead-letter headers.
     public var originalHeaders: [KafkaHeader] {
         headers.filter { !DeadLetterHeaders.all.contains($0.key) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HealthModel
 import Kafka
 import RecordStore
 import Synchronization
@@ -201,8 +202,16 @@ public final class DeadLetterRelay: Sendable {
     /// `sending` and is looked for after the quiet period.
     static let sendWindow: Duration = quietPeriod - deliveryTimeout - .seconds(5)
 
-    /// Produces each letter (in its minimal form when refused as too large), each only when it can
-    /// start by `deadline`.
+    /// The letter as sent: with its store id (`hssk-dead-letter-id`), by which a later search knows
+    /// it apart from another letter about the same offset (one of an earlier log, after a reset).
+    static func stamped(_ record: ProducerRecord, id: Int64) -> ProducerRecord {
+        var record = record
+        record.headers.append(KafkaHeader(DeadLetterHeaders.letterID, String(id)))
+        return record
+    }
+
+    /// Produces each letter (in its minimal form when refused as too large), each only when it is
+    /// queued by `deadline`.
     private func send(_ letters: [StoredDeadLetter], startingBy deadline: ContinuousClock.Instant) async -> [Outcome] {
         await withTaskGroup(of: (Int, Outcome).self) { group in
             for (index, letter) in letters.enumerated() {
@@ -210,13 +219,13 @@ public final class DeadLetterRelay: Sendable {
                     guard let record = letter.letter.flatMap(DeadLetterCodec.decode) else {
                         return (index, .refused("the stored letter cannot be read (written by another hssk version?)"))
                     }
-                    guard ContinuousClock.now < deadline else { return (index, .undelivered) }
+                    let stamped = Self.stamped(record, id: letter.id)
                     do {
-                        return (index, .delivered(try await producer.send(record)))
+                        return (index, .delivered(try await producer.send(stamped, enqueueBy: deadline)))
                     } catch KafkaError.delivery(let code, _, _) where code == .messageSizeTooLarge || code == .invalidRecord {
-                        guard ContinuousClock.now < deadline else { return (index, .undelivered) }
                         do {
-                            return (index, .delivered(try await producer.send(DeadLetterBuilder.minimal(record))))
+                            return (index, .delivered(try await producer.send(Self.stamped(DeadLetterBuilder.minimal(record), id: letter.id),
+                                                                              enqueueBy: deadline)))
                         } catch KafkaError.delivery(let code, _, _) where code == .messageSizeTooLarge || code == .invalidRecord {
                             return (index, .refused("the cluster refused even the minimal dead letter: \(code.name)"))
                         } catch {
@@ -240,7 +249,9 @@ public final class DeadLetterRelay: Sendable {
         var found: [DeadLetterDelivery] = []
         var notFound: [Int64] = []
         for (topic, letters) in Dictionary(grouping: letters, by: \.topic).sorted(by: { $0.key < $1.key }) {
-            let wanted = Dictionary(letters.map { (Source($0.source), $0.id) }, uniquingKeysWith: { a, _ in a })
+            let ids = Set(letters.map(\.id))
+            // Letters sent before they carried their id are known by their source coordinates, if unambiguous.
+            let bySource = Dictionary(grouping: letters, by: { Source($0.source) }).compactMapValues { $0.count == 1 ? $0[0].id : nil }
             var starts: [Int32: Int64] = [:]
             for letter in letters {
                 for mark in letter.sending?.marks ?? [] where mark.topic == topic {
@@ -258,9 +269,15 @@ public final class DeadLetterRelay: Sendable {
                         renewed = .now
                     }
                     for letter in batch {
-                        guard let sourceTopic = letter.sourceTopic, let partition = letter.sourcePartition, let offset = letter.sourceOffset,
-                              let id = wanted[Source(topic: sourceTopic, partition: partition, offset: offset)] else { continue }
-                        here.append(DeadLetterDelivery(id: id, partition: letter.partition, offset: letter.offset))
+                        let id: Int64?
+                        if let stamped = letter.letterID {
+                            id = ids.contains(stamped) ? stamped : nil
+                        } else if let sourceTopic = letter.sourceTopic, let partition = letter.sourcePartition, let offset = letter.sourceOffset {
+                            id = bySource[Source(topic: sourceTopic, partition: partition, offset: offset)]
+                        } else {
+                            id = nil
+                        }
+                        if let id { here.append(DeadLetterDelivery(id: id, partition: letter.partition, offset: letter.offset)) }
                     }
                 }
             } catch let lost as LeaseLost {
@@ -284,9 +301,10 @@ public final class DeadLetterRelay: Sendable {
         var description: String { "the dead-letter relay lease was taken over" }
     }
 
-    /// Extends our lease, or throws `LeaseLost`.
+    /// Extends our lease, or throws `LeaseLost`: also when it had lapsed and we took it back, since a
+    /// successor may have changed the letters meanwhile (what we read of them is stale).
     private func renewLease() async throws {
-        guard try await store.acquireRelayLease(leaseName, holder: holder, ttl: Self.leaseTTL) != nil else { throw LeaseLost() }
+        guard let lease = try await store.acquireRelayLease(leaseName, holder: holder, ttl: Self.leaseTTL), !lease.takeover else { throw LeaseLost() }
     }
 
     private struct Source: Hashable {

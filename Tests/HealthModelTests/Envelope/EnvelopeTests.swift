@@ -6,7 +6,7 @@ final class EnvelopeTests: XCTestCase {
         XCTAssertEqual(EnvelopeHeaders.required,
                        ["ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "content-type", "hssk-signature"])
         XCTAssertEqual(DeadLetterHeaders.all, ["hssk-error-code", "hssk-error-detail", "hssk-source-topic",
-                                               "hssk-source-partition", "hssk-source-offset", "hssk-failed-at"])
+                                               "hssk-source-partition", "hssk-source-offset", "hssk-failed-at", "hssk-dead-letter-id"])
         XCTAssertEqual(RecordKind.visit.ceType, "vn.hssk.visit.v1")
     }
 

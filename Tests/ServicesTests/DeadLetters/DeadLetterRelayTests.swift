@@ -66,16 +66,23 @@ final class DeadLetterRelayTests: XCTestCase {
         return relay.snapshot
     }
 
+    /// Also after the topic was recreated: a letter of the new log about an offset an old-log letter
+    /// names too is told apart by its id (by source coordinates, the two were one: one sent twice).
     func testSuccessorSendsOnlyWhatADeadRelayDidNotDeliver() async throws {
         try await decide(letters(3))
-        // A relay takes the lease, marks the round, produces two of the three letters and dies.
+        try await store.acceptGap(group: "hssk-ingest", partition: RecordStore.TopicPartition(topic, 0), from: 3, to: 0, actor: "test",
+                                  reason: "topic recreated")
+        try await decide(letters(1))
+        // A relay takes the lease, marks the round, produces three of the four letters and dies.
         let lease = try await store.acquireRelayLease("dead-letter-relay:hssk-ingest", holder: "dead", ttl: .seconds(1))
         XCTAssertNotNil(lease)
         let round = try await store.undeliveredDeadLetters(group: "hssk-ingest", limit: 10, maxBytes: 1 << 20)
         try await store.markDeadLettersSending(round.map(\.id), marks: [DeadLetterMark(topic: dlq, partition: 0, offset: 0)],
                                                lease: "dead-letter-relay:hssk-ingest", holder: "dead", ttl: .seconds(1))
         let producer = try Producer(config: KafkaTesting.producerConfig(cluster))
-        for letter in round.prefix(2) { _ = try await producer.send(try XCTUnwrap(letter.letter.flatMap(DeadLetterCodec.decode))) }
+        for letter in round.prefix(2) + round.suffix(1) {
+            _ = try await producer.send(DeadLetterRelay.stamped(try XCTUnwrap(letter.letter.flatMap(DeadLetterCodec.decode)), id: letter.id))
+        }
         try await producer.close()
 
         // The successor waits until no send of the dead relay can still land (the quiet period), then
@@ -86,10 +93,11 @@ final class DeadLetterRelayTests: XCTestCase {
             (try? await store.deadLetterBacklog(group: nil).undelivered) == 0
         }
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, DeadLetterRelay.quietPeriod - .seconds(2))
-        XCTAssertEqual(counts.recovered, 2, "the two letters already on the topic were found, not sent again")
+        XCTAssertEqual(counts.recovered, 3, "the three letters already on the topic were found, not sent again")
         XCTAssertEqual(counts.delivered, 1)
         let onTopic = try await readDLQ()
-        XCTAssertEqual(onTopic.compactMap(\.sourceOffset).sorted(), [0, 1, 2], "each letter exactly once")
+        XCTAssertEqual(onTopic.compactMap(\.sourceOffset).sorted(), [0, 0, 1, 2])
+        XCTAssertEqual(onTopic.compactMap(\.letterID).sorted(), round.map(\.id).sorted(), "each letter exactly once")
     }
 
     /// The cluster refuses a letter as too large (its limit is lower than the topic declares): the
