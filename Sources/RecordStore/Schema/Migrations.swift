@@ -406,14 +406,16 @@ enum Migrations {
             // Resets accepted before this step: bounds and letters found by time (same clock, same format).
             """
             UPDATE consumer_range SET source_record_bound =
-              (SELECT COALESCE(MAX(s.id), 0) FROM source_record s WHERE s.received_at <= consumer_range.created_at)
+              (SELECT COALESCE(MAX(s.id), 0) FROM source_record s WHERE s.topic = consumer_range.topic
+               AND s.kafka_partition = consumer_range.kafka_partition AND s.received_at <= consumer_range.created_at)
             WHERE kind = 'reset' AND source_record_bound IS NULL
             """,
             """
             UPDATE dead_letter SET reset_range_id =
               (SELECT MIN(r.id) FROM consumer_range r WHERE r.kind = 'reset' AND r.group_id = dead_letter.group_id
                AND r.topic = dead_letter.source_topic AND r.kafka_partition = dead_letter.source_partition AND r.created_at >= dead_letter.created_at)
-            WHERE reset_range_id IS NULL
+            WHERE reset_range_id IS NULL AND EXISTS (SELECT 1 FROM consumer_range r WHERE r.kind = 'reset' AND r.group_id = dead_letter.group_id
+              AND r.topic = dead_letter.source_topic AND r.kafka_partition = dead_letter.source_partition)
             """,
             "DROP INDEX IF EXISTS dead_letter_source",
             """

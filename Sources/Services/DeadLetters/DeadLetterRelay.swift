@@ -206,6 +206,8 @@ public final class DeadLetterRelay: Sendable {
     /// it apart from another letter about the same offset (one of an earlier log, after a reset).
     static func stamped(_ record: ProducerRecord, id: Int64) -> ProducerRecord {
         var record = record
+        // A sender's header of that name (kept by letters stored before the relay stamped) never speaks for it.
+        record.headers.removeAll { $0.key == DeadLetterHeaders.letterID }
         record.headers.append(KafkaHeader(DeadLetterHeaders.letterID, String(id)))
         return record
     }
@@ -249,7 +251,7 @@ public final class DeadLetterRelay: Sendable {
         var found: [DeadLetterDelivery] = []
         var notFound: [Int64] = []
         for (topic, letters) in Dictionary(grouping: letters, by: \.topic).sorted(by: { $0.key < $1.key }) {
-            let ids = Set(letters.map(\.id))
+            let sources = Dictionary(uniqueKeysWithValues: letters.map { ($0.id, Source($0.source)) })
             // Letters sent before they carried their id are known by their source coordinates, if unambiguous.
             let bySource = Dictionary(grouping: letters, by: { Source($0.source) }).compactMapValues { $0.count == 1 ? $0[0].id : nil }
             var starts: [Int32: Int64] = [:]
@@ -269,14 +271,10 @@ public final class DeadLetterRelay: Sendable {
                         renewed = .now
                     }
                     for letter in batch {
-                        let id: Int64?
-                        if let stamped = letter.letterID {
-                            id = ids.contains(stamped) ? stamped : nil
-                        } else if let sourceTopic = letter.sourceTopic, let partition = letter.sourcePartition, let offset = letter.sourceOffset {
-                            id = bySource[Source(topic: sourceTopic, partition: partition, offset: offset)]
-                        } else {
-                            id = nil
-                        }
+                        guard let sourceTopic = letter.sourceTopic, let partition = letter.sourcePartition, let offset = letter.sourceOffset else { continue }
+                        let source = Source(topic: sourceTopic, partition: partition, offset: offset)
+                        // The id and the source must both be ours: another store's relay may share the topic.
+                        let id = letter.letterID.flatMap { sources[$0] == source ? $0 : nil } ?? (letter.letterID == nil ? bySource[source] : nil)
                         if let id { here.append(DeadLetterDelivery(id: id, partition: letter.partition, offset: letter.offset)) }
                     }
                 }

@@ -100,6 +100,15 @@ final class DeadLetterRelayTests: XCTestCase {
         XCTAssertEqual(onTopic.compactMap(\.letterID).sorted(), round.map(\.id).sorted(), "each letter exactly once")
     }
 
+    /// A sender's own `hssk-dead-letter-id` header (kept by letters stored before the relay stamped
+    /// them) never speaks for the letter: the search would read the first one.
+    func testOnlyTheRelaysIdTravelsWithALetter() throws {
+        let record = ProducerRecord(topic: dlq, key: nil, value: [1], headers: [KafkaHeader(DeadLetterHeaders.letterID, "999"), KafkaHeader("ce_id", "x")])
+        let stamped = DeadLetterRelay.stamped(record, id: 7)
+        XCTAssertEqual(stamped.headers.filter { $0.key == DeadLetterHeaders.letterID }.map { String(decoding: $0.value ?? [], as: UTF8.self) }, ["7"])
+        XCTAssertEqual(stamped.headers.map(\.key), ["ce_id", DeadLetterHeaders.letterID])
+    }
+
     /// The cluster refuses a letter as too large (its limit is lower than the topic declares): the
     /// letter goes out without its value, the others are not held up, nothing is retried for ever.
     func testTooLargeLetterGoesOutInItsMinimalForm() async throws {
