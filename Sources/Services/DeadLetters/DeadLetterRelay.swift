@@ -22,8 +22,9 @@ import Synchronization
 ///   within `sendWindow` of its marks, so even a process that stalled after marking (and lost its
 ///   lease) cannot send it once the quiet period may have begun.
 /// - A letter the cluster refuses as too large goes out in its minimal form (no value, no original
-///   headers); one refused even so, or whose stored copy cannot be decrypted, is set aside (`failed`,
-///   kept in the store, health says so) and never holds the others up.
+///   headers); one refused even so, or whose stored copy is damaged, is set aside (`failed`, kept in
+///   the store, health says so) and never holds the others up. Letters under a key missing from the
+///   key file wait for it (the read fails with `missingKey`; health says so once they wait too long).
 public final class DeadLetterRelay: Sendable {
     /// How long a lease lasts unless renewed.
     public static let leaseTTL: Duration = .seconds(30)
@@ -159,7 +160,7 @@ public final class DeadLetterRelay: Sendable {
         // Taken before the database's time of the marks: our clock's age of them is never the smaller.
         let marked = ContinuousClock.now
         try await store.markDeadLettersSending(letters.map(\.id), marks: marks, lease: leaseName, holder: holder, ttl: Self.leaseTTL)
-        let outcomes = await send(letters, startingBy: marked + Self.sendWindow)
+        let outcomes = await send(letters, queuedBy: marked + Self.sendWindow)
         var delivered: [DeadLetterDelivery] = []
         var undelivered = 0
         for (letter, outcome) in zip(letters, outcomes) {
@@ -214,7 +215,7 @@ public final class DeadLetterRelay: Sendable {
 
     /// Produces each letter (in its minimal form when refused as too large), each only when it is
     /// queued by `deadline`.
-    private func send(_ letters: [StoredDeadLetter], startingBy deadline: ContinuousClock.Instant) async -> [Outcome] {
+    private func send(_ letters: [StoredDeadLetter], queuedBy deadline: ContinuousClock.Instant) async -> [Outcome] {
         await withTaskGroup(of: (Int, Outcome).self) { group in
             for (index, letter) in letters.enumerated() {
                 group.addTask { [producer] in
