@@ -22,11 +22,8 @@ test: build-debug
 	# One throwaway PostgreSQL server (non-root, free loopback port) for the suite and the bench smoke run.
 	# Then the standing proof of exactly-once, 50 SIGKILLs on each backend (docs/operations/chaos.md).
 	scripts/with-postgres sh -c '$(SWIFT) test --skip-build && \
-	  .build/debug/hssk bench all --quick --records 20000 --postgres "$$HSSK_TEST_POSTGRES_URL" --json .build/bench-smoke.json && \
-	  .build/debug/hssk chaos --kills 50 --work .build/chaos-sqlite --json .build/chaos-sqlite.json && \
-	  psql -q --no-psqlrc -d "$$HSSK_TEST_POSTGRES_URL" -c "CREATE DATABASE hssk_chaos" && \
-	  .build/debug/hssk chaos --kills 50 --store "$${HSSK_TEST_POSTGRES_URL%/*}/hssk_chaos" --restart-store "$$HSSK_TEST_POSTGRES_RESTART" \
-	    --work .build/chaos-postgres --json .build/chaos-postgres.json'
+	  .build/debug/hssk bench all --quick --records 5000 --postgres "$$HSSK_TEST_POSTGRES_URL" --json .build/bench-smoke.json && \
+	  scripts/chaos-ci sqlite && scripts/chaos-ci postgres'
 
 bench: build
 	.build/release/hssk bench --json .build/bench.json

@@ -11,8 +11,9 @@ import XCTest
 /// moments and restarted, crashed by a record, run twice in one group. Afterwards the store holds
 /// every valid record exactly once and the dead-letter topics every invalid one.
 final class IngestProcessTests: XCTestCase {
+    // PostgreSQL gets the same and more from `make test`'s `hssk chaos` (50+ SIGKILLs with publishing
+    // alongside, server restarts, every record accounted for): this fixed scenario runs on SQLite only.
     func testKill9RecoverySQLite() async throws { try await kill9Recovery(.sqlite) }
-    func testKill9RecoveryPostgres() async throws { try await kill9Recovery(.postgres) }
 
     /// Everything one run needs: cluster, store, keys, and the command line of an ingest process.
     struct Setup {

@@ -8,7 +8,7 @@ let chaosCommand = Command(
     details: """
     On the embedded 3-broker cluster (or --bootstrap), publishes a synthetic population with hostile
     records mixed in while it runs up to --members 'hssk ingest' processes of one group and the citizen
-    feed ('hssk feed publish' and 'push' to a receiver inside this process). At random every 1–4 s it
+    feed ('hssk feed publish' and 'push' to a receiver inside this process). At random every 0.5–2 s it
     SIGKILLs a member (and starts another), SIGTERMs one, adds one, takes a broker down, makes requests
     fail, locks the store (SQLite) or holds its write lock, cuts its connections or restarts it
     (PostgreSQL, with --restart-store). Then it lets everything drain and checks: every record on the
