@@ -157,10 +157,10 @@ final class LinkerScenarioTests: XCTestCase {
 }
 
 final class FEBRLEvaluationTests: XCTestCase {
-    /// The FEBRL sets of ../shared/data (issue 6 target: F1 ≥ 0.95; no false links is the priority).
+    /// The FEBRL sets of Tests/Data/febrl (issue 6 target: F1 ≥ 0.95; no false links is the priority).
     func testFEBRLDeduplicationQuality() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/data/febrl")
+            .appendingPathComponent("Data/febrl")
         for file in ["dataset1.csv", "dataset2.csv", "dataset3.csv"] {
             let scores = try FEBRLDataSet.evaluate(root.appendingPathComponent(file))
             print("FEBRL \(file): precision \(scores.precision) recall \(scores.recall) f1 \(scores.f1) pairs \(scores.pairsCompared)")

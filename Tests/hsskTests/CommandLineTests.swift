@@ -58,8 +58,8 @@ final class CommandLineTests: XCTestCase {
     }
 
     func testLinkageEvalWritesTheIssuesJSONKeys() throws {
-        let febrl = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/data/febrl/dataset1.csv").path
+        let febrl = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Data/febrl/dataset1.csv").path
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("linkage-\(UUID().uuidString).json")
         defer { try? FileManager.default.removeItem(at: json) }
         let result = try runCommand(hssk, ["linkage-eval", "--febrl", febrl, "--json", json.path])
