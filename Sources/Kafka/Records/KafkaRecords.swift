@@ -85,14 +85,7 @@ public struct ConsumerRecord: Sendable {
         return try body(UnsafeRawBufferPointer(start: payload, count: message.len))
     }
 
-    public var headers: [KafkaHeader] {
-        var headers: [KafkaHeader] = []
-        forEachHeader { name, value in
-            headers.append(KafkaHeader(key: String(cString: name), value: value.map { Array($0) }))
-            return true
-        }
-        return headers
-    }
+    public var headers: [KafkaHeader] { headers(limit: .max).headers }
 
     /// The first `limit` headers, and how many there are in all (a hostile record can carry hundreds
     /// of thousands: only what is used is copied).

@@ -71,14 +71,15 @@ public struct StoredDeadLetter: Sendable, Hashable {
     public var letter: [UInt8]?
     /// Set when a relay marked it `sending` and did not finish: where its topic ended before, and how
     /// long ago that was (by the database's clock).
-    public var sending: (marks: [DeadLetterMark], age: Duration)?
+    public var sending: Sending?
 
-    public static func == (a: StoredDeadLetter, b: StoredDeadLetter) -> Bool {
-        a.id == b.id && a.group == b.group && a.source == b.source && a.topic == b.topic && a.code == b.code && a.letter == b.letter
-            && a.sending?.marks == b.sending?.marks && a.sending?.age == b.sending?.age
+    /// A round that left the letter `sending`.
+    public struct Sending: Sendable, Hashable {
+        /// Where its topics ended before it was sent.
+        public var marks: [DeadLetterMark]
+        /// How long ago it was marked.
+        public var age: Duration
     }
-
-    public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 }
 
 /// Where a dead letter landed.

@@ -62,10 +62,10 @@ extension StoreEngine {
             WHERE group_id = ? AND state IN ('pending', 'sending') AND id >= ? AND id <= ? ORDER BY id
             """, [.text(group), .int(chosen[0]), .int(last)]).map { row in
             let id = try row.int(0)
-            var sending: (marks: [DeadLetterMark], age: Duration)?
+            var sending: StoredDeadLetter.Sending?
             if try row.text(8) == "sending" {
                 let marks = try row[9].text.map { try JSONDecoder().decode([DeadLetterMark].self, from: Data($0.utf8)) } ?? []
-                sending = (marks, .milliseconds(now - (row[10].int ?? now)))
+                sending = StoredDeadLetter.Sending(marks: marks, age: .milliseconds(now - (row[10].int ?? now)))
             }
             return StoredDeadLetter(id: id, group: try row.text(1),
                                     source: KafkaCoordinates(topic: try row.text(2), partition: Int32(try row.int(3)), offset: try row.int(4)),

@@ -163,7 +163,13 @@ extension StoreEngine {
             let key = Key(group: try row.text(1), partition: TopicPartition(try row.text(2), Int32(try row.int(3))))
             resets[key, default: []].append((try row.int(0), row[4].int ?? 0))
         }
-        let logs = ranges.mapValues { runs in runs.indices.map { index in runs[...index].filter { $0.kind == .reset }.count } }
+        let logs = ranges.mapValues { runs in
+            var resetsSoFar = 0
+            return runs.map { run in
+                if run.kind == .reset { resetsSoFar += 1 }
+                return resetsSoFar
+            }
+        }
         let keysByPartition = Dictionary(grouping: ranges.keys, by: \.partition)
         var rows: [RunID: Int] = [:]
         var outside = 0
@@ -176,7 +182,8 @@ extension StoreEngine {
                 if let letter {
                     log = letter.reset.map { reset in keyResets.firstIndex { $0.id == reset } } ?? keyResets.count
                 } else {
-                    log = keyResets.filter { $0.bound < id }.count
+                    // Bounds grow with the resets (each is the largest id at its time).
+                    log = keyResets.firstIndex { $0.bound >= id } ?? keyResets.count
                 }
                 let runs = ranges[key] ?? []
                 if let log, let index = runs.indices.first(where: { logs[key]?[$0] == log && runs[$0].from <= offset && offset < runs[$0].next }) {
