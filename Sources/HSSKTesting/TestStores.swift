@@ -44,6 +44,44 @@ public enum TestStores {
         return (path, keys)
     }
 
+    /// Another process holding a SQLite store's write lock; `released()` waits for it to let go.
+    public struct HeldLock: Sendable {
+        let ended: Task<Int32, Never>
+
+        /// Waits until the holder has committed and exited; fails if it did not exit cleanly.
+        public func released() async throws {
+            let status = await ended.value
+            guard status == 0 else { throw Unavailable(description: "the lock holder exited \(status)") }
+        }
+    }
+
+    /// Starts another process that takes `location`'s write lock (BEGIN EXCLUSIVE) for `seconds` and
+    /// returns only once the lock is held, so what follows is sure to meet it.
+    public static func holdSQLiteWriteLock(_ location: String, seconds: Double) async throws -> HeldLock {
+        let marker = location + ".locked-\(UUID().uuidString.prefix(8))"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", """
+            import sqlite3, sys, time
+            c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
+            c.execute('BEGIN EXCLUSIVE')
+            open(sys.argv[2], 'w').close()
+            time.sleep(float(sys.argv[3]))
+            c.execute('COMMIT')
+            """, location, marker, String(seconds)]
+        let (statuses, continuation) = AsyncStream.makeStream(of: Int32.self)
+        process.terminationHandler = { continuation.yield($0.terminationStatus); continuation.finish() }
+        try process.run()
+        let ended = Task { for await status in statuses { return status }; return -1 }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !FileManager.default.fileExists(atPath: marker) {
+            guard ContinuousClock.now < deadline else { throw Unavailable(description: "the lock holder never took the lock") }
+            if process.isRunning == false { throw Unavailable(description: "the lock holder exited \(await ended.value) before taking the lock") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return HeldLock(ended: ended)
+    }
+
     /// Runs a tool from PATH and fails on a non-zero exit.
     public static func run(_ tool: String, _ arguments: [String]) throws {
         let process = Process()

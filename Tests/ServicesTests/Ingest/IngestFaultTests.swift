@@ -10,9 +10,13 @@ import XCTest
 /// Transient failures (a broker down, request errors, the store unavailable) are retried: no record
 /// is skipped, none goes to the dead-letter topics, and the outcome equals a run without faults.
 final class IngestFaultTests: XCTestCase {
-    /// Runs ingest over a population while `fault` acts, then checks the outcome.
+    /// Ends a fault (after however long it should last).
+    typealias FaultEnd = @Sendable () async throws -> Void
+
+    /// Runs ingest over a population, starts the fault with `begin` (which returns once the fault is in
+    /// effect), publishes the second half while it lasts, then checks the outcome.
     private func run(_ backend: TestStores.Backend, citizens: Int = 600, partitions: Int = 4,
-                     fault: @escaping @Sendable (IngestScenario, String) async throws -> Void) async throws -> IngestCounters.Snapshot {
+                     begin: @Sendable (IngestScenario, String) async throws -> FaultEnd) async throws -> IngestCounters.Snapshot {
         let scenario = try IngestScenario(partitions: partitions)
         let location = try TestStores.freshLocation(backend)
         let store = try await RecordStores.open(location, keys: try KeyRing.generate())
@@ -25,10 +29,10 @@ final class IngestFaultTests: XCTestCase {
         let firstHalf = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(published))
         XCTAssertTrue(firstHalf)
         // The second half arrives while the fault lasts.
-        let faulting = Task { try await fault(scenario, location) }
-        try await Task.sleep(for: .milliseconds(500))
+        let end = try await begin(scenario, location)
+        let ending = Task { try await end() }
         published += try await scenario.publish(Array(population.records.dropFirst(half)))
-        try await faulting.value
+        try await ending.value
         let processed = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(published), timeout: .seconds(150))
         running.cancel()
         try await running.value
@@ -48,8 +52,10 @@ final class IngestFaultTests: XCTestCase {
             scenario.cluster.pushRequestErrors(.produce, Array(repeating: .notEnoughReplicas, count: 5))
             scenario.cluster.pushRequestErrors(.offsetCommit, Array(repeating: .requestTimedOut, count: 3))
             try scenario.cluster.setBrokerDown(2)
-            try await Task.sleep(for: .seconds(3))
-            try scenario.cluster.setBrokerUp(2)
+            return {
+                try await Task.sleep(for: .seconds(3))
+                try scenario.cluster.setBrokerUp(2)
+            }
         }
         XCTAssertGreaterThan(counters.stored, 0)
     }
@@ -57,13 +63,8 @@ final class IngestFaultTests: XCTestCase {
     func testSQLiteStoreLockedForLongerThanItsBusyTimeout() async throws {
         let counters = try await run(.sqlite) { _, location in
             // Another process holds the database's write lock beyond the store's 15 s busy timeout.
-            try TestStores.run("python3", ["-c", """
-                import sqlite3, sys, time
-                c = sqlite3.connect(sys.argv[1], isolation_level=None)
-                c.execute('BEGIN EXCLUSIVE')
-                time.sleep(20)
-                c.execute('COMMIT')
-                """, location])
+            let lock = try await TestStores.holdSQLiteWriteLock(location, seconds: 20)
+            return { try await lock.released() }
         }
         XCTAssertGreaterThan(counters.retries, 0, "the outage was never felt")
     }
@@ -77,8 +78,10 @@ final class IngestFaultTests: XCTestCase {
                 ALTER DATABASE \(database) ALLOW_CONNECTIONS false;
                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid();
                 """])
-            try await Task.sleep(for: .seconds(5))
-            try TestStores.run("psql", ["--quiet", "--no-psqlrc", "--dbname", admin, "--command", "ALTER DATABASE \(database) ALLOW_CONNECTIONS true"])
+            return {
+                try await Task.sleep(for: .seconds(5))
+                try TestStores.run("psql", ["--quiet", "--no-psqlrc", "--dbname", admin, "--command", "ALTER DATABASE \(database) ALLOW_CONNECTIONS true"])
+            }
         }
         XCTAssertGreaterThan(counters.retries, 0, "the outage was never felt")
     }

@@ -101,21 +101,12 @@ final class IngestPartitionWatchTests: XCTestCase {
         let first = try await scenario.publish(try visits(scenario, 5, prefix: "A"))
         let done = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(first))
         XCTAssertTrue(done)
-        let locker = Task.detached {
-            try TestStores.run("python3", ["-c", """
-                import sqlite3, sys, time
-                c = sqlite3.connect(sys.argv[1], isolation_level=None)
-                c.execute('BEGIN EXCLUSIVE')
-                time.sleep(8)
-                c.execute('COMMIT')
-                """, location])
-        }
-        try await Task.sleep(for: .milliseconds(500))
+        let locker = try await TestStores.holdSQLiteWriteLock(location, seconds: 8)
         let waiting = try await scenario.publish(try visits(scenario, 5, prefix: "B"))
         try await waitFor("the stall to be reported", timeout: .seconds(15)) { service.health.status().reasons.contains("partition.stalled") }
         let detail = service.health.status().details["partition.stalled"] ?? ""
         XCTAssertTrue(detail.contains("hssk.visits.v1/0 at offset 5: 5 records wait"), detail)
-        try await locker.value
+        try await locker.released()
         let all = try await scenario.waitUntilProcessed(store, ends: IngestScenario.ends(first + waiting))
         XCTAssertTrue(all)
         try await waitFor("the stall to clear") { !service.health.status().reasons.contains("partition.stalled") }
