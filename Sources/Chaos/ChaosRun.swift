@@ -385,7 +385,7 @@ public struct ChaosRun: Sendable {
 
     private func drain(store: any HealthRecordStore, observer: Consumer, admin: Admin, sourceTopics: [String], timeout: Duration,
                        note: (String) -> Void) async throws -> Bool {
-        let described = try await admin.describeTopics(sourceTopics + [FeedHeaders.topic])
+        let described = try await admin.findTopics(sourceTopics + [FeedHeaders.topic])
         func partitions(_ topic: String) -> [Kafka.TopicPartition] {
             (0..<Int32(described[topic]?.partitions ?? 0)).map { Kafka.TopicPartition(topic, $0) }
         }
@@ -488,7 +488,7 @@ struct TopicReader: Sendable {
     /// Hands every record of `topics` to `body`; returns the partitions whose first records the
     /// cluster no longer keeps (log start above 0).
     func read(_ topics: [String], _ body: (ConsumerRecord) -> Void) async throws -> [String] {
-        let described = try await admin.describeTopics(topics)
+        let described = try await admin.findTopics(topics)
         var expired: [String] = []
         for topic in topics {
             for partition in (0..<Int32(described[topic]?.partitions ?? 0)).map({ Kafka.TopicPartition(topic, $0) }) {

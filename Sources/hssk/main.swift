@@ -20,16 +20,18 @@ func dispatch(_ arguments: [String], in command: Command, path: [String] = []) a
         printError(command.help)
         return command.usageExitCode
     }
+    // The whole command path: `hssk feed publish`, not `hssk publish` (which is another command).
+    let label = (["hssk"] + path).joined(separator: " ")
     do {
         if command.rawArguments { return try await command.run(ParsedArguments(positional: arguments)) }
         var (parsed, _) = try Settings.resolve(arguments, command: command, path: path.joined(separator: " "), root: root)
         try parsed.readKafkaSecrets()
         return try await command.run(parsed)
     } catch let error as UsageError {
-        printError("hssk \(command.name): \(error)\nUsage: hssk \(command.usage)   (see --help)")
+        printError("\(label): \(error)\nUsage: hssk \(command.usage)   (see --help)")
         return command.usageExitCode
     } catch {
-        printError("hssk \(command.name): \(error)")
+        printError("\(label): \(error)")
         return 1
     }
 }

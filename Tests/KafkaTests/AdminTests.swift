@@ -38,6 +38,24 @@ final class AdminTests: XCTestCase {
         XCTAssertTrue(described.isEmpty, "checking must not create the topic")
     }
 
+    /// Releasing an admin client returns only once its librdkafka threads have ended. A command that
+    /// failed (a TLS handshake refused, a wrong address) exits right after: a thread still running
+    /// then crashed the process on exit (SIGSEGV in 3 of 25 `hssk topics check` against a certificate
+    /// without the host name).
+    func testReleasingAnAdminWaitsForItsThreads() async throws {
+        let before = librdkafkaThreadCount()
+        do {
+            let admin = try Admin(config: KafkaClientConfig(bootstrapServers: "127.0.0.1:1"), timeout: .seconds(1))
+            do {
+                _ = try await admin.findTopics(["hssk.visits.v1"])
+                XCTFail("no broker listens on 127.0.0.1:1")
+            } catch {}
+            XCTAssertGreaterThan(librdkafkaThreadCount(), before)
+        }
+        // Other tests' clients may still be ending, never starting: the count can only have fallen.
+        XCTAssertLessThanOrEqual(librdkafkaThreadCount(), before, "the admin client's threads outlived it")
+    }
+
     func testDriftComparesConfigsWhenTheBrokerReportsThem() {
         let spec = TopicSpec(name: "hssk.citizen-feed.v1", partitions: 6, replicationFactor: 3,
                              configs: ["cleanup.policy": "compact", "min.insync.replicas": "2"])

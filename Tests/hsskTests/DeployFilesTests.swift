@@ -1,4 +1,5 @@
 import Foundation
+import Services
 import XCTest
 
 /// deploy/ (Docker Compose, Kubernetes, systemd) stays consistent with the code: the files parse, have
@@ -274,8 +275,9 @@ final class DeployFilesTests: XCTestCase {
         let secretKey = /(?i)(password|passwd|secret|token|api[-_]?key|private[-_]?key)/
         // Keys that name where a secret is, not the secret itself.
         let reference = /(?i).*(name|file|files|ref|dir|location|credentials)/
-        // Allowed values: <placeholders>, paths, shell or systemd references, secret file names.
-        let placeholder = /^(<[^>]+>|\/.*|\$.*|%d\/.*|[A-Za-z0-9._-]+\.(password|key|p12|crt|properties|json))$/
+        // Allowed values: <placeholders>, paths, shell or systemd references, printf's %s (a value
+        // read from a file), secret file names.
+        let placeholder = /^(<[^>]+>|\/.*|\$.*|%d\/.*|%s.*|[A-Za-z0-9._-]+\.(password|key|p12|crt|properties|json))$/
         for file in files where ["yml", "yaml", "json", "service", "timer", "sh", "txt", "conf"].contains(file.pathExtension) {
             let name = file.path.replacingOccurrences(of: deploy.path + "/", with: "")
             if name.hasPrefix("compose/secrets/") { continue }
@@ -307,28 +309,66 @@ final class DeployFilesTests: XCTestCase {
         XCTAssertTrue(problems.isEmpty, "secret-looking literals:\n" + problems.joined(separator: "\n"))
     }
 
-    func testKafkaInitNamesOnlyCatalogueTopicsAndTheServicesGroups() throws {
-        let script = try String(contentsOf: deploy.appendingPathComponent("compose/init/kafka-init.sh"), encoding: .utf8)
+    /// One grant of deploy/compose/kafka-acls.txt.
+    private struct Grant {
+        var user: String
+        var operations: Set<String>
+        var resource: String
+    }
+
+    private func aclTable() throws -> [Grant] {
+        let text = try String(contentsOf: deploy.appendingPathComponent("compose/kafka-acls.txt"), encoding: .utf8)
+        return text.split(separator: "\n").filter { !$0.hasPrefix("#") && !$0.allSatisfy(\.isWhitespace) }.map { line in
+            let fields = line.split(whereSeparator: \.isWhitespace).map(String.init)
+            return Grant(user: fields[0], operations: Set(fields[1].split(separator: ",").map(String.init)), resource: fields.count > 2 ? fields[2] : "")
+        }
+    }
+
+    /// The ACL table grants each service exactly the topics and groups its code uses (the defaults the
+    /// services run with), and the operators' account what `topics apply|check` need; the deploy
+    /// test (make test-deploy) then runs every service under these grants on a real Kafka.
+    func testKafkaACLTableGrantsWhatEachServiceUses() throws {
+        let grants = try aclTable()
+        XCTAssertTrue(grants.allSatisfy { $0.resource.contains(/^(topic|topic-prefix|group|group-prefix):.+$|^cluster$/) }, "a line is not USER OPERATIONS RESOURCE")
+        func granted(_ user: String, _ resource: String) -> Set<String> {
+            grants.filter { $0.user == user && $0.resource == resource }.reduce(into: Set<String>()) { $0.formUnion($1.operations) }
+        }
+        func expect(_ user: String, _ operations: Set<String>, _ resource: String, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertEqual(granted(user, resource), operations, "\(user) on \(resource)", file: file, line: line)
+        }
+        let ingest = IngestConfiguration(bootstrapServers: "")
+        for topic in Set(ingest.topics.values) {
+            expect("hssk-ingest", ["Read", "Describe"], "topic:\(topic)")
+            expect("hssk-ingest", ["Read", "Write", "Describe"], "topic:\(IngestConfiguration.deadLetterTopic(of: topic))")
+        }
+        expect("hssk-ingest", ["Read", "Describe"], "group:\(ingest.group)")
+        let feed = FeedPusherConfiguration()
+        expect("hssk-feed-publish", ["Write", "Describe"], "topic:\(FeedHeaders.topic)")
+        expect("hssk-feed-push", ["Read", "Describe"], "topic:\(feed.topic)")
+        expect("hssk-feed-push", ["Write", "Describe"], "topic:\(feed.deadLetterTopic)")
+        expect("hssk-feed-push", ["Read", "Describe"], "group:\(FeedPusherConfiguration.group)")
+        let insurance = InsuranceSyncConfiguration(bootstrapServers: "")
+        expect("hssk-insurance-sync", ["Write", "Describe"], "topic:\(insurance.supplementsTopic)")
+        expect("hssk-insurance-sync", ["Read", "Describe"], "topic:\(insurance.acksTopic)")
+        expect("hssk-insurance-sync", ["Read", "Write", "Describe"], "topic:\(IngestConfiguration.deadLetterTopic(of: insurance.acksTopic))")
+        expect("hssk-insurance-sync", ["Read", "Describe"], "group:\(insurance.group)")
+        for user in ["hssk-ingest", "hssk-feed-publish", "hssk-feed-push", "hssk-insurance-sync", "@account"] {
+            expect(user, ["IdempotentWrite"], "cluster")
+        }
+        // Only the operators' account reads topic configs (topics check); services ask for metadata only.
+        XCTAssertTrue(granted("hssk-admin", "topic-prefix:hssk.").isSuperset(of: ["Create", "Describe", "DescribeConfigs"]))
+        XCTAssertEqual(grants.filter { $0.operations.contains("DescribeConfigs") }.map(\.user), ["hssk-admin"])
+        // Every topic the table names is in the catalogue.
         let catalogue = Set(try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("topics").path)
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })
-        let named = Set(script.matches(of: /hssk\.[a-z0-9.-]*[a-z0-9]/).map { String($0.0) })
-        for topic in named {
-            XCTAssertTrue(catalogue.contains(topic) || catalogue.contains { $0.hasPrefix(topic + ".") },
-                          "kafka-init.sh names \(topic), which is not in topics/")
+        for grant in grants where grant.resource.hasPrefix("topic:") && !grant.resource.contains("{") {
+            XCTAssertTrue(catalogue.contains(String(grant.resource.dropFirst(6))), "kafka-acls.txt names \(grant.resource), which is not in topics/")
         }
-        // Every topic hssk reads or writes has an ACL (the DLQs included).
-        for topic in catalogue {
-            // The source topics' dead-letter topics are granted in a loop as "$topic.dlq".
-            let granted = script.contains(topic) || topic.hasSuffix(".dlq") && script.contains("\"$topic.dlq\"") && script.contains(String(topic.dropLast(4)))
-            XCTAssertTrue(granted, "no ACL mentions \(topic)")
-        }
-        // The consumer groups in the ACLs are the commands' defaults.
-        for (command, group) in [(["ingest"], "hssk-ingest"), (["insurance", "sync"], "hssk-insurance-sync")] {
+        // The groups are the commands' defaults.
+        for (command, group) in [(["ingest"], ingest.group), (["insurance", "sync"], insurance.group)] {
             let help = try runCommand(hssk, command + ["--help"]).output
             XCTAssertTrue(help.contains("(default: \(group))"), "\(command) group default is not \(group)")
-            XCTAssertTrue(script.contains("--group \(group)"), "no group ACL for \(group)")
         }
-        XCTAssertTrue(script.contains("--group hssk-feed-push"))
         // Interop accounts follow docs/operations/accounts.md.
         let accounts = try String(contentsOf: deploy.appendingPathComponent("compose/kafka-accounts.txt"), encoding: .utf8)
         for line in accounts.split(separator: "\n") where !line.hasPrefix("#") {

@@ -86,11 +86,13 @@ final class FeedCommandTests: XCTestCase {
     func testUsageErrors() throws {
         let noEndpoint = try runCommand(hssk, ["feed", "push", "--bootstrap", "127.0.0.1:1"])
         XCTAssertEqual(noEndpoint.status, 64)
-        XCTAssertTrue(noEndpoint.output.contains("--endpoint must be an http(s) URL"), noEndpoint.output)
+        // Errors name the whole command: `hssk feed publish` was once reported as `hssk publish`.
+        XCTAssertTrue(noEndpoint.output.hasPrefix("hssk feed push: --endpoint must be an http(s) URL"), noEndpoint.output)
         let badPolicy = folder.appendingPathComponent("restricted.json")
         try Data(#"{"icd10": ["nonsense"]}"#.utf8).write(to: badPolicy)
         let policy = try runCommand(hssk, ["feed", "publish", "--bootstrap", "127.0.0.1:1", "--store", "x", "--restricted", badPolicy.path])
         XCTAssertEqual(policy.status, 64)
+        XCTAssertTrue(policy.output.hasPrefix("hssk feed publish: "), policy.output)
         XCTAssertTrue(policy.output.contains("'nonsense' is not an ICD-10 code"), policy.output)
         let emptyToken = folder.appendingPathComponent("empty.token")
         try Data().write(to: emptyToken)

@@ -19,6 +19,9 @@ func makeClient(_ type: rd_kafka_type_t, _ conf: OpaquePointer) throws -> Native
     return NativeHandle(pointer: rk)
 }
 
+/// librdkafka threads alive in this process, of every client (for tests of shutdown).
+func librdkafkaThreadCount() -> Int { Int(rd_kafka_thread_cnt()) }
+
 /// The client's fatal error, if one was raised.
 func fatalClientError(of handle: NativeHandle) -> KafkaError? {
     var errbuf = [CChar](repeating: 0, count: 512)

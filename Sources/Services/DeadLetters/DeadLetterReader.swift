@@ -92,7 +92,7 @@ public final class DeadLetterReader: Sendable {
 
     /// The topic's partitions.
     public func partitions(of topic: DeadLetterTopic) async throws -> [Int32] {
-        guard let description = try await admin.describeTopics([topic.name])[topic.name] else {
+        guard let description = try await admin.findTopics([topic.name])[topic.name] else {
             throw DeadLetterError.topicNotFound(topic.name)
         }
         return (0..<Int32(description.partitions)).map { $0 }

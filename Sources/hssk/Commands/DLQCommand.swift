@@ -186,7 +186,7 @@ private func replay(_ arguments: ParsedArguments) async throws -> Int32 {
         config.messageTimeoutMs = 30_000
         let admin = try Admin(config: target.client, timeout: .seconds(10))
         let source = target.topic.sourceTopic
-        guard try await admin.describeTopics([source])[source] != nil else {
+        guard try await admin.findTopics([source])[source] != nil else {
             printError("hssk dlq replay: source topic \(source) does not exist")
             return 1
         }

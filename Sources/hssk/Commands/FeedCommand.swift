@@ -64,8 +64,8 @@ func feedProducer(bootstrap: String, properties: [String: String], topic: String
     client.properties = properties
     client.logLevel = 3
     let admin = try Admin(config: client, timeout: .seconds(10))
-    guard try await admin.describeTopics([topic])[topic] != nil else {
-        throw KafkaError.operation("metadata", .unknownTopicOrPartition, detail: "topic \(topic) does not exist (hssk topics apply)")
+    guard try await admin.findTopics([topic])[topic] != nil else {
+        throw KafkaError.operation("metadata", .unknownTopicOrPartition, detail: "topic \(topic) does not exist (hssk topics apply) or this account may not describe it (its Kafka ACLs)")
     }
     var config = ProducerConfig(bootstrapServers: bootstrap)
     config.client = client

@@ -106,8 +106,8 @@ private func connect(bootstrap: String, properties: [String: String], topic: Str
     client.properties = properties
     client.logLevel = 3
     let admin = try Admin(config: client, timeout: .seconds(10))
-    let found = try await admin.describeTopics([topic])
-    guard found[topic] != nil else { throw KafkaError.operation("metadata", .unknownTopicOrPartition, detail: "topic \(topic) does not exist") }
+    let found = try await admin.findTopics([topic])
+    guard found[topic] != nil else { throw KafkaError.operation("metadata", .unknownTopicOrPartition, detail: "topic \(topic) does not exist or this account may not describe it (its Kafka ACLs)") }
     var config = ProducerConfig(bootstrapServers: bootstrap)
     config.client = client
     config.messageTimeoutMs = 30_000
