@@ -75,10 +75,14 @@ public enum TestStores {
         let ended = Task { for await status in statuses { return status }; return -1 }
         let deadline = ContinuousClock.now + .seconds(60)
         while !FileManager.default.fileExists(atPath: marker) {
-            guard ContinuousClock.now < deadline else { throw Unavailable(description: "the lock holder never took the lock") }
+            guard ContinuousClock.now < deadline else {
+                process.terminate()
+                throw Unavailable(description: "the lock holder never took the lock")
+            }
             if process.isRunning == false { throw Unavailable(description: "the lock holder exited \(await ended.value) before taking the lock") }
             try await Task.sleep(for: .milliseconds(20))
         }
+        try? FileManager.default.removeItem(atPath: marker)
         return HeldLock(ended: ended)
     }
 

@@ -152,6 +152,15 @@ final class ConfigCommandTests: XCTestCase {
         let shown = try run(["config", "show", "--config", try write("example.json", example), "feed", "push"])
         XCTAssertEqual(shown.status, 0, shown.output)
         XCTAssertEqual(line(shown.output, "admin"), "admin 127.0.0.1:9466 (file)")
+        // One Kafka identity per service, the users of deploy/compose/kafka-acls.txt, on the client port.
+        let sections = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(example.utf8)) as? [String: [String: Any]])
+        XCTAssertNil(sections["common"]?["kafka"], "a Kafka identity in common would be shared by every service")
+        XCTAssertNil(sections["common"]?["kafka-secret"], "a password file in common would be shared by every service")
+        XCTAssertTrue((sections["common"]?["bootstrap"] as? String)?.split(separator: ",").allSatisfy { $0.hasSuffix(":9092") } == true)
+        for (section, user) in ["ingest": "hssk-ingest", "feed publish": "hssk-feed-publish", "feed push": "hssk-feed-push", "insurance sync": "hssk-insurance-sync"] {
+            XCTAssertTrue((sections[section]?["kafka"] as? [String])?.contains("sasl.username=\(user)") == true, section)
+            XCTAssertTrue((sections[section]?["kafka-secret"] as? [String])?.contains { $0.hasPrefix("sasl.password=") && $0.contains(user) } == true, section)
+        }
         for command in [["ingest"], ["feed", "publish"], ["feed", "push"], ["insurance", "sync"]] {
             let help = try run(command + ["--help"])
             let options = help.output.split(separator: "\n").compactMap { line -> String? in

@@ -275,9 +275,9 @@ final class DeployFilesTests: XCTestCase {
         let secretKey = /(?i)(password|passwd|secret|token|api[-_]?key|private[-_]?key)/
         // Keys that name where a secret is, not the secret itself.
         let reference = /(?i).*(name|file|files|ref|dir|location|credentials)/
-        // Allowed values: <placeholders>, paths, shell or systemd references, printf's %s (a value
-        // read from a file), secret file names.
-        let placeholder = /^(<[^>]+>|\/.*|\$.*|%d\/.*|%s.*|[A-Za-z0-9._-]+\.(password|key|p12|crt|properties|json))$/
+        // Allowed values: <placeholders>, paths, shell or systemd references, a printf format's %s
+        // (the value comes from a file), secret file names.
+        let placeholder = /^(<[^>]+>|\/.*|\$.*|%d\/.*|%s(\\n)?'?|[A-Za-z0-9._-]+\.(password|key|p12|crt|properties|json))$/
         for file in files where ["yml", "yaml", "json", "service", "timer", "sh", "txt", "conf"].contains(file.pathExtension) {
             let name = file.path.replacingOccurrences(of: deploy.path + "/", with: "")
             if name.hasPrefix("compose/secrets/") { continue }
@@ -330,34 +330,36 @@ final class DeployFilesTests: XCTestCase {
     func testKafkaACLTableGrantsWhatEachServiceUses() throws {
         let grants = try aclTable()
         XCTAssertTrue(grants.allSatisfy { $0.resource.contains(/^(topic|topic-prefix|group|group-prefix):.+$|^cluster$/) }, "a line is not USER OPERATIONS RESOURCE")
-        func granted(_ user: String, _ resource: String) -> Set<String> {
-            grants.filter { $0.user == user && $0.resource == resource }.reduce(into: Set<String>()) { $0.formUnion($1.operations) }
-        }
-        func expect(_ user: String, _ operations: Set<String>, _ resource: String, file: StaticString = #filePath, line: UInt = #line) {
-            XCTAssertEqual(granted(user, resource), operations, "\(user) on \(resource)", file: file, line: line)
-        }
+        // What each user of the table must be granted: exactly this, nothing more.
+        var expected: [String: [String: Set<String>]] = [:]
         let ingest = IngestConfiguration(bootstrapServers: "")
         for topic in Set(ingest.topics.values) {
-            expect("hssk-ingest", ["Read", "Describe"], "topic:\(topic)")
-            expect("hssk-ingest", ["Read", "Write", "Describe"], "topic:\(IngestConfiguration.deadLetterTopic(of: topic))")
+            expected["hssk-ingest", default: [:]]["topic:\(topic)"] = ["Read", "Describe"]
+            expected["hssk-ingest", default: [:]]["topic:\(IngestConfiguration.deadLetterTopic(of: topic))"] = ["Read", "Write", "Describe"]
         }
-        expect("hssk-ingest", ["Read", "Describe"], "group:\(ingest.group)")
+        expected["hssk-ingest", default: [:]]["group:\(ingest.group)"] = ["Read", "Describe"]
         let feed = FeedPusherConfiguration()
-        expect("hssk-feed-publish", ["Write", "Describe"], "topic:\(FeedHeaders.topic)")
-        expect("hssk-feed-push", ["Read", "Describe"], "topic:\(feed.topic)")
-        expect("hssk-feed-push", ["Write", "Describe"], "topic:\(feed.deadLetterTopic)")
-        expect("hssk-feed-push", ["Read", "Describe"], "group:\(FeedPusherConfiguration.group)")
+        expected["hssk-feed-publish"] = ["topic:\(FeedHeaders.topic)": ["Write", "Describe"]]
+        expected["hssk-feed-push"] = ["topic:\(feed.topic)": ["Read", "Describe"], "topic:\(feed.deadLetterTopic)": ["Write", "Describe"],
+                                      "group:\(FeedPusherConfiguration.group)": ["Read", "Describe"]]
         let insurance = InsuranceSyncConfiguration(bootstrapServers: "")
-        expect("hssk-insurance-sync", ["Write", "Describe"], "topic:\(insurance.supplementsTopic)")
-        expect("hssk-insurance-sync", ["Read", "Describe"], "topic:\(insurance.acksTopic)")
-        expect("hssk-insurance-sync", ["Read", "Write", "Describe"], "topic:\(IngestConfiguration.deadLetterTopic(of: insurance.acksTopic))")
-        expect("hssk-insurance-sync", ["Read", "Describe"], "group:\(insurance.group)")
-        for user in ["hssk-ingest", "hssk-feed-publish", "hssk-feed-push", "hssk-insurance-sync", "@account"] {
-            expect(user, ["IdempotentWrite"], "cluster")
+        expected["hssk-insurance-sync"] = ["topic:\(insurance.supplementsTopic)": ["Write", "Describe"], "topic:\(insurance.acksTopic)": ["Read", "Describe"],
+                                           "topic:\(IngestConfiguration.deadLetterTopic(of: insurance.acksTopic))": ["Read", "Write", "Describe"],
+                                           "group:\(insurance.group)": ["Read", "Describe"]]
+        // Only the operators' account reads topic configs (topics check); hssk changes none.
+        expected["hssk-admin"] = ["topic-prefix:hssk.": ["Create", "Describe", "DescribeConfigs", "Read", "Write"]]
+        expected["@account"] = ["topic:{source-topic}": ["Write", "Describe"]]
+        expected["@bhxh"] = ["topic:\(insurance.supplementsTopic)": ["Read", "Describe"], "group:{account}": ["Read", "Describe"],
+                             "group-prefix:{account}.": ["Read", "Describe"]]
+        for user in ["hssk-admin", "hssk-ingest", "hssk-feed-publish", "hssk-feed-push", "hssk-insurance-sync", "@account"] {
+            expected[user, default: [:]]["cluster"] = ["IdempotentWrite"]
         }
-        // Only the operators' account reads topic configs (topics check); services ask for metadata only.
-        XCTAssertTrue(granted("hssk-admin", "topic-prefix:hssk.").isSuperset(of: ["Create", "Describe", "DescribeConfigs"]))
-        XCTAssertEqual(grants.filter { $0.operations.contains("DescribeConfigs") }.map(\.user), ["hssk-admin"])
+        var actual: [String: [String: Set<String>]] = [:]
+        for grant in grants { actual[grant.user, default: [:]][grant.resource, default: []].formUnion(grant.operations) }
+        XCTAssertEqual(Set(actual.keys), Set(expected.keys), "the table's users")
+        for (user, resources) in expected {
+            XCTAssertEqual(actual[user] ?? [:], resources, user)
+        }
         // Every topic the table names is in the catalogue.
         let catalogue = Set(try FileManager.default.contentsOfDirectory(atPath: repositoryRoot.appendingPathComponent("topics").path)
             .filter { $0.hasSuffix(".json") }.map { String($0.dropLast(5)) })

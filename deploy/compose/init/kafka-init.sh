@@ -9,8 +9,13 @@
 #   3. an interop account removed from kafka-accounts.txt, or a service (hssk-…) removed from
 #      kafka-acls.txt, loses its SCRAM credential too.
 # Topics themselves are created by `hssk topics apply` (the topics-init service), from the catalogue.
+# Safety: it refuses input it cannot read exactly (a missing or empty file, CRLF, an unknown operation
+# or resource name) before changing anything; it never removes a Deny (an operator's emergency block);
+# and it revokes at most 2 users per run unless KAFKA_INIT_REVOKE_MANY=yes (an emptied accounts file
+# must not lock every hospital out).
 # Kafka 2.3 or later; with Kafka < 2.7 (ZooKeeper mode) set KAFKA_INIT_ZOOKEEPER: SCRAM users live there.
 set -euo pipefail
+set -f           # no file-name expansion: a * in the policy is a Kafka wildcard, never a glob
 export LC_ALL=C  # sort and comm agree
 
 BIN="${KAFKA_INIT_BIN:-/opt/kafka/bin}"
@@ -20,8 +25,15 @@ PASSWORDS="${KAFKA_INIT_PASSWORDS:-/run/secrets/kafka-users}"
 ACCOUNTS="${KAFKA_INIT_ACCOUNTS:-/etc/hssk/kafka-accounts.txt}"
 ACLS="${KAFKA_INIT_ACLS:-/etc/hssk/kafka-acls.txt}"
 ZOOKEEPER="${KAFKA_INIT_ZOOKEEPER:-}"
+REVOKE_MANY="${KAFKA_INIT_REVOKE_MANY:-no}"
 ADMIN=(--bootstrap-server "$BOOTSTRAP" --command-config "$ADMIN_CONFIG")
 die() { echo "kafka-init: $*" >&2; exit 1; }
+for file in "$ACLS" "$ACCOUNTS"; do
+    [ -f "$file" ] && [ -r "$file" ] || die "$file is not a readable file (a missing bind mount becomes a directory)"
+    ! grep -q $'\r' "$file" || die "$file has CRLF line endings: save it with LF only"
+done
+operations_known=" All Read Write Create Delete Alter Describe ClusterAction DescribeConfigs AlterConfigs IdempotentWrite "
+name_pattern='^[A-Za-z0-9._{}-]+$'
 
 # The brokers take a while to elect a controller: wait (at most ~5 minutes) rather than fail.
 for attempt in $(seq 1 60); do
@@ -78,6 +90,10 @@ grant() {  # USER OPERATIONS RESOURCE (placeholders already filled)
 while read -r user operations resource rest; do
     case "$user" in ''|'#'*) continue ;; esac
     [ -n "$resource" ] && [ -z "$rest" ] || die "kafka-acls.txt: '$user $operations $resource $rest' is not USER OPERATIONS RESOURCE"
+    for op in ${operations//,/ }; do
+        [[ "$operations_known" == *" $op "* ]] || die "kafka-acls.txt: '$op' is not a Kafka ACL operation (spelled as in:$operations_known)"
+    done
+    [ "$resource" = cluster ] || [[ "${resource#*:}" =~ $name_pattern ]] || die "kafka-acls.txt: '$resource': names may hold only letters, digits, . _ - and {placeholders}"
     case "$user" in
         @account|@facility|@bhxh)
             for account in "${!account_topics[@]}"; do
@@ -97,6 +113,7 @@ while read -r user operations resource rest; do
             grant "$user" "$operations" "$resource" ;;
     esac
 done < "$ACLS"
+[ "${#services[@]}" -gt 0 ] || die "$ACLS grants no service anything: refusing to apply an empty policy"
 
 # --- SCRAM users ---------------------------------------------------------------------------------------
 if [ -n "$ZOOKEEPER" ]; then
@@ -108,20 +125,25 @@ fi
 # from the command line (visible to `ps` inside this container for the moment the call lasts).
 private="$(mktemp -d)"; chmod 0700 "$private"
 trap 'rm -rf "$private"' EXIT
+trap 'exit 130' INT TERM
 config_file_supported=false
 configs_help="$("$BIN/kafka-configs.sh" --help 2>&1 || true)"
 [[ "$configs_help" == *--add-config-file* ]] && config_file_supported=true
 scram_user() {
-    local name="$1" file="$PASSWORDS/$1.password"
+    local name="$1" file="$PASSWORDS/$1.password" password output status=0
     [ -s "$file" ] || die "no password file $file for Kafka user $name"
+    password="$(cat "$file")"
+    # The tools print their arguments on some errors: their output is shown only with the password
+    # blanked out.
     if $config_file_supported; then
-        (umask 077; printf 'SCRAM-SHA-512=iterations=8192,password=%s\n' "$(cat "$file")" > "$private/scram.properties")
-        "${CONFIGS[@]}" --alter --entity-type users --entity-name "$name" --add-config-file "$private/scram.properties" > /dev/null
+        (umask 077; printf 'SCRAM-SHA-512=iterations=8192,password=%s\n' "$password" > "$private/scram.properties")
+        output="$("${CONFIGS[@]}" --alter --entity-type users --entity-name "$name" --add-config-file "$private/scram.properties" 2>&1)" || status=$?
         rm -f "$private/scram.properties"
     else
-        "${CONFIGS[@]}" --alter --entity-type users --entity-name "$name" \
-            --add-config "SCRAM-SHA-512=[iterations=8192,password=$(cat "$file")]" > /dev/null
+        output="$("${CONFIGS[@]}" --alter --entity-type users --entity-name "$name" \
+            --add-config "SCRAM-SHA-512=[iterations=8192,password=$password]" 2>&1)" || status=$?
     fi
+    [ "$status" -eq 0 ] || die "could not set the SCRAM user $name: ${output//"$password"/<password>}"
     echo "kafka-init: SCRAM user $name"
 }
 for user in "${services[@]}" "${!account_topics[@]}"; do scram_user "$user"; done
@@ -154,6 +176,7 @@ done | sort -u > "$wanted"
             name = substr(rest, length(pattern) + 2)
         } else { type = "" }
         type = tolower(type); pattern = tolower(pattern)
+        if (index(name, "|") > 0) { print "kafka-init: note: left alone, a name with |: " name > "/dev/stderr"; type = "" }
         next
     }
     type != "" && /principal=/ {
@@ -174,6 +197,7 @@ done | sort -u > "$wanted"
         print principal "|" type "|" pattern "|" name "|" op "|" host "|" perm
     }
 ' | sort -u > "$private/present"
+
 # --- ACLs: add what is missing -------------------------------------------------------------------------
 # Each Kafka tool call grants every user × resource × operation it names, and costs a JVM start: the
 # missing grants are merged into as few calls as that allows (same operations, same users).
@@ -211,29 +235,53 @@ done
 # The names hssk owns: its services' users (hssk-…, also one no longer in the table) and anything
 # named like an interop account.
 managed() { [[ "$1" == hssk-* ]] || is_interop "$1"; }
+# What would go, first: a mistake that would revoke many users at once is refused before any change.
+: > "$private/remove"
 while IFS='|' read -r principal type pattern name op host perm; do
     user="${principal#User:}"
+    if [ "$user" = '*' ]; then
+        echo "kafka-init: warning: a grant to every user: $perm $op on $type $name ($pattern) — not in the policy, left alone" >&2
+        continue
+    fi
     managed "$user" || continue
     grep -qxF "$principal|$type|$pattern|$name|$op|$host|$perm" "$wanted" && continue
-    args=(--allow-principal "$principal" --allow-host "$host")
-    [ "$perm" = Deny ] && args=(--deny-principal "$principal" --deny-host "$host")
-    args+=(--operation "$op")
+    if [ "$perm" = Deny ]; then
+        echo "kafka-init: note: Deny $user $op on $type $name ($pattern) left in place (remove it by hand when it is no longer needed)"
+        continue
+    fi
+    case "$type" in topic|group|cluster) ;; *) echo "kafka-init: note: $user's $op on $type $name left alone (hssk grants none)"; continue ;; esac
+    echo "$principal|$type|$pattern|$name|$op|$host|$perm" >> "$private/remove"
+done < "$private/present"
+# SCRAM users that neither file lists any more. Kafka 2.x prints "Configs for user-principal 'NAME'
+# are SCRAM-SHA-512=…", 3.x/4.x "SCRAM credential configs for user-principal 'NAME' are …"; users with
+# only quotas are not SCRAM users.
+users_described="$("${CONFIGS[@]}" --describe --entity-type users)"
+retired="$({ grep 'SCRAM-SHA-512' <<< "$users_described" | grep -o "user-principal '[^']*'" || true; } |
+    sed "s/^user-principal '//; s/'\$//" | sort -u | while read -r user; do
+        managed "$user" || continue
+        [ -n "${account_topics[$user]+listed}" ] && continue
+        [[ " ${services[*]} " == *" $user "* ]] && continue
+        echo "$user"
+    done)"
+# Users who keep no grant at all, or lose their credential, are being revoked.
+revoked="$({ cut -d'|' -f1 "$private/remove" | sort -u | while read -r principal; do
+    grep -q "^$principal|" "$wanted" || echo "${principal#User:}"; done; echo "$retired"; } | sed '/^$/d' | sort -u)"
+if [ "$(grep -c . <<< "$revoked" || true)" -gt 2 ] && [ "$REVOKE_MANY" != yes ]; then
+    die "this run would revoke $(grep -c . <<< "$revoked") users ($(tr '\n' ' ' <<< "$revoked")): refusing. Check $ACCOUNTS and $ACLS; if it is meant, run again with KAFKA_INIT_REVOKE_MANY=yes"
+fi
+while IFS='|' read -r principal type pattern name op host perm; do
+    user="${principal#User:}"
+    args=(--allow-principal "$principal" --allow-host "$host" --operation "$op")
     if [ "$type" = cluster ]; then args+=(--cluster); else args+=("--$type" "$name" --resource-pattern-type "$pattern"); fi
     "$BIN/kafka-acls.sh" "${ADMIN[@]}" --remove --force "${args[@]}" > /dev/null
     echo "kafka-init: removed $perm $user $op $type $name ($pattern)"
-done < "$private/present"
+done < "$private/remove"
 
 # --- SCRAM users of removed accounts -------------------------------------------------------------------
-# Kafka 2.x prints "Configs for user-principal 'NAME' are …", 3.x/4.x "SCRAM credential configs for
-# user-principal 'NAME' are …".
-users_described="$("${CONFIGS[@]}" --describe --entity-type users)"
-{ grep -o "user-principal '[^']*'" <<< "$users_described" || true; } | sed "s/^user-principal '//; s/'\$//" | sort -u |
 while read -r user; do
-    managed "$user" || continue
-    [ -n "${account_topics[$user]+listed}" ] && continue
-    [[ " ${services[*]} " == *" $user "* ]] && continue
+    [ -n "$user" ] || continue
     "${CONFIGS[@]}" --alter --entity-type users --entity-name "$user" --delete-config SCRAM-SHA-512 > /dev/null
     echo "kafka-init: removed SCRAM user $user (in neither $(basename "$ACCOUNTS") nor $(basename "$ACLS"))"
-done
+done <<< "$retired"
 
 echo "kafka-init: done"
