@@ -9,8 +9,8 @@
 #   3. an interop account removed from kafka-accounts.txt, or a service (hssk-…) removed from
 #      kafka-acls.txt, loses its SCRAM credential too.
 # Topics themselves are created by `hssk topics apply` (the topics-init service), from the catalogue.
-# Safety: it refuses input it cannot read exactly (a missing or empty file, CRLF, an unknown operation
-# or resource name) before changing anything; it never removes a Deny (an operator's emergency block);
+# Safety: it refuses input it cannot read exactly (a missing file, an empty policy, CRLF, an unknown
+# operation or resource name) before changing anything; it never removes a Deny (an operator's emergency block);
 # and it revokes at most 2 users per run unless KAFKA_INIT_REVOKE_MANY=yes (an emptied accounts file
 # must not lock every hospital out).
 # Kafka 2.3 or later; with Kafka < 2.7 (ZooKeeper mode) set KAFKA_INIT_ZOOKEEPER: SCRAM users live there.
