@@ -1,8 +1,8 @@
 import Foundation
 import HealthModel
 import Kafka
-import Services
 import SyntheticPopulation
+import Tooling
 
 /// What a chaos run publishes: a synthetic population as its sources send it (signed, and unsigned,
 /// forged or invalid where the ground truth says so) with hostile records mixed in — oversized junk

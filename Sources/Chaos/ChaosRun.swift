@@ -1,10 +1,15 @@
+import Administration
+import CitizenFeed
 import Foundation
 import HealthModel
+import Ingest
 import Kafka
 import RecordStore
-import Services
+import ServiceRuntime
+import SourceAdapters
 import Synchronization
 import SyntheticPopulation
+import Tooling
 
 /// `hssk chaos`: the standing proof of exactly-once (DESIGN §6). While a synthetic population is
 /// published, `hssk ingest` processes of one group are SIGKILLed, stopped and added at random, brokers
@@ -151,7 +156,7 @@ public struct ChaosRun: Sendable {
             bootstrap = embedded.bootstrapServers
         }
         defer { cluster?.shutdown() }
-        let sourceTopics = SourcePublisher.defaultTopics.values.sorted()
+        let sourceTopics = SourceTopics.defaults.values.sorted()
         note("cluster \(bootstrap); store \(report.backend); \(publisher.messages.count) records to publish (\(publisher.hostile) hostile)")
 
         // The citizen feed's receiver lives here; publisher and pusher are processes like ingest.
@@ -322,7 +327,7 @@ public struct ChaosRun: Sendable {
         }
         let publishedCoordinates = Set(records.map { "\($0.topic)/\($0.partition)/\($0.offset)" })
         var letters: [ChaosAccounting.Letter] = []
-        let dlqRetention = try await reader.read(sourceTopics.map(IngestConfiguration.deadLetterTopic)) { record in
+        let dlqRetention = try await reader.read(sourceTopics.map(SourceTopics.deadLetterTopic)) { record in
             guard let topic = record.headerText(DeadLetterHeaders.sourceTopic), let partition = record.headerText(DeadLetterHeaders.sourcePartition).flatMap(Int32.init),
                   let offset = record.headerText(DeadLetterHeaders.sourceOffset).flatMap(Int64.init), publishedCoordinates.contains("\(topic)/\(partition)/\(offset)") else { return }
             letters.append(ChaosAccounting.Letter(sourceTopic: topic, sourcePartition: partition, sourceOffset: offset,

@@ -1,9 +1,12 @@
 import Foundation
 import HealthModel
+import Ingest
 import Kafka
 import RecordStore
-import Services
+import ServiceRuntime
+import SourceAdapters
 import SyntheticPopulation
+import Tooling
 
 /// An embedded cluster with the source and dead-letter topics, synthetic sources with registered
 /// keys, and the checks the ingest tests make: what was published, stored and dead-lettered.
@@ -41,10 +44,10 @@ public final class IngestScenario: Sendable {
     /// Starts a cluster with the four source topics and their dead-letter topics.
     public init(brokers: Int = 3, partitions: Int = 4) throws {
         cluster = try EmbeddedCluster(brokers: brokers)
-        topics = SourcePublisher.defaultTopics
+        topics = SourceTopics.defaults
         for topic in topics.values {
             try cluster.createTopic(topic, partitions: partitions, replicationFactor: min(3, brokers))
-            try cluster.createTopic(IngestConfiguration.deadLetterTopic(of: topic), partitions: partitions, replicationFactor: min(3, brokers))
+            try cluster.createTopic(SourceTopics.deadLetterTopic(of: topic), partitions: partitions, replicationFactor: min(3, brokers))
         }
         sources = try SyntheticSources(topics: topics)
     }
@@ -127,7 +130,7 @@ public final class IngestScenario: Sendable {
         config.sessionTimeoutMs = 6_000
         config.heartbeatIntervalMs = 500
         let consumer = try Consumer(config: config)
-        try await consumer.subscribe(topics.values.map(IngestConfiguration.deadLetterTopic).sorted())
+        try await consumer.subscribe(topics.values.map(SourceTopics.deadLetterTopic).sorted())
         var out: [DeadLetter] = []
         let deadline = ContinuousClock.now + timeout
         var quietSince = ContinuousClock.now

@@ -98,7 +98,7 @@ final class CommandLineTests: XCTestCase {
 /// `hssk publish`: dry runs (exit 0 and 1), usage errors (exit 2) and a real publish to `hssk broker`.
 final class PublishCommandTests: XCTestCase {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    var xml130: URL { root.appendingPathComponent("Tests/ServicesTests/Fixtures/xml130") }
+    var xml130: URL { root.appendingPathComponent("Tests/SourceAdaptersTests/Fixtures/xml130") }
     var folder: URL!
     var keyFile: URL!
 

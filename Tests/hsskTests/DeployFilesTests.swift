@@ -1,5 +1,8 @@
+import CitizenFeed
 import Foundation
-import Services
+import Ingest
+import InsuranceSync
+import ServiceRuntime
 import XCTest
 
 /// deploy/ (Docker Compose, Kubernetes, systemd) stays consistent with the code: the files parse, have
@@ -335,7 +338,7 @@ final class DeployFilesTests: XCTestCase {
         let ingest = IngestConfiguration(bootstrapServers: "")
         for topic in Set(ingest.topics.values) {
             expected["hssk-ingest", default: [:]]["topic:\(topic)"] = ["Read", "Describe"]
-            expected["hssk-ingest", default: [:]]["topic:\(IngestConfiguration.deadLetterTopic(of: topic))"] = ["Read", "Write", "Describe"]
+            expected["hssk-ingest", default: [:]]["topic:\(SourceTopics.deadLetterTopic(of: topic))"] = ["Read", "Write", "Describe"]
         }
         expected["hssk-ingest", default: [:]]["group:\(ingest.group)"] = ["Read", "Describe"]
         let feed = FeedPusherConfiguration()
@@ -344,7 +347,7 @@ final class DeployFilesTests: XCTestCase {
                                       "group:\(FeedPusherConfiguration.group)": ["Read", "Describe"]]
         let insurance = InsuranceSyncConfiguration(bootstrapServers: "")
         expected["hssk-insurance-sync"] = ["topic:\(insurance.supplementsTopic)": ["Write", "Describe"], "topic:\(insurance.acksTopic)": ["Read", "Describe"],
-                                           "topic:\(IngestConfiguration.deadLetterTopic(of: insurance.acksTopic))": ["Read", "Write", "Describe"],
+                                           "topic:\(SourceTopics.deadLetterTopic(of: insurance.acksTopic))": ["Read", "Write", "Describe"],
                                            "group:\(insurance.group)": ["Read", "Describe"]]
         // Only the operators' account reads topic configs (topics check); hssk changes none.
         expected["hssk-admin"] = ["topic-prefix:hssk.": ["Create", "Describe", "DescribeConfigs", "Read", "Write"]]

@@ -1,7 +1,8 @@
+import CitizenFeed
 import Foundation
 import HSSKTesting
 import Kafka
-import Services
+import Tooling
 import XCTest
 
 /// `hssk feed push` as production treats it: killed with SIGKILL while a batch is being posted,

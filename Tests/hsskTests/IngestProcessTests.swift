@@ -1,9 +1,8 @@
 import Foundation
-import HealthModel
 import HSSKTesting
+import HealthModel
 import Kafka
 import RecordStore
-import Services
 import SyntheticPopulation
 import XCTest
 

@@ -167,6 +167,16 @@ public enum RecordDecoder {
         return try encoder.encode(record)
     }
 
+    /// The canonical JSON of any source record.
+    public static func encode(_ record: SourceRecord) throws -> Data {
+        switch record {
+        case .visit(let r): return try encode(r)
+        case .vaccination(let r): return try encode(r)
+        case .insuranceCard(let r): return try encode(r)
+        case .registryEvent(let r): return try encode(r)
+        }
+    }
+
     /// Keys the input has but the decoded record does not write back are unknown (or `null`).
     private static func reportUnknownFields(input: JSONValue, known: JSONValue, path: String, into issues: inout IssueCollector) {
         switch (input, known) {

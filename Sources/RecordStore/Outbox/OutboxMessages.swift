@@ -1,4 +1,5 @@
 import Foundation
+import HealthModel
 
 /// The outbox kinds written by ingest (and the store's merge operations) and read by the publishers.
 ///
@@ -11,6 +12,17 @@ public enum OutboxKinds {
     public static let citizenFeed = "citizen-feed"
     /// The health record learned something insurance may lack: compute supplements for the person.
     public static let insuranceSupplement = "insurance-supplement"
+
+    /// True when storing `record` may change what the health record would supplement for its person:
+    /// a card change (insurance's values, a new link), any registry event, or a record carrying a
+    /// personal ID or phone. Ingest queues an `insuranceSupplement` row for such persons, and the
+    /// insurance sync decides; the rule lives with the contract so that ingest needs no insurance code.
+    public static func concernsInsurance(_ record: SourceRecord) -> Bool {
+        switch record {
+        case .insuranceCard, .registryEvent: return true
+        case .visit, .vaccination: return record.subject.personalId != nil || record.subject.phone != nil
+        }
+    }
 }
 
 /// Why a person's documents must be rebuilt (the outbox payload of `OutboxKinds.citizenFeed`).

@@ -10,17 +10,24 @@ public protocol SenderAccountStore: AnyObject, Sendable {
     func touchAccount(named name: String) async throws
 }
 
-/// The health-record store: one protocol, two backends (SQLite, PostgreSQL) with identical behaviour.
+/// The health-record store: two backends (SQLite, PostgreSQL) with identical behaviour, seen by each
+/// service through the roles below; `HealthRecordStore` is all of them, what the backends implement.
 ///
 /// All methods throw `StoreError` only. Every call runs on the store's own thread; concurrent
 /// callers are serialised per store, and separate stores on one database exclude each other's writes.
-public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAccountStore {
-    /// `sqlite` or `postgres`.
-    var backendName: String { get }
+public protocol HealthRecordStore: BatchStore, PersonIndexStore, OutboxStore, InsuranceLedger, AccountStore, StoreMaintenance {}
 
+/// What ingest writes: consumer batches, exactly once, fenced by the stored positions.
+public protocol BatchStore: ConsumerPositions, DeadLetterStore, SenderAccountStore {
     /// Applies a consumer batch atomically: records, identity, outbox, dead letters and offsets, or nothing.
     func apply(_ batch: StoreBatch) async throws -> ApplyResult
 
+    /// All stored versions of a source key on a topic, oldest first.
+    func sourceVersions(topic: String, key: String) async throws -> [SourceVersion]
+}
+
+/// What the person index reads and changes: identifiers, blocks, snapshots, merges, reviews, its match model.
+public protocol PersonIndexStore: AnyObject, Sendable {
     /// Persons having an identifier with this value (active and, when asked, historic ones).
     func findPersons(_ type: IdentifierType, _ value: String, includeHistoric: Bool) async throws -> [IdentifierMatch]
     /// Persons sharing a blocking key.
@@ -55,10 +62,6 @@ public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAcc
     func relations(of person: PersonID) async throws -> [PersonRelation]
     /// Merge log entries involving a person (as survivor or merged).
     func merges(involving person: PersonID) async throws -> [MergeLogEntry]
-    /// Everything the store holds about a person, read in one consistent snapshot: the person, their
-    /// current (non-superseded) source records decrypted, their relations and the related persons.
-    func personFile(_ id: PersonID) async throws -> PersonFile?
-
     /// Opens a review task outside a batch.
     func openReview(_ draft: ReviewTaskDraft, actor: String) async throws -> Int64
     /// Review tasks, open ones only unless `includeResolved`.
@@ -66,8 +69,19 @@ public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAcc
     /// Resolves a review task with a decision text.
     func resolveReview(_ id: Int64, resolution: String, actor: String) async throws
 
-    /// All stored versions of a source key on a topic, oldest first.
-    func sourceVersions(topic: String, key: String) async throws -> [SourceVersion]
+    /// Creates or replaces a match model's settings (estimated m/u), audited as `actor`.
+    func saveMatchModel(_ model: StoredMatchModel, actor: String) async throws
+    /// A match model's stored settings, nil when none were saved.
+    func matchModel(named name: String) async throws -> StoredMatchModel?
+
+}
+
+/// What the outbox readers (citizen feed, insurance outbound) need: pending rows and the person files they rebuild from.
+public protocol OutboxStore: AnyObject, Sendable {
+    /// Everything the store holds about a person, read in one consistent snapshot: the person, their
+    /// current (non-superseded) source records decrypted, their relations and the related persons.
+    func personFile(_ id: PersonID) async throws -> PersonFile?
+
     /// Pending outbox messages of a kind, oldest first. A row whose payload fails authentication is
     /// returned with `OutboxEntry.problem` set, not thrown: one damaged row must not stop its reader.
     func pendingOutbox(kind: String, limit: Int) async throws -> [OutboxEntry]
@@ -81,6 +95,10 @@ public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAcc
     /// Outbox rows of `kind` not yet done (the metrics' backlog gauge).
     func outboxBacklog(kind: String) async throws -> Int
 
+}
+
+/// The insurance sync's ledger: cards as BHXH sent them, supplements and BHXH's answers.
+public protocol InsuranceLedger: ConsumerPositions, DeadLetterStore, SenderAccountStore {
     /// The card of a BHXH number (state folded in effective order, linked persons), nil when unknown.
     func insuranceCard(bhxhNumber: String) async throws -> InsuranceCardRecord?
     /// What the insurance sync needs of a person: linked cards and current non-insurance records.
@@ -102,6 +120,10 @@ public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAcc
     /// Counts for the insurance report, card validity judged on `day` (`YYYY-MM-DD`).
     func insuranceReport(day: String) async throws -> InsuranceReport
 
+}
+
+/// Interop accounts (Hà Nội regulation art. 7) as operators manage them.
+public protocol AccountStore: SenderAccountStore {
     /// Creates or updates an interop account; the signing key is stored encrypted.
     func saveAccount(_ account: InteropAccount) async throws
     /// An interop account by name.
@@ -117,10 +139,12 @@ public protocol HealthRecordStore: ConsumerPositions, DeadLetterStore, SenderAcc
     /// Locks every unlocked account last seen (or, never seen, created) before `cutoff`; one audit row each; returns their names.
     func lockInactiveAccounts(unusedSince cutoff: Date, actor: String) async throws -> [String]
 
-    /// Creates or replaces a match model's settings (estimated m/u), audited as `actor`.
-    func saveMatchModel(_ model: StoredMatchModel, actor: String) async throws
-    /// A match model's stored settings, nil when none were saved.
-    func matchModel(named name: String) async throws -> StoredMatchModel?
+}
+
+/// Audit, verification, key rotation and backups (art. 19).
+public protocol StoreMaintenance: AnyObject, Sendable {
+    /// `sqlite` or `postgres`.
+    var backendName: String { get }
 
     /// Appends an audit entry (no personal data in `subject` / `detail`: ids and counts only).
     func audit(actor: String, action: String, subject: String, detail: String) async throws
@@ -331,7 +355,7 @@ public struct RotationReport: Sendable, Codable {
     public var reencrypted: Int
 }
 
-extension HealthRecordStore {
+extension PersonIndexStore {
     /// The person index's stored match model (`StoredMatchModel.personIndex`), nil when none was saved.
     public func matchModel() async throws -> StoredMatchModel? { try await matchModel(named: StoredMatchModel.personIndex) }
 

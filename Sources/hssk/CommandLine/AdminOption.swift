@@ -1,5 +1,5 @@
 import Foundation
-import Services
+import ServiceRuntime
 
 /// `--admin`, on every long-running service.
 let adminOption = Option(name: "admin", value: "HOST:PORT",
@@ -12,6 +12,6 @@ func withAdminEndpoint(_ service: any ObservableService, _ arguments: ParsedArgu
     guard let text = arguments.string(adminOption.name) else { return [service] }
     let (host, port) = try AdminEndpoint.address(text)
     let endpoint = try AdminEndpoint(host: host, port: port, service: service)
-    IngestLog.standardError.event("info", "admin.listening", ["service": .text(service.name), "host": .text(host), "port": .int(Int64(endpoint.port))])
+    EventLog.standardError.event(.info, "admin.listening", ["service": .text(service.name), "host": .text(host), "port": .int(Int64(endpoint.port))])
     return [service, endpoint]
 }

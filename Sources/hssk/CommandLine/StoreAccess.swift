@@ -1,5 +1,5 @@
+import Administration
 import RecordStore
-import Services
 
 /// Opens the store a service works on (waiting out a locked, restarting or full database), runs
 /// `body` with it and closes it on every path (a service's store must be closed cleanly after SIGTERM

@@ -1,6 +1,7 @@
+import Administration
 import Foundation
 import RecordStore
-import Services
+import ServiceRuntime
 
 // hssk accounts: the interop accounts senders sign with (DESIGN.md §9, docs/operations/accounts.md).
 

@@ -1,5 +1,5 @@
 import Foundation
-import Services
+import Tooling
 
 let benchCommand = Command(
     name: "bench", summary: "Measure hssk against its targets (DESIGN.md §10); ratios come from one run.",

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
-import Services
+import ServiceRuntime
+import Tooling
 
 let brokerCommand = Command(
     name: "broker", summary: "Run the embedded Kafka cluster (librdkafka's mock cluster) on loopback ports.",

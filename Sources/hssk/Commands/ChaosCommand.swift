@@ -1,6 +1,5 @@
 import Chaos
 import Foundation
-import Services
 
 let chaosCommand = Command(
     name: "chaos", summary: "Prove exactly-once: kill, stop and add ingest processes, fail brokers and the store, mix in hostile records; then account for every record.",

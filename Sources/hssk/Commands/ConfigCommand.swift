@@ -1,5 +1,5 @@
 import Foundation
-import Services
+import ServiceRuntime
 
 // hssk config check / show: the settings file and what a command would run with (docs/configuration.md).
 

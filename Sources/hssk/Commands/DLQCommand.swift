@@ -1,7 +1,7 @@
 import Foundation
 import HealthModel
 import Kafka
-import Services
+import ServiceRuntime
 
 // hssk dlq: list, show and replay dead letters (DESIGN.md §5, docs/operations/dead-letters.md).
 
@@ -181,16 +181,7 @@ private func replay(_ arguments: ParsedArguments) async throws -> Int32 {
     let dryRun = arguments.flag("dry-run")
     var producer: Producer?
     if !dryRun {
-        var config = ProducerConfig(bootstrapServers: target.client.bootstrapServers)
-        config.client = target.client
-        config.messageTimeoutMs = 30_000
-        let admin = try Admin(config: target.client, timeout: .seconds(10))
-        let source = target.topic.sourceTopic
-        guard try await admin.findTopics([source])[source] != nil else {
-            printError("hssk dlq replay: source topic \(source) does not exist")
-            return 1
-        }
-        producer = try Producer(config: config)
+        producer = try await Producer.checked(client: target.client, topic: target.topic.sourceTopic, messageTimeoutMs: 30_000)
     }
     let replayer = DeadLetterReplayer(producer: producer)
     var replayed = 0, refused = 0

@@ -1,6 +1,6 @@
 import Foundation
 import Linkage
-import Services
+import PersonIndex
 
 // hssk dedup: the duplicate sweep over the whole person index, and the estimate of its match model
 // (docs/person-index.md).

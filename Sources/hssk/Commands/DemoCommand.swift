@@ -1,6 +1,7 @@
 import Foundation
-import Services
+import ServiceRuntime
 import Synchronization
+import Tooling
 
 let demoCommand = Command(
     name: "demo", summary: "The whole pipeline in one process on the embedded cluster, checked against a synthetic population's ground truth.",

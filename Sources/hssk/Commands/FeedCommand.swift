@@ -1,7 +1,9 @@
+import CitizenFeed
 import Foundation
 import Kafka
 import RecordStore
-import Services
+import ServiceRuntime
+import Tooling
 
 // hssk feed publish / push / sink: the citizen feed (docs/citizen-feed.md).
 
@@ -57,19 +59,12 @@ let feedPublishCommand = Command(
         return 0
     })
 
-/// An idempotent producer whose cluster answered a metadata request for `topic` (a wrong address or
-/// a missing topic is an error at start, not a silent retry loop).
+/// The feed's producer, checked against its topic at start (`Producer.checked`).
 func feedProducer(bootstrap: String, properties: [String: String], topic: String) async throws -> Producer {
     var client = KafkaClientConfig(bootstrapServers: bootstrap)
     client.properties = properties
     client.logLevel = 3
-    let admin = try Admin(config: client, timeout: .seconds(10))
-    guard try await admin.findTopics([topic])[topic] != nil else {
-        throw KafkaError.operation("metadata", .unknownTopicOrPartition, detail: "topic \(topic) does not exist (hssk topics apply) or this account may not describe it (its Kafka ACLs)")
-    }
-    var config = ProducerConfig(bootstrapServers: bootstrap)
-    config.client = client
-    return try Producer(config: config)
+    return try await Producer.checked(client: client, topic: topic)
 }
 
 let feedPushCommand = Command(
@@ -100,10 +95,10 @@ let feedPushCommand = Command(
                                                  signingKey: try signingKey(arguments.string("key-file")))
         endpoint.timeout = .seconds(try arguments.int("timeout", default: 30))
         if url.scheme == "http", !["127.0.0.1", "localhost", "::1"].contains(url.host ?? "") {
-            IngestLog.standardError.event("warning", "feed.push.plainHTTP", ["host": .text(url.host ?? ""), "advice": "use https outside tests"])
+            EventLog.standardError.event(.warning, "feed.push.plainHTTP", ["host": .text(url.host ?? ""), "advice": "use https outside tests"])
         }
         if endpoint.bearerToken == nil && endpoint.signingKey == nil {
-            IngestLog.standardError.event("warning", "feed.push.unauthenticated", ["advice": "give --token-file or --key-file"])
+            EventLog.standardError.event(.warning, "feed.push.unauthenticated", ["advice": "give --token-file or --key-file"])
         }
         var configuration = FeedPusherConfiguration()
         configuration.batchSize = try arguments.int("batch", default: 200)

@@ -1,7 +1,9 @@
 import Foundation
 import HealthModel
+import Ingest
 import RecordStore
-import Services
+import ServiceRuntime
+import SourceAdapters
 
 let ingestCommand = Command(
     name: "ingest", summary: "Consume the source topics into the health-record store, exactly once (DESIGN.md §6).",
@@ -37,8 +39,8 @@ let ingestCommand = Command(
         if !topics.isEmpty {
             var chosen: [RecordKind: String] = [:]
             for topic in topics {
-                guard let kind = SourcePublisher.defaultTopics.first(where: { topic.hasPrefix($0.value) })?.key else {
-                    throw UsageError(description: "--topic \(topic): not one of \(SourcePublisher.defaultTopics.values.sorted().joined(separator: ", "))")
+                guard let kind = SourceTopics.defaults.first(where: { topic.hasPrefix($0.value) })?.key else {
+                    throw UsageError(description: "--topic \(topic): not one of \(SourceTopics.defaults.values.sorted().joined(separator: ", "))")
                 }
                 chosen[kind] = topic
             }

@@ -1,6 +1,7 @@
 import Foundation
+import InsuranceSync
 import RecordStore
-import Services
+import ServiceRuntime
 
 // hssk insurance: the two-way connection with Vietnam Social Security (Hà Nội regulation art. 18;
 // docs/insurance.md). Card changes come in through `hssk ingest`; this command sends what the health
@@ -52,7 +53,7 @@ let insuranceCommand = Command(
                     let service = InsuranceSync(configuration: configuration, store: store)
                     if arguments.flag("rescan") {
                         let queued = try await service.queueAllCardHolders()
-                        IngestLog.standardError.event("info", "insurance.rescan.queued", ["cardHolders": .int(Int64(queued))])
+                        EventLog.standardError.event(.info, "insurance.rescan.queued", ["cardHolders": .int(Int64(queued))])
                     }
                     try await ServiceRunner.run(try withAdminEndpoint(service, arguments))
                 }

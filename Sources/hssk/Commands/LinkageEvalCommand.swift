@@ -1,6 +1,6 @@
 import Foundation
 import Linkage
-import Services
+import Tooling
 
 let linkageEvalCommand = Command(
     name: "linkage-eval", summary: "Measure the person index against labelled data: precision, recall, F1.",

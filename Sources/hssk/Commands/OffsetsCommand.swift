@@ -1,7 +1,7 @@
+import Administration
 import Foundation
 import Kafka
 import RecordStore
-import Services
 
 // hssk offsets: consumer positions kept in the store, and retention gaps (docs/operations/record-store.md).
 

@@ -1,7 +1,6 @@
 import Foundation
 import HealthModel
 import RecordStore
-import Services
 
 // hssk persons: look at a person of the index and correct merges (docs/person-index.md).
 

@@ -1,7 +1,8 @@
 import Foundation
 import HealthModel
 import Kafka
-import Services
+import ServiceRuntime
+import SourceAdapters
 
 private let publishOptions = [
     Option(name: "bootstrap", value: "HOST:PORT,...", help: "Kafka brokers (not needed with --dry-run)."),
@@ -57,9 +58,9 @@ private func runPublish(_ arguments: ParsedArguments, kind: RecordKind) async th
     let bootstrap = arguments.string("bootstrap")
     if !dryRun && bootstrap == nil { throw UsageError(description: "--bootstrap is required (or use --dry-run)") }
 
-    var topics = SourcePublisher.defaultTopics
+    var topics = SourceTopics.defaults
     if let catalogue = try? TopicCatalogue.load(from: arguments.string("topics-dir").map { URL(fileURLWithPath: $0) } ?? TopicCatalogue.defaultDirectory()) {
-        topics = SourcePublisher.topics(from: catalogue)
+        topics = SourceTopics.named(by: catalogue)
     }
     var producer: Producer?
     if !dryRun, let bootstrap {
@@ -105,13 +106,7 @@ private func connect(bootstrap: String, properties: [String: String], topic: Str
     var client = KafkaClientConfig(bootstrapServers: bootstrap)
     client.properties = properties
     client.logLevel = 3
-    let admin = try Admin(config: client, timeout: .seconds(10))
-    let found = try await admin.findTopics([topic])
-    guard found[topic] != nil else { throw KafkaError.operation("metadata", .unknownTopicOrPartition, detail: "topic \(topic) does not exist or this account may not describe it (its Kafka ACLs)") }
-    var config = ProducerConfig(bootstrapServers: bootstrap)
-    config.client = client
-    config.messageTimeoutMs = 30_000
-    return try Producer(config: config)
+    return try await Producer.checked(client: client, topic: topic, messageTimeoutMs: 30_000)
 }
 
 private func report(_ results: [PublishResult], labels: [String], showWarnings: Bool = true, tally: inout Tally) {

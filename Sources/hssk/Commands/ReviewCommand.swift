@@ -1,7 +1,7 @@
 import Foundation
 import HealthModel
+import PersonIndex
 import RecordStore
-import Services
 
 // hssk review: the person index's review queue (Hà Nội art. 13.5; docs/person-index.md).
 

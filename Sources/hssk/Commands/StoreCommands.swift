@@ -1,6 +1,6 @@
+import Administration
 import Foundation
 import RecordStore
-import Services
 
 // hssk backup / restore / verify / keys: the health-record store's operations (DESIGN.md §7).
 

@@ -1,6 +1,6 @@
 import Foundation
 import Kafka
-import Services
+import ServiceRuntime
 
 private let topicsDirectoryOption = Option(name: "topics-dir", value: "DIR", help: "Topic catalogue folder.",
                                            defaultValue: "$HSSK_TOPICS_DIR, ./topics, or the build's source tree")
