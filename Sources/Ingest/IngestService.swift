@@ -415,24 +415,11 @@ public final class IngestService: ObservableService {
                          _ watchdog: Watchdog) async throws -> IngestUnit {
         let names = Set(records.compactMap { $0.headerText(EnvelopeHeaders.source) })
         let accounts = try await retrying("accounts") { try await self.senders.senders(named: names) }
-        var unit = IngestUnit(ranges: ranges)
         let verdicts = await watchdog.guarding { await triage(records, poison: poison, accounts: accounts) }
-        for (record, verdict) in zip(records, verdicts) {
-            unit.records[record.topicPartition, default: 0] += 1
-            switch verdict {
-            case .accepted(let record):
-                unit.accepted.append(record)
-            case .rejected(let rejection):
-                let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
-                let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)
-                let letter = DeadLetterBuilder.letter(topic: SourceTopics.deadLetterTopic(of: record.topic), source: source, key: record.key,
-                                                      value: record.value, headers: headers.headers, headerCount: headers.total, code: rejection.code,
-                                                      issues: rejection.issues)
-                unit.deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
-                unit.codes[rejection.code, default: 0] += 1
-                log.event(.warning, "record.deadLettered", ["topic": .text(record.topic), "partition": .int(Int64(record.partition)),
-                                                             "offset": .int(record.offset), "code": .text(rejection.code)])
-            }
+        let unit = IngestUnit(records, verdicts: verdicts, ranges: ranges)
+        for letter in unit.deadLetters {
+            log.event(.warning, "record.deadLettered", ["topic": .text(letter.source.topic), "partition": .int(Int64(letter.source.partition)),
+                                                         "offset": .int(letter.source.offset), "code": .text(letter.code)])
         }
         return unit
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HealthModel
 import Kafka
 import RecordStore
 import ServiceRuntime
@@ -67,5 +68,29 @@ struct IngestUnit: Sendable {
             }
         }
         return units
+    }
+}
+
+extension IngestUnit {
+    /// A unit covering `ranges`, from consumed records and their triage verdicts (in the same order):
+    /// the accepted records to link, a dead letter for each rejected one (key, value and headers as
+    /// received, trimmed to fit), and the records counted per partition.
+    init(_ consumed: [ConsumerRecord], verdicts: [RecordTriage.Verdict], ranges: [Kafka.TopicPartition: OffsetRange]) {
+        self.ranges = ranges
+        for (record, verdict) in zip(consumed, verdicts) {
+            records[record.topicPartition, default: 0] += 1
+            switch verdict {
+            case .accepted(let accepted):
+                self.accepted.append(accepted)
+            case .rejected(let rejection):
+                let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
+                let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)
+                let letter = DeadLetterBuilder.letter(topic: SourceTopics.deadLetterTopic(of: record.topic), source: source, key: record.key,
+                                                      value: record.value, headers: headers.headers, headerCount: headers.total, code: rejection.code,
+                                                      issues: rejection.issues)
+                deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
+                codes[rejection.code, default: 0] += 1
+            }
+        }
     }
 }

@@ -1,3 +1,4 @@
+import HealthModel
 @testable import PersonIndex
 import RecordStore
 import XCTest

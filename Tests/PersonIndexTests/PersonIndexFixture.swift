@@ -54,19 +54,7 @@ struct PersonIndexFixture {
                            coordinates: KafkaCoordinates(topic: topics[item.0.kind] ?? "", partition: 0, offset: firstOffset + Int64(offset)),
                            sender: item.1)
         }
-        let resolution = try await (resolver ?? PersonResolver(store: store)).resolve(accepted)
-        let incoming = zip(accepted, resolution.persons).map { record, person in
-            IncomingRecord(record: record.record, original: record.original, coordinates: record.coordinates, sender: record.sender, person: person)
-        }
-        let result = try await store.apply(StoreBatch(records: incoming, identity: resolution.identity))
-        let persons = resolution.persons.map { ref -> PersonID? in
-            switch ref {
-            case .existing(let id)?: return id
-            case .new(let local)?: return result.newPersons[local]
-            case nil: return nil
-            }
-        }
-        return (resolution, persons)
+        return try await ResolverEvaluation.link(accepted, into: store, resolver: resolver ?? PersonResolver(store: store))
     }
 
     /// Pairwise precision and recall of the stored linking against the ground truth (records of no

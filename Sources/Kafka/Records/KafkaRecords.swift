@@ -127,32 +127,79 @@ public struct ConsumerRecord: Sendable {
 }
 
 /// The librdkafka messages of one poll, kept alive while any of its records is; released on the
-/// consumer's thread (where they were allocated) when the last record goes.
+/// consumer's thread (where they were allocated) when the last record goes. A batch built in memory
+/// (`ConsumerRecord.init(topic:partition:offset:key:value:headers:timestampMs:)`) owns its messages
+/// and frees them itself.
 ///
 /// Safety of `@unchecked Sendable`: the messages and their parsed header lists are never written after
-/// `poll` returns (headers are parsed there, on the consumer thread), so concurrent reads are safe;
-/// they are destroyed exactly once, in `deinit`, when no record can reach them any more.
+/// `poll` (or the in-memory init) returns (headers are parsed there, on the consumer thread), so
+/// concurrent reads are safe; they are destroyed exactly once, in `deinit`, when no record can reach them any more.
 final class PolledBatch: @unchecked Sendable {
     let messages: [UnsafeMutablePointer<rd_kafka_message_t>]
     let headerLists: [OpaquePointer?]
-    /// Keeps the handle alive: messages must be destroyed before it is.
-    private let client: ConsumerClient
+    /// Who releases the messages: the consumer's thread (and it keeps the handle alive, since messages
+    /// must be destroyed before it is), or this batch for messages it allocated.
+    private let owner: ConsumerClient?
 
-    init(messages: [UnsafeMutablePointer<rd_kafka_message_t>], headerLists: [OpaquePointer?], client: ConsumerClient) {
+    init(messages: [UnsafeMutablePointer<rd_kafka_message_t>], headerLists: [OpaquePointer?], client: ConsumerClient?) {
         self.messages = messages
         self.headerLists = headerLists
-        self.client = client
+        self.owner = client
     }
 
     deinit {
+        guard let owner else {
+            for (message, headers) in zip(messages, headerLists) {
+                message.pointee.payload?.deallocate()
+                message.pointee.key?.deallocate()
+                message.deallocate()
+                if let headers { rd_kafka_headers_destroy(headers) }
+            }
+            return
+        }
         let owned = MessageList(messages: messages)
-        client.thread.submitOrRun { for message in owned.messages { rd_kafka_message_destroy(message) } }
+        owner.thread.submitOrRun { for message in owned.messages { rd_kafka_message_destroy(message) } }
     }
 }
 
 /// Messages handed to the releasing thread. Safety: nothing else references them any more.
 private struct MessageList: @unchecked Sendable {
     let messages: [UnsafeMutablePointer<rd_kafka_message_t>]
+}
+
+extension ConsumerRecord {
+    /// A record built in memory, read exactly as a consumed one: for testing the stages that take
+    /// consumed records (triage, batch planning) without a cluster.
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+                timestampMs: Int64? = nil) {
+        func copy(_ bytes: [UInt8]?) -> UnsafeMutableRawPointer? {
+            guard let bytes else { return nil }
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+            bytes.withUnsafeBytes { if let base = $0.baseAddress { buffer.copyMemory(from: base, byteCount: bytes.count) } }
+            return buffer
+        }
+        let message = UnsafeMutablePointer<rd_kafka_message_t>.allocate(capacity: 1)
+        message.initialize(to: rd_kafka_message_t())
+        message.pointee.partition = partition
+        message.pointee.offset = offset
+        message.pointee.payload = copy(value)
+        message.pointee.len = value?.count ?? 0
+        message.pointee.key = copy(key)
+        message.pointee.key_len = key?.count ?? 0
+        var list: OpaquePointer?
+        if !headers.isEmpty {
+            list = rd_kafka_headers_new(headers.count)
+            for header in headers {
+                if let value = header.value {
+                    value.withUnsafeBytes { _ = rd_kafka_header_add(list, header.key, -1, $0.baseAddress, $0.count) }
+                } else {
+                    _ = rd_kafka_header_add(list, header.key, -1, nil, 0)
+                }
+            }
+        }
+        self.init(topic: topic, partition: partition, offset: offset, timestampMs: timestampMs,
+                  batch: PolledBatch(messages: [message], headerLists: [list], client: nil), index: 0)
+    }
 }
 
 /// Logical offsets a `RebalanceHooks.startingOffsets` hook may return.

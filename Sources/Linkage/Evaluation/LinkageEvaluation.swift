@@ -35,7 +35,7 @@ public struct LinkageScores: Sendable, Codable, Hashable {
     }
 }
 
-/// FEBRL data sets (`rec-N-org` / `rec-N-dup-K`): their records as profiles, and the true clusters.
+/// FEBRL data sets (`rec-N-org` / `rec-N-dup-K`): their rows or profiles, and the true clusters.
 ///
 /// Column mapping: surname → family name; given_name → given name; date_of_birth (yyyymmdd) → birth
 /// date; postcode → locality; street_number, address_1, address_2, suburb → address words;
@@ -47,8 +47,17 @@ public enum FEBRLDataSet {
         public var description: String
     }
 
-    /// Reads one FEBRL CSV file.
-    public static func read(_ url: URL) throws -> (profiles: [PersonProfile], truth: [Int]) {
+    /// One FEBRL record as the file has it.
+    public struct Row: Sendable, Hashable {
+        public var givenName: String, surname: String
+        public var streetNumber: String, address1: String, address2: String, suburb: String, postcode: String
+        /// `yyyymmdd`, possibly corrupted.
+        public var dateOfBirth: String
+        public var socialSecurityID: String
+    }
+
+    /// Reads one FEBRL CSV file: its rows, and the true cluster of each.
+    public static func rows(_ url: URL) throws -> (rows: [Row], truth: [Int]) {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw ReadError(description: "\(url.path): \(error.localizedDescription)")
@@ -65,7 +74,7 @@ public enum FEBRLDataSet {
         let suburb = try column("suburb"), postcode = try column("postcode"), dob = try column("date_of_birth")
         let ssn = try column("soc_sec_id")
         lines.removeFirst()
-        var profiles: [PersonProfile] = []
+        var rows: [Row] = []
         var truth: [Int] = []
         var entities: [String: Int] = [:]
         for (lineNumber, line) in lines.enumerated() {
@@ -75,11 +84,21 @@ public enum FEBRLDataSet {
             }
             let entity = fields[id].split(separator: "-").dropFirst().first.map(String.init) ?? fields[id]
             truth.append(entities[entity] ?? { entities[entity] = entities.count; return entities.count - 1 }())
-            let words = [fields[number], fields[address1], fields[address2], fields[suburb]]
-                .flatMap { $0.lowercased().split(separator: " ").map(String.init) }
-            profiles.append(PersonProfile(family: VietnameseText.fold(fields[surname]), given: VietnameseText.fold(fields[given]),
-                                          birthDate: try? PartialDate(xml130: fields[dob]), locality: fields[postcode].isEmpty ? nil : fields[postcode],
-                                          addressTokens: Set(words), secondaryID: fields[ssn]))
+            rows.append(Row(givenName: fields[given], surname: fields[surname], streetNumber: fields[number], address1: fields[address1],
+                            address2: fields[address2], suburb: fields[suburb], postcode: fields[postcode], dateOfBirth: fields[dob],
+                            socialSecurityID: fields[ssn]))
+        }
+        return (rows, truth)
+    }
+
+    /// Reads one FEBRL CSV file as profiles for the in-memory linker.
+    public static func read(_ url: URL) throws -> (profiles: [PersonProfile], truth: [Int]) {
+        let (rows, truth) = try rows(url)
+        let profiles = rows.map { row in
+            let words = [row.streetNumber, row.address1, row.address2, row.suburb].flatMap { $0.lowercased().split(separator: " ").map(String.init) }
+            return PersonProfile(family: VietnameseText.fold(row.surname), given: VietnameseText.fold(row.givenName),
+                                 birthDate: try? PartialDate(xml130: row.dateOfBirth), locality: row.postcode.isEmpty ? nil : row.postcode,
+                                 addressTokens: Set(words), secondaryID: row.socialSecurityID)
         }
         return (profiles, truth)
     }

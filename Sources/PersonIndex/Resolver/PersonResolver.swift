@@ -49,9 +49,11 @@ package struct PersonResolver: Sendable {
         package var persons: [PersonRef?] = []
         /// Identity changes to apply with the records.
         package var identity: [IdentityChange] = []
-        var created = 0
+        package var created = 0
         package var linked = 0
         package var reviews = 0
+        /// Candidate pairs the matcher scored.
+        package var scored = 0
     }
 
     /// What linking needs of one record.
@@ -118,6 +120,7 @@ package struct PersonResolver: Sendable {
 
     private func probabilistic(_ record: IncomingRecord, _ fact: Facts, _ state: inout BatchState, _ out: inout Resolution) -> PersonRef {
         let candidates = state.candidates(for: fact)
+        out.scored += candidates.count
         let decision = matcher.decide(fact.profile, candidates: candidates)
         switch decision.verdict {
         case .link(let match):

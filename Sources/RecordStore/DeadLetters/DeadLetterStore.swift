@@ -113,3 +113,24 @@ public struct DeadLetterBacklog: Sendable, Hashable {
         self.failed = failed
     }
 }
+
+/// A dead letter decided in a consumer batch: written encrypted in the batch's transaction (so the
+/// offsets never move past a record whose dead letter could be lost) and produced to its topic by
+/// the dead-letter relay once the batch has committed, exactly once.
+public struct DeadLetterDraft: Sendable, Hashable {
+    /// The record it is about.
+    public var source: KafkaCoordinates
+    /// The dead-letter topic.
+    public var topic: String
+    /// The error code (`hssk-error-code`).
+    public var code: String
+    /// The dead letter as the relay will produce it, encoded by the caller (opaque to the store).
+    public var letter: [UInt8]
+    /// Creates a draft.
+    public init(source: KafkaCoordinates, topic: String, code: String, letter: [UInt8]) {
+        self.source = source
+        self.topic = topic
+        self.code = code
+        self.letter = letter
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import HealthModel
 
 /// Applying a batch's identity changes with few statements: new persons get reserved ids and one
 /// multi-row insert, identifier holders are looked up once, identifiers and blocking keys are

@@ -1,17 +1,5 @@
 import Foundation
-
-/// An identifier value of one type, as a look-up key.
-public struct IdentifierKey: Sendable, Hashable {
-    /// Kind of identifier.
-    public var type: IdentifierType
-    /// Normalised value.
-    public var value: String
-    /// Creates a key.
-    public init(_ type: IdentifierType, _ value: String) {
-        self.type = type
-        self.value = value
-    }
-}
+import HealthModel
 
 /// A person as the linker sees it: demographics and identifiers, decrypted.
 public struct PersonSnapshot: Sendable, Hashable {
@@ -165,5 +153,19 @@ extension StoreEngine {
                                                          validFrom: try row.text(3), validTo: row[4].text, source: try row.text(5)))
         }
         return out
+    }
+}
+
+extension PersonRef {
+    /// The person meant, given the ids the batch's new persons got.
+    func resolved(_ newPersons: [Int: PersonID]) throws(StoreError) -> PersonID {
+        switch self {
+        case .existing(let id): return id
+        case .new(let local):
+            guard let id = newPersons[local] else {
+                throw StoreError.invalidRequest("PersonRef.new(local: \(local)) names no IdentityChange.newPerson in the batch")
+            }
+            return id
+        }
     }
 }

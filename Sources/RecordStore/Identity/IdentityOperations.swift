@@ -1,4 +1,5 @@
 import Foundation
+import HealthModel
 
 /// Tables and columns that point at a person; a merge moves them and records exactly what moved.
 private let personColumns: [(table: String, column: String)] = [

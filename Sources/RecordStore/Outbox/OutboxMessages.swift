@@ -78,3 +78,27 @@ public struct PersonChange: Codable, Sendable, Hashable {
         self = change
     }
 }
+
+/// A message for the outbox (feed publisher, insurance outbound), committed with the batch.
+public struct OutboxMessage: Sendable, Hashable {
+    /// Which consumer reads it, e.g. "citizen-feed" or "insurance-supplement".
+    public var kind: String
+    /// Partitioning key: a person (order per person is preserved) or any text.
+    public var key: OutboxKey
+    /// Payload bytes; stored encrypted.
+    public var payload: [UInt8]
+    /// Creates a message.
+    public init(kind: String, key: OutboxKey, payload: [UInt8]) {
+        self.kind = kind
+        self.key = key
+        self.payload = payload
+    }
+}
+
+/// An outbox key.
+public enum OutboxKey: Sendable, Hashable {
+    /// The person's id (resolved for persons new in the batch).
+    case person(PersonRef)
+    /// Free text; must not be personal data (it is stored in clear).
+    case text(String)
+}

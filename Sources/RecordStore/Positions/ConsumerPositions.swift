@@ -48,3 +48,31 @@ public struct ConsumerRange: Sendable, Hashable, Codable {
     /// For a gap: who accepted it and why.
     public var detail: String?
 }
+
+/// The consumer position a batch moves: the offsets it covers on one partition.
+///
+/// `apply` refuses the whole batch (`StoreError.offsetMoved`) unless the stored position equals
+/// `from`: a batch that starts after the stored offset would skip records, one that starts before
+/// it would apply records another consumer already applied. A partition with no stored position
+/// yet accepts any start (its first batch). Offsets never skip; the caller seeks back on refusal.
+public struct ConsumerOffset: Sendable, Hashable, Codable {
+    /// Consumer group.
+    public var group: String
+    /// Topic partition.
+    public var partition: TopicPartition
+    /// Where the batch starts: the consumer's position when it read the batch.
+    public var from: Int64
+    /// Next offset to consume: after the batch's last record.
+    public var nextOffset: Int64
+    /// Records the consumer delivered in `from..<nextOffset` (offsets without a record — compacted
+    /// away, transaction markers — are the difference); `hssk verify` accounts for each.
+    public var records: Int
+    /// Creates an offset.
+    public init(group: String, partition: TopicPartition, from: Int64, nextOffset: Int64, records: Int) {
+        self.group = group
+        self.partition = partition
+        self.from = from
+        self.nextOffset = nextOffset
+        self.records = records
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import HealthModel
 
 /// Holds the engine for the store thread.
 ///

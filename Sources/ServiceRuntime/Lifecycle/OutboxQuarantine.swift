@@ -1,4 +1,5 @@
 import Foundation
+import HealthModel
 import RecordStore
 
 /// The outbox rows of one round that their reader cannot process, by reason code (DESIGN §6: one bad
