@@ -66,41 +66,33 @@ public struct SourcePublisher: Sendable {
 
     /// Validates and signs one record, or returns why it cannot be sent.
     public func prepare(_ record: SourceRecord, at time: Date = Date()) -> Result<SignedRecord, PublishRejection> {
-        let data: Data
-        do {
-            data = try RecordDecoder.encode(record)
-        } catch {
-            return .failure(PublishRejection(key: record.kafkaKey, issues: [ValidationIssue(path: "$", code: "json.unwritable",
-                severity: .error, message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))]))
-        }
-        return prepare(json: data, kind: record.kind, at: time)
+        let (canonical, issues) = RecordDecoder.canonical(record)
+        guard let canonical else { return .failure(PublishRejection(key: record.kafkaKey, issues: issues)) }
+        return sign(canonical, warnings: issues.warnings, at: time)
     }
 
     /// Validates and signs one JSON value of `kind` (e.g. one JSON Lines line).
     public func prepare(json: Data, kind: RecordKind, at time: Date = Date()) -> Result<SignedRecord, PublishRejection> {
-        let decoded = RecordDecoder.decode(json, kind: kind)
-        guard let record = decoded.record else { return .failure(PublishRejection(key: nil, issues: decoded.issues)) }
-        var issues = decoded.issues
-        issues += senderProblems(record)
-        guard !issues.hasErrors else { return .failure(PublishRejection(key: record.kafkaKey, issues: issues)) }
-        let value: [UInt8]
-        do {
-            // Re-encoded from the decoded record: the bytes are the canonical, NFC form ingest stores.
-            value = Array(try RecordDecoder.encode(record))
-        } catch {
-            return .failure(PublishRejection(key: record.kafkaKey, issues: [ValidationIssue(path: "$", code: "json.unwritable",
-                severity: .error, message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))]))
-        }
-        guard let topic = topics[kind] else {
+        let (canonical, key, issues) = RecordDecoder.canonical(json: json, kind: kind)
+        guard let canonical else { return .failure(PublishRejection(key: key, issues: issues)) }
+        return sign(canonical, warnings: issues.warnings, at: time)
+    }
+
+    /// Signs a record validated earlier (e.g. an XML 130 episode), refusing what the account may not send.
+    public func sign(_ canonical: CanonicalRecord, warnings: [ValidationIssue] = [], at time: Date = Date()) -> Result<SignedRecord, PublishRejection> {
+        let record = canonical.record
+        let problems = senderProblems(record)
+        guard problems.isEmpty else { return .failure(PublishRejection(key: record.kafkaKey, issues: warnings + problems)) }
+        guard let topic = topics[record.kind] else {
             return .failure(PublishRejection(key: record.kafkaKey, issues: [ValidationIssue(path: "$", code: "topic.unknown",
-                severity: .error, message: BilingualMessage(en: "No topic is configured for \(kind.rawValue) records.",
-                                                            vi: "Chưa cấu hình topic cho loại hồ sơ \(kind.rawValue)."))]))
+                severity: .error, message: BilingualMessage(en: "No topic is configured for \(record.kind.rawValue) records.",
+                                                            vi: "Chưa cấu hình topic cho loại hồ sơ \(record.kind.rawValue)."))]))
         }
-        let headers = CloudEventHeaders.make(id: CloudEventHeaders.newID(), source: account.value, type: kind.ceType,
-                                             time: CloudEventHeaders.time(time), value: value, signedWith: key)
+        let headers = CloudEventHeaders.make(id: CloudEventHeaders.newID(), source: account.value, type: record.kind.ceType,
+                                             time: CloudEventHeaders.time(time), value: canonical.value, signedWith: key)
         let keyText = record.kafkaKey
-        return .success(SignedRecord(record: ProducerRecord(topic: topic, key: Array(keyText.utf8), value: value, headers: headers),
-                                     key: keyText, warnings: issues.warnings))
+        return .success(SignedRecord(record: ProducerRecord(topic: topic, key: Array(keyText.utf8), value: canonical.value, headers: headers),
+                                     key: keyText, warnings: warnings))
     }
 
     /// Validates, signs and sends records; one result per record, in order.
@@ -109,6 +101,11 @@ public struct SourcePublisher: Sendable {
     /// refused is a `.failed` result.
     public func publish(_ records: [SourceRecord]) async throws -> [PublishResult] {
         try await send(records.map { prepare($0) })
+    }
+
+    /// Signs and sends records validated earlier (XML 130 episodes); one result per record, in order.
+    public func publish(canonical records: [CanonicalRecord]) async throws -> [PublishResult] {
+        try await send(records.map { sign($0) })
     }
 
     /// Same for raw JSON values of one kind (JSON Lines).

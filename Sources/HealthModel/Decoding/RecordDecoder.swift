@@ -177,6 +177,39 @@ public enum RecordDecoder {
         }
     }
 
+    /// Validates an in-memory record exactly as ingest will read it: the record as ingest will see it,
+    /// with the bytes to send, or nil; and every issue. The record is encoded once. When its JSON is
+    /// plain text (what `decode` would read back unchanged, as nearly all records are) it is validated
+    /// in place; otherwise its JSON goes through `decode`, which normalises it (NFC, spaces), and the
+    /// normalised record is encoded again, so that the bytes sent are the canonical form ingest stores.
+    public static func canonical(_ record: SourceRecord) -> (canonical: CanonicalRecord?, issues: [ValidationIssue]) {
+        guard let json = try? encode(record) else {
+            return (nil, [ValidationIssue(path: "$", code: "json.unwritable", severity: .error,
+                                          message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))])
+        }
+        if json.count <= maxValueBytes, hasPlainText(json) {
+            let issues = record.validate()
+            return (issues.hasErrors ? nil : CanonicalRecord(record: record, value: Array(json)), issues)
+        }
+        let decoded = decode(json, kind: record.kind)
+        guard let read = decoded.record, !decoded.issues.hasErrors, let normalized = try? encode(read) else { return (nil, decoded.issues) }
+        return (CanonicalRecord(record: read, value: Array(normalized)), decoded.issues)
+    }
+
+    /// Validates a JSON value of `kind` from outside (e.g. a JSON Lines line) as ingest will, and writes
+    /// its canonical form: one decode, one encode. `key` is the record's key whenever the JSON could be
+    /// read as a record, valid or not, so that a rejection names the record.
+    public static func canonical(json: Data, kind: RecordKind) -> (canonical: CanonicalRecord?, key: String?, issues: [ValidationIssue]) {
+        let decoded = decode(json, kind: kind)
+        let key = decoded.record?.kafkaKey
+        guard let record = decoded.record, !decoded.issues.hasErrors else { return (nil, key, decoded.issues) }
+        guard let value = try? encode(record) else {
+            return (nil, key, decoded.issues + [ValidationIssue(path: "$", code: "json.unwritable", severity: .error,
+                message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))])
+        }
+        return (CanonicalRecord(record: record, value: Array(value)), key, decoded.issues)
+    }
+
     /// Keys the input has but the decoded record does not write back are unknown (or `null`).
     private static func reportUnknownFields(input: JSONValue, known: JSONValue, path: String, into issues: inout IssueCollector) {
         switch (input, known) {

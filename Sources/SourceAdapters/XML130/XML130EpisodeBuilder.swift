@@ -71,7 +71,7 @@ struct XML130EpisodeBuilder {
                 issues.append(.xml130("XML1", "xml130.summaryEmpty",
                     en: "Table XML1 has no fields.", vi: "Bảng XML1 không có trường nào."))
             }
-            return XML130Episode(file: file, index: index, episodeKey: nil, visit: nil, issues: issues)
+            return XML130Episode(file: file, index: index, episodeKey: nil, canonical: nil, issues: issues)
         }
         if summaryTable.rows.count > 1 {
             issues.append(.xml130("XML1", "xml130.summaryRows",
@@ -89,10 +89,11 @@ struct XML130EpisodeBuilder {
         }
         let key = mapping.episodeKey
         // Validate exactly as ingest will: canonical JSON through RecordDecoder (NFC, allowlist, rules).
-        guard let visit = mapping.visit, let json = try? RecordDecoder.encode(visit) else {
-            return XML130Episode(file: file, index: index, episodeKey: key, visit: nil, issues: issues)
+        // The bytes it gives are the ones published: the visit is encoded once on its way to Kafka.
+        guard let visit = mapping.visit else {
+            return XML130Episode(file: file, index: index, episodeKey: key, canonical: nil, issues: issues)
         }
-        let result = RecordDecoder.decode(json, as: VisitRecord.self)
+        let result = RecordDecoder.canonical(.visit(visit))
         let reported = Set(issues.map(\.path))
         for issue in result.issues {
             var translated = issue
@@ -100,8 +101,7 @@ struct XML130EpisodeBuilder {
             // A field the mapping already reported (e.g. an unreadable date) is not reported twice.
             if !reported.contains(translated.path) { issues.append(translated) }
         }
-        let accepted = !issues.hasErrors && result.record != nil
-        return XML130Episode(file: file, index: index, episodeKey: key, visit: accepted ? result.record : nil, issues: issues)
+        return XML130Episode(file: file, index: index, episodeKey: key, canonical: issues.hasErrors ? nil : result.canonical, issues: issues)
     }
 
     /// Strict base64 with line breaks and spaces allowed (exporters wrap long lines).

@@ -219,7 +219,7 @@ private final class EnvelopeDelegate: NSObject, XMLParserDelegate {
         guard inHoso else { return }
         inHoso = false
         tables = []
-        _ = onEpisode(XML130Episode(file: file, index: hosoIndex, episodeKey: nil, visit: nil, issues: [
+        _ = onEpisode(XML130Episode(file: file, index: hosoIndex, episodeKey: nil, canonical: nil, issues: [
             .xml130("HOSO", "xml130.episodeIncomplete", en: "The episode is incomplete: \(en).", vi: "Hồ sơ không đầy đủ: \(vi)."),
         ]))
     }

@@ -10,13 +10,20 @@ public struct XML130Episode: Sendable, Hashable {
     public var index: Int
     /// MA_LK, when table 1 could be read.
     public var episodeKey: String?
-    /// The visit, nil when the episode is rejected (all or nothing: then nothing of it is published).
-    public var visit: VisitRecord?
+    /// The visit with the bytes to publish, validated as ingest will; nil when the episode is rejected
+    /// (all or nothing: then nothing of it is published).
+    public var canonical: CanonicalRecord?
     /// Problems found; any error rejects the episode. Paths name XML 130 fields, e.g. `XML1.NGAY_SINH`.
     public var issues: [ValidationIssue]
 
+    /// The visit, nil when the episode is rejected.
+    public var visit: VisitRecord? {
+        if case .visit(let visit)? = canonical?.record { return visit }
+        return nil
+    }
+
     /// True when the episode is rejected.
-    public var isRejected: Bool { visit == nil }
+    public var isRejected: Bool { canonical == nil }
 }
 
 /// An XML 130 file that cannot be read past some point: what, where, and why.

@@ -139,18 +139,18 @@ private func publishJSONLines(_ url: URL, kind: RecordKind, publisher: SourcePub
 private func publishXML130(_ url: URL, publisher: SourcePublisher, tally: inout Tally) async throws {
     var seen = 0
     for try await batch in XML130Reader.batches(file: url) {
-        var sendable: [(XML130Episode, VisitRecord)] = []
+        var sendable: [(XML130Episode, CanonicalRecord)] = []
         for episode in batch {
             let label = "\(episode.file) HOSO #\(episode.index) MA_LK=\(episode.episodeKey ?? "?")"
-            if let visit = episode.visit {
-                sendable.append((episode, visit))
+            if let canonical = episode.canonical {
+                sendable.append((episode, canonical))
                 for w in episode.issues.warnings { printError("warning \(label): \(w.path) \(w.code): \(w.message.en)") }
             } else {
                 tally.rejected += 1
                 for e in episode.issues.errors { printError("rejected \(label): \(e.path) \(e.code): \(e.message.en) / \(e.message.vi)") }
             }
         }
-        let results = try await publisher.publish(sendable.map { .visit($0.1) })
+        let results = try await publisher.publish(canonical: sendable.map(\.1))
         report(results, labels: sendable.map { "\($0.0.file) HOSO #\($0.0.index)" }, showWarnings: false, tally: &tally)
         seen += batch.count
         printError("progress \(url.lastPathComponent): \(seen) episodes")
