@@ -188,10 +188,11 @@ public struct FeedPublisher: ObservableService {
             rowsOf[person, default: []].append(entry.id)
         }
         var files: [PersonID: PersonFile] = [:]
-        for id in versions.keys.sorted() {
-            do {
-                files[id] = try await store.personFile(id)
-            } catch let error as StoreError where error.isDamagedData {
+        for (id, read) in try await store.personFiles(versions.keys.sorted()) {
+            switch read {
+            case .success(let file):
+                files[id] = file
+            case .failure:
                 quarantine.add(rowsOf[id] ?? [], OutboxQuarantine.unreadablePerson)
                 versions[id] = nil
             }
@@ -205,20 +206,18 @@ public struct FeedPublisher: ObservableService {
                 relatives[other] = max(relatives[other] ?? 0, versions[id] ?? 0)
             }
         }
-        for (id, version) in relatives.sorted(by: { $0.key < $1.key }) {
-            let file: PersonFile?
-            do {
-                file = try await store.personFile(id)
-            } catch let error as StoreError where error.isDamagedData {
+        let relativeFiles = relatives.isEmpty ? [:] : try await store.personFiles(relatives.keys.sorted())
+        for (id, read) in relativeFiles.sorted(by: { $0.key < $1.key }) {
+            switch read {
+            case .success(let file):
+                files[id] = file
+                versions[id] = relatives[id]
+                round.relatives += 1
+            case .failure(let error):
                 // No row of the relative's own to quarantine: its document waits for its next change.
                 round.unreadableRelatives += 1
                 log.event(.warning, "feed.relative.unreadable", ["person": .int(id.rawValue), "code": .text(error.code)])
-                continue
             }
-            guard let file else { continue }
-            files[id] = file
-            versions[id] = version
-            round.relatives += 1
         }
 
         var records: [ProducerRecord] = []

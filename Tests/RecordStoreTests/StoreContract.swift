@@ -573,6 +573,12 @@ struct StoreContract {
         XCTAssertEqual(file.records.first?.original, Array(try RecordDecoder.encode(corrected)), "original bytes, decrypted")
         XCTAssertEqual(file.relations, [PersonRelation(person: child, kind: .father, other: person)])
         XCTAssertEqual(file.related[child]?.demographics?.fullName, "Nguyễn Văn Bé")
+        // Several files in one call: the same files, unknown persons absent.
+        let childFile = try await store.personFile(child)
+        let files = try await store.personFiles([person, PersonID(999_999), child])
+        XCTAssertEqual(Set(files.keys), [person, child])
+        XCTAssertEqual(try files[person]?.get(), file)
+        XCTAssertEqual(try files[child]?.get(), childFile)
         let done = try await store.pendingOutbox(kind: OutboxKinds.citizenFeed, limit: 100)
         try await store.markOutboxDone(done.map(\.id))
 

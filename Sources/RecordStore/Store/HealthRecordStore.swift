@@ -81,6 +81,10 @@ public protocol OutboxStore: AnyObject, Sendable {
     /// Everything the store holds about a person, read in one consistent snapshot: the person, their
     /// current (non-superseded) source records decrypted, their relations and the related persons.
     func personFile(_ id: PersonID) async throws -> PersonFile?
+    /// The files of several persons in one call (one round trip for a round of the feed publisher), each
+    /// read in its own consistent snapshot; unknown persons are absent. A person whose data cannot be
+    /// read (`StoreError.isDamagedData`) is a failure of its own, never of the whole call.
+    func personFiles(_ ids: [PersonID]) async throws -> [PersonID: Result<PersonFile, StoreError>]
 
     /// Pending outbox messages of a kind, oldest first. A row whose payload fails authentication is
     /// returned with `OutboxEntry.problem` set, not thrown: one damaged row must not stop its reader.

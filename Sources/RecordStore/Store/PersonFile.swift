@@ -3,7 +3,7 @@ import HealthModel
 
 /// Everything the store holds about one person, from one consistent snapshot (see
 /// `HealthRecordStore.personFile`): what the feed publisher builds a citizen document from.
-public struct PersonFile: Sendable {
+public struct PersonFile: Sendable, Hashable {
     /// The person, with demographics and identifiers (active and historic).
     public var person: StoredPerson
     /// The person's current source records (superseded versions left out), oldest first.

@@ -130,6 +130,19 @@ public class SQLStore: HealthRecordStore, @unchecked Sendable {
     public func merges(involving person: PersonID) async throws -> [MergeLogEntry] { try await onThread { try $0.merges(involving: person) } }
     public func relations(of person: PersonID) async throws -> [PersonRelation] { try await onThread { try $0.relations(of: person) } }
     public func personFile(_ id: PersonID) async throws -> PersonFile? { try await onThread { try $0.personFile(id) } }
+    public func personFiles(_ ids: [PersonID]) async throws -> [PersonID: Result<PersonFile, StoreError>] {
+        try await onThread { engine in
+            var files: [PersonID: Result<PersonFile, StoreError>] = [:]
+            for id in ids {
+                do {
+                    if let file = try engine.personFile(id) { files[id] = .success(file) }
+                } catch let error as StoreError where error.isDamagedData {
+                    files[id] = .failure(error)
+                }
+            }
+            return files
+        }
+    }
     public func openReview(_ draft: ReviewTaskDraft, actor: String) async throws -> Int64 {
         try await onThread { engine in
             try engine.db.transaction {
