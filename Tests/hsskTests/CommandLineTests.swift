@@ -66,7 +66,8 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.output)
         XCTAssertTrue(result.output.contains("| dataset1.csv | 1.0000 |"), result.output)
         let object = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
-        XCTAssertEqual(Set(object.keys), ["precision", "recall", "f1", "pairs_compared", "records_per_s"])
+        XCTAssertEqual(Set(object.keys), ["precision", "recall", "f1", "pairs_compared", "records_per_s", "reviews_opened", "records_unlinked",
+                                          "persons_created"])
         let missing = try runCommand(hssk, ["linkage-eval", "--febrl", "/nonexistent.csv"])
         XCTAssertEqual(missing.status, 1)
         XCTAssertTrue(missing.output.contains("/nonexistent.csv"), missing.output)

@@ -13,9 +13,10 @@ func operatorName(_ arguments: ParsedArguments) throws -> String {
     return actor
 }
 
-/// Opens the store of `--store` (which must exist), runs `body`, and closes the store whatever happens.
-func withStore<T>(_ arguments: ParsedArguments, _ body: (any HealthRecordStore) async throws -> T) async throws -> T {
-    let store = try await RecordStores.open(try required(arguments, "store"), keys: try keyRing(arguments), mustExist: true)
+/// Opens the store of `--store` with the keys of `--keys` (by default it must exist), runs `body`, and
+/// closes the store whatever happens: every operator command's way to the store.
+func withStore<T>(_ arguments: ParsedArguments, mustExist: Bool = true, _ body: (any HealthRecordStore) async throws -> T) async throws -> T {
+    let store = try await RecordStores.open(try required(arguments, "store"), keys: try keyRing(arguments), mustExist: mustExist)
     do {
         let result = try await body(store)
         await store.close()

@@ -22,19 +22,11 @@ private func accountName(_ arguments: ParsedArguments) throws -> String {
 /// Opens the store, runs `body` with the operator's administration, closes the store.
 private func administer(_ arguments: ParsedArguments, mustExist: Bool = true,
                         _ body: (AccountAdministration) async throws -> Int32) async throws -> Int32 {
-    let location = try required(arguments, "store")
     let actor = try operatorName(arguments)
-    let store = try await RecordStores.open(location, keys: try keyRing(arguments), mustExist: mustExist)
     do {
-        let status = try await body(AccountAdministration(store: store, actor: actor))
-        await store.close()
-        return status
+        return try await withStore(arguments, mustExist: mustExist) { try await body(AccountAdministration(store: $0, actor: actor)) }
     } catch let error as AccountAdministrationError where error.isUsageError {
-        await store.close()
         throw UsageError(description: error.description)
-    } catch {
-        await store.close()
-        throw error
     }
 }
 

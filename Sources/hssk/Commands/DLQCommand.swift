@@ -7,7 +7,6 @@ import ServiceRuntime
 
 private let bootstrapOption = Option(name: "bootstrap", value: "HOST:PORT,...", help: "Kafka brokers.")
 private let topicOption = Option(name: "topic", value: "TOPIC", help: "Source topic or its dead-letter topic, e.g. hssk.visits.v1 or hssk.visits.v1.dlq.")
-private let kafkaOption = Option(name: "kafka", value: "KEY=VALUE", help: "Any librdkafka setting, e.g. security.protocol=sasl_ssl (repeatable).", repeatable: true)
 private let codeOption = Option(name: "code", value: "CODE", help: "Only dead letters with this hssk-error-code.")
 private let partitionOption = Option(name: "partition", value: "P", help: "Partition of the dead-letter topic.")
 private let offsetOption = Option(name: "offset", value: "O", help: "Offset on that partition.")
@@ -20,10 +19,7 @@ private struct Target {
     var topic: DeadLetterTopic
 
     init(_ arguments: ParsedArguments) throws {
-        client = KafkaClientConfig(bootstrapServers: try required(arguments, "bootstrap"))
-        client.properties = try kafkaProperties(arguments.strings("kafka"))
-        client.clientID = "hssk-dlq"
-        client.logLevel = 3
+        client = try kafkaClient(arguments, clientID: "hssk-dlq")
         do { topic = try DeadLetterTopic(try required(arguments, "topic")) } catch { throw UsageError(description: "--topic: \(error)") }
     }
 

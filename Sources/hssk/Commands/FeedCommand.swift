@@ -7,8 +7,6 @@ import Tooling
 
 // hssk feed publish / push / sink: the citizen feed (docs/citizen-feed.md).
 
-private let kafkaOption = Option(name: "kafka", value: "KEY=VALUE", help: "Any librdkafka setting, e.g. security.protocol=sasl_ssl (repeatable).",
-                                 repeatable: true)
 
 let feedCommand = Command(
     name: "feed", summary: "The citizen feed: publish documents from the store, push them to the citizen app, or receive them (tests, demo).",
@@ -45,10 +43,9 @@ let feedPublishCommand = Command(
                 configuration.builder = CitizenDocumentBuilder(filter: RestrictedDataFilter(policy: try RestrictedDataPolicy(contentsOf: URL(fileURLWithPath: path))))
             } catch { throw UsageError(description: "--restricted: \(error)") }
         }
-        let producer = try await feedProducer(bootstrap: bootstrap, properties: try kafkaProperties(arguments.strings("kafka")),
-                                              topic: configuration.topic)
+        let producer = try await Producer.checked(client: try kafkaClient(arguments, bootstrap: bootstrap), topic: configuration.topic)
         do {
-            try await withStore(location, keys: try KeyRing.load(path: arguments.string("keys")), mustExist: true) { store in
+            try await withServiceStore(location, keys: try KeyRing.load(path: arguments.string("keys")), mustExist: true) { store in
                 try await ServiceRunner.run(try withAdminEndpoint(FeedPublisher(store: store, producer: producer, configuration: configuration), arguments))
             }
         } catch {
@@ -58,14 +55,6 @@ let feedPublishCommand = Command(
         try await producer.close(timeout: .seconds(30))
         return 0
     })
-
-/// The feed's producer, checked against its topic at start (`Producer.checked`).
-func feedProducer(bootstrap: String, properties: [String: String], topic: String) async throws -> Producer {
-    var client = KafkaClientConfig(bootstrapServers: bootstrap)
-    client.properties = properties
-    client.logLevel = 3
-    return try await Producer.checked(client: client, topic: topic)
-}
 
 let feedPushCommand = Command(
     name: "push", summary: "Post the feed's documents to the citizen app's HTTPS endpoint (group hssk-feed-push; runs until SIGTERM).",
@@ -104,11 +93,10 @@ let feedPushCommand = Command(
         configuration.batchSize = try arguments.int("batch", default: 200)
         configuration.topic = arguments.string("topic") ?? FeedHeaders.topic
         configuration.deadLetterTopic = configuration.topic + ".dlq"
-        let properties = try kafkaProperties(arguments.strings("kafka"))
-        let producer = try await feedProducer(bootstrap: bootstrap, properties: properties, topic: configuration.deadLetterTopic)
+        let client = try kafkaClient(arguments, bootstrap: bootstrap)
+        let producer = try await Producer.checked(client: client, topic: configuration.deadLetterTopic)
         var consumerConfig = ConsumerConfig(bootstrapServers: bootstrap, groupID: FeedPusherConfiguration.group)
-        consumerConfig.client.properties = properties
-        consumerConfig.client.logLevel = 3
+        consumerConfig.client = client
         let consumer = try Consumer(config: consumerConfig)
         let pusher = FeedPusher(consumer: consumer, endpoint: FeedEndpoint(endpoint), producer: producer, configuration: configuration)
         do {

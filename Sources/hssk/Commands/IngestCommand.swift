@@ -46,7 +46,7 @@ let ingestCommand = Command(
             }
             configuration.topics = chosen
         }
-        try await withStore(location, keys: try keyRing(arguments)) { store in
+        try await withServiceStore(location, keys: try keyRing(arguments)) { store in
             try await ServiceRunner.run(try withAdminEndpoint(IngestService(configuration: configuration, store: store), arguments))
         }
         return 0

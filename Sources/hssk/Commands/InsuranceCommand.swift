@@ -49,7 +49,7 @@ let insuranceCommand = Command(
                         throw UsageError(description: "--key-file: \(error)")
                     }
                 }
-                try await withStore(location, keys: try keyRing(arguments)) { store in
+                try await withServiceStore(location, keys: try keyRing(arguments)) { store in
                     let service = InsuranceSync(configuration: configuration, store: store)
                     if arguments.flag("rescan") {
                         let queued = try await service.queueAllCardHolders()
@@ -67,18 +67,11 @@ let insuranceCommand = Command(
                       Option(name: "day", value: "YYYY-MM-DD", help: "Judge card validity on this day.", defaultValue: "today in Vietnam"),
                       Option(name: "json", value: nil, help: "Print the report as JSON.")],
             run: { arguments in
-                let location = try required(arguments, "store")
                 let day = arguments.string("day") ?? vietnamToday()
                 guard day.utf8.count == 10, (try? Date.ISO8601FormatStyle().year().month().day().parse(day)) != nil else {
                     throw UsageError(description: "--day must be YYYY-MM-DD, not '\(day)'")
                 }
-                let store = try await RecordStores.open(location, keys: try keyRing(arguments), mustExist: true)
-                let report: InsuranceReport
-                do { report = try await store.insuranceReport(day: day) } catch {
-                    await store.close()
-                    throw error
-                }
-                await store.close()
+                let report = try await withStore(arguments) { try await $0.insuranceReport(day: day) }
                 if arguments.flag("json") {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

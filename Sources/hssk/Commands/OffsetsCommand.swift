@@ -7,18 +7,13 @@ import RecordStore
 
 private let groupOption = Option(name: "group", value: "GROUP", help: "Consumer group, e.g. hssk-ingest or hssk-insurance-sync.")
 private let bootstrapOption = Option(name: "bootstrap", value: "HOST:PORT,...", help: "Kafka brokers (to compare with what Kafka still keeps).")
-private let kafkaOption = Option(name: "kafka", value: "KEY=VALUE", help: "Any librdkafka setting, e.g. security.protocol=sasl_ssl (repeatable).", repeatable: true)
 
 private func client(_ arguments: ParsedArguments, required: Bool) throws -> KafkaClientConfig? {
     guard let bootstrap = arguments.string("bootstrap") else {
         if required { throw UsageError(description: "--bootstrap is required") }
         return nil
     }
-    var client = KafkaClientConfig(bootstrapServers: bootstrap)
-    client.properties = try kafkaProperties(arguments.strings("kafka"))
-    client.clientID = "hssk-offsets"
-    client.logLevel = 3
-    return client
+    return try kafkaClient(arguments, bootstrap: bootstrap, clientID: "hssk-offsets")
 }
 
 let offsetsCommand = Command(

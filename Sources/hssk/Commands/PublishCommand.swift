@@ -64,9 +64,10 @@ private func runPublish(_ arguments: ParsedArguments, kind: RecordKind) async th
     }
     var producer: Producer?
     if !dryRun, let bootstrap {
-        let properties = try kafkaProperties(arguments.strings("kafka"))
+        let client = try kafkaClient(arguments, bootstrap: bootstrap)
         do {
-            producer = try await connect(bootstrap: bootstrap, properties: properties, topic: topics[kind] ?? "")
+            // A producer whose cluster answered for the topic, so that a wrong address is exit 2 at once.
+            producer = try await Producer.checked(client: client, topic: topics[kind] ?? "", messageTimeoutMs: 30_000)
         } catch {
             printError("hssk publish: cannot reach Kafka at \(bootstrap): \(error)")
             return 2
@@ -99,14 +100,6 @@ private func runPublish(_ arguments: ParsedArguments, kind: RecordKind) async th
     printLine("\(kind.rawValue): \(tally.published) \(verb), \(tally.rejected) rejected, \(tally.failed) failed")
     if tally.failed > 0 { return 2 }
     return tally.rejected > 0 ? 1 : 0
-}
-
-/// A producer whose cluster answered a metadata request for `topic` (so a wrong address is exit 2 at once).
-private func connect(bootstrap: String, properties: [String: String], topic: String) async throws -> Producer {
-    var client = KafkaClientConfig(bootstrapServers: bootstrap)
-    client.properties = properties
-    client.logLevel = 3
-    return try await Producer.checked(client: client, topic: topic, messageTimeoutMs: 30_000)
 }
 
 private func report(_ results: [PublishResult], labels: [String], showWarnings: Bool = true, tally: inout Tally) {

@@ -44,10 +44,7 @@ private func reconcileTopics(_ arguments: ParsedArguments, create: Bool) async t
     guard let bootstrap = arguments.string("bootstrap") else { throw UsageError(description: "--bootstrap is required") }
     let directory = arguments.string("topics-dir").map { URL(fileURLWithPath: $0) } ?? TopicCatalogue.defaultDirectory()
     let catalogue = try TopicCatalogue.load(from: directory)
-    var config = KafkaClientConfig(bootstrapServers: bootstrap)
-    config.properties = try kafkaProperties(arguments.strings("kafka"))
-    config.logLevel = 3
-    let admin = try Admin(config: config)
+    let admin = try Admin(config: try kafkaClient(arguments, bootstrap: bootstrap))
     let report = create ? try await admin.ensureTopics(catalogue.specs) : try await admin.checkTopics(catalogue.specs)
     for name in report.created { print("created   \(name)") }
     for name in report.upToDate { print("ok        \(name)") }
@@ -59,16 +56,4 @@ private func reconcileTopics(_ arguments: ParsedArguments, create: Bool) async t
     let problems = report.missing.count + report.drift.count
     print("\(catalogue.entries.count) topics: \(report.created.count) created, \(report.upToDate.count) up to date, \(problems) problem(s)")
     return problems == 0 ? 0 : 1
-}
-
-/// `KEY=VALUE` pairs for librdkafka.
-func kafkaProperties(_ pairs: [String]) throws -> [String: String] {
-    var properties: [String: String] = [:]
-    for pair in pairs {
-        guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-            throw UsageError(description: "--kafka takes KEY=VALUE, not '\(pair)'")
-        }
-        properties[String(pair[..<equals])] = String(pair[pair.index(after: equals)...])
-    }
-    return properties
 }
