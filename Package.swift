@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "PersonIndex", dependencies: ["ServiceRuntime", "Linkage", "RecordStore", "HealthModel"]),
         // One target per service.
         .target(name: "Ingest", dependencies: ["PersonIndex", "ServiceRuntime", "Kafka", "RecordStore", "HealthModel"]),
-        .target(name: "CitizenFeed", dependencies: ["ServiceRuntime", "Kafka", "RecordStore", "HealthModel", "HTTPResponder"]),
+        .target(name: "CitizenFeed", dependencies: ["ServiceRuntime", "Kafka", "RecordStore", "HealthModel"]),
         .target(name: "InsuranceSync", dependencies: ["ServiceRuntime", "Kafka", "RecordStore", "HealthModel"]),
         // Producers for the sources: validate, sign, publish; XML 130 files to visit records.
         .target(name: "SourceAdapters", dependencies: ["ServiceRuntime", "Kafka", "HealthModel"]),

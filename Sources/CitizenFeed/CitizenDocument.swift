@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import HealthModel
 
 /// The citizen-visible document of one person on `hssk.citizen-feed.v1`

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import Synchronization
 
 /// What the feed publisher and the feed pusher have done since they started (counts only); read by

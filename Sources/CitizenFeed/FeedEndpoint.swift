@@ -1,8 +1,8 @@
 import Foundation
+import ServiceRuntime
 import Synchronization
 #if canImport(FoundationNetworking)
 import FoundationNetworking
-import ServiceRuntime
 #endif
 
 /// One document (or deletion) in a push request.

@@ -26,6 +26,9 @@ public struct FeedPublisherConfiguration: Sendable {
     public var backoff: Duration = .milliseconds(200)
     /// Longest wait between retries.
     public var maxBackoff: Duration = .seconds(10)
+    /// The back-off schedule of `backoff` and `maxBackoff`: waits of half to all of each ceiling, so
+    /// that the endpoint or broker always gets some rest.
+    var retry: RetryPolicy { RetryPolicy(base: backoff, cap: maxBackoff, jitter: .half) }
     /// `ce_source` of the documents.
     public var source = "hssk-feed-publisher"
     /// The document builder (and its restricted-data filter).
@@ -165,7 +168,7 @@ public struct FeedPublisher: ObservableService {
     /// Waits the back-off for the `attempt`-th consecutive failure; false when cancelled meanwhile.
     private func pause(_ attempt: Int) async -> Bool {
         counters.update { $0.retries += 1 }
-        let delay = RetryPolicy(base: configuration.backoff, cap: configuration.maxBackoff, jitter: .half).delay(attempt: attempt - 1)
+        let delay = configuration.retry.delay(attempt: attempt - 1)
         do { try await Task.sleep(for: delay) } catch { return false }
         return true
     }
@@ -261,8 +264,8 @@ public struct FeedPublisher: ObservableService {
     private func record(key: String, value: [UInt8]?, version: Int64, time: Date) -> ProducerRecord {
         // Unsigned: the pusher signs each request for the citizen app; consumers of the topic are hssk's own.
         let headers = CloudEventHeaders.make(id: "\(key):\(version)\(value == nil ? ":deleted" : "")", source: configuration.source,
-                                             type: CloudEventTypes.citizenDocument, time: CitizenDocumentBuilder.rfc3339(time), value: value)
-            + [KafkaHeader(FeedHeaders.version, String(version))]
+                                             type: CloudEventTypes.citizenDocument, time: CloudEventHeaders.time(time),
+                                             extensions: [KafkaHeader(FeedHeaders.version, String(version))], value: value)
         return ProducerRecord(topic: configuration.topic, key: Array(key.utf8), value: value, headers: headers)
     }
 

@@ -18,6 +18,9 @@ public struct FeedPusherConfiguration: Sendable {
     public var backoff: Duration = .milliseconds(500)
     /// Longest wait between attempts.
     public var maxBackoff: Duration = .seconds(60)
+    /// The back-off schedule of `backoff` and `maxBackoff`: waits of half to all of each ceiling, so
+    /// that the endpoint or broker always gets some rest.
+    var retry: RetryPolicy { RetryPolicy(base: backoff, cap: maxBackoff, jitter: .half) }
     /// Largest document accepted from the feed; a larger one is dead-lettered.
     public var maxDocumentBytes = 1024 * 1024
 
@@ -200,7 +203,7 @@ public struct FeedPusher: ObservableService {
                 }
                 attempt += 1
                 log.event(.warning, "feed.push.retry", ["reason": .text(reason), "attempt": .int(Int64(attempt)), "items": .int(Int64(items.count))])
-                try await wait(RetryPolicy(base: configuration.backoff, cap: configuration.maxBackoff, jitter: .half).delay(attempt: attempt - 1), &progress)
+                try await wait(configuration.retry.delay(attempt: attempt - 1), &progress)
             }
         }
     }
@@ -328,7 +331,7 @@ public struct FeedPusher: ObservableService {
             guard !records.isEmpty else { break }
             log.event(.warning, "feed.push.deadLetterRetry", ["failed": .int(Int64(records.count)), "reason": .text(outcomes[0].1.description)])
             attempt += 1
-            try await wait(RetryPolicy(base: configuration.backoff, cap: configuration.maxBackoff, jitter: .half).delay(attempt: attempt - 1), &progress)
+            try await wait(configuration.retry.delay(attempt: attempt - 1), &progress)
         }
         let byCode = Dictionary(grouping: letters, by: { $0.code }).mapValues(\.count)
         counters.update { c in

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import HealthModel
 
 /// Removes restricted data (HIV diagnoses, tests and ARV medicines) from source records before a

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 
 /// What counts as restricted data (reference §3: HIV tests and ARV prescriptions, ICD-10 B20–B24,
 /// Z21, R75): it never leaves hssk.

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import Kafka
 
 /// Fault injection for the crash-recovery and poison-pill tests, compiled into debug builds only:

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import Synchronization
 
 /// What ingest has done since it started; read by the shutdown summary and the metrics endpoint.

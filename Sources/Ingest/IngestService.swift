@@ -424,23 +424,24 @@ public final class IngestService: ObservableService {
         return unit
     }
 
-    /// Authenticates, decodes and validates on every core: records are independent until linking.
-    private func triage(_ records: [ConsumerRecord], poison: Bool, accounts: [String: SenderDirectory.Sender?]) async -> [RecordTriage.Verdict] {
+    /// Authenticates, decodes, validates and reads what linking needs on every core: records are
+    /// independent until linking.
+    private func triage(_ records: [ConsumerRecord], poison: Bool, accounts: [String: SenderDirectory.Sender?]) async -> [IngestUnit.Triaged] {
         let triage = triage
         let workers = records.count < 64 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let chunk = (records.count + workers - 1) / workers
-        return await withTaskGroup(of: (Int, [RecordTriage.Verdict]).self) { group in
+        return await withTaskGroup(of: (Int, [IngestUnit.Triaged]).self) { group in
             for start in stride(from: 0, to: records.count, by: max(chunk, 1)) {
                 let slice = records[start..<min(start + chunk, records.count)]
                 group.addTask {
                     (start, slice.map { record in
                         if poison { return .rejected(Self.poisonPill(record)) }
                         FailPoints.check(record)
-                        return triage.triage(record, senders: accounts)
+                        return IngestUnit.Triaged(triage.triage(record, senders: accounts))
                     })
                 }
             }
-            var parts: [(Int, [RecordTriage.Verdict])] = []
+            var parts: [(Int, [IngestUnit.Triaged])] = []
             for await part in group { parts.append(part) }
             return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
         }
@@ -455,7 +456,7 @@ public final class IngestService: ObservableService {
         while true {
             do {
                 try await watchdog.guarding {
-                    let resolution = try await resolver.resolve(unit.accepted)
+                    let resolution = try await resolver.resolve(unit.accepted, facts: unit.facts)
                     let result = try await store.apply(batch(unit, resolution, offsets))
                     health.clear(.storeUnavailable)
                     counters.update {
@@ -497,8 +498,10 @@ public final class IngestService: ObservableService {
         var records: [IncomingRecord] = []
         var outbox: [OutboxMessage] = []
         var announced = Set<PersonRef>(), insured = Set<PersonRef>()
+        let now = Date()
         for (var record, person) in zip(unit.accepted, resolution.persons) {
             record.person = person
+            record.receivedAt = now
             records.append(record)
             guard let person else { continue }
             let change = PersonChange(reason: .record, topic: record.coordinates.topic, partition: record.coordinates.partition,

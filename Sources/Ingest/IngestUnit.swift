@@ -1,6 +1,7 @@
 import Foundation
 import HealthModel
 import Kafka
+import PersonIndex
 import RecordStore
 import ServiceRuntime
 
@@ -8,8 +9,24 @@ import ServiceRuntime
 /// others, and the offsets the unit covers per partition. Applied in one store transaction, and only
 /// where the store's position equals each range's start. Pure: built and split without I/O.
 struct IngestUnit: Sendable {
+    /// A record's triage: accepted with what the linker needs of it, or rejected and why.
+    enum Triaged: Sendable {
+        case accepted(IncomingRecord, PersonResolver.Facts)
+        case rejected(Rejection)
+
+        /// The verdict with the record's facts read (on the caller's core) when it is accepted.
+        init(_ verdict: RecordTriage.Verdict) {
+            switch verdict {
+            case .accepted(let record): self = .accepted(record, PersonResolver.facts(record))
+            case .rejected(let rejection): self = .rejected(rejection)
+            }
+        }
+    }
+
     /// Records that passed triage, in consumption order.
     var accepted: [IncomingRecord] = []
+    /// What the linker needs of each accepted record (`facts[i]` is `accepted[i]`'s), read in triage.
+    var facts: [PersonResolver.Facts] = []
     /// Dead letters of the records that did not.
     var deadLetters: [DeadLetterDraft] = []
     /// Offsets covered per partition (from the consumer's position, so nothing can be skipped).
@@ -41,7 +58,8 @@ struct IngestUnit: Sendable {
         func keep(_ coordinates: KafkaCoordinates) -> Bool {
             !partitions.contains(Kafka.TopicPartition(coordinates.topic, coordinates.partition))
         }
-        var unit = IngestUnit(accepted: accepted.filter { keep($0.coordinates) }, deadLetters: deadLetters.filter { keep($0.source) },
+        let kept = accepted.indices.filter { keep(accepted[$0].coordinates) }
+        var unit = IngestUnit(accepted: kept.map { accepted[$0] }, facts: kept.map { facts[$0] }, deadLetters: deadLetters.filter { keep($0.source) },
                               ranges: ranges.filter { !partitions.contains($0.key) }, records: records.filter { !partitions.contains($0.key) })
         for letter in unit.deadLetters { unit.codes[letter.code, default: 0] += 1 }
         return unit
@@ -73,15 +91,16 @@ struct IngestUnit: Sendable {
 
 extension IngestUnit {
     /// A unit covering `ranges`, from consumed records and their triage verdicts (in the same order):
-    /// the accepted records to link, a dead letter for each rejected one (key, value and headers as
-    /// received, trimmed to fit), and the records counted per partition.
-    init(_ consumed: [ConsumerRecord], verdicts: [RecordTriage.Verdict], ranges: [Kafka.TopicPartition: OffsetRange]) {
+    /// the accepted records to link with their facts, a dead letter for each rejected one (key, value
+    /// and headers as received, trimmed to fit), and the records counted per partition.
+    init(_ consumed: [ConsumerRecord], verdicts: [Triaged], ranges: [Kafka.TopicPartition: OffsetRange]) {
         self.ranges = ranges
         for (record, verdict) in zip(consumed, verdicts) {
             records[record.topicPartition, default: 0] += 1
             switch verdict {
-            case .accepted(let accepted):
+            case .accepted(let accepted, let facts):
                 self.accepted.append(accepted)
+                self.facts.append(facts)
             case .rejected(let rejection):
                 let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
                 let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import Synchronization
 
 /// Ends the process when a unit of processing runs past its deadline: a record that hangs the

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 
 /// Reads a JSON Lines file in batches of lines without loading the whole file.
 public final class JSONLinesReader {

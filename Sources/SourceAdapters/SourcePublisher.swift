@@ -67,14 +67,17 @@ public struct SourcePublisher: Sendable {
     /// Validates and signs one record, or returns why it cannot be sent.
     public func prepare(_ record: SourceRecord, at time: Date = Date()) -> Result<SignedRecord, PublishRejection> {
         let (canonical, issues) = RecordDecoder.canonical(record)
-        guard let canonical else { return .failure(PublishRejection(key: record.kafkaKey, issues: issues)) }
+        guard let canonical else { return .failure(PublishRejection(key: record.kafkaKey, issues: issues + senderProblems(record))) }
         return sign(canonical, warnings: issues.warnings, at: time)
     }
 
     /// Validates and signs one JSON value of `kind` (e.g. one JSON Lines line).
     public func prepare(json: Data, kind: RecordKind, at time: Date = Date()) -> Result<SignedRecord, PublishRejection> {
-        let (canonical, key, issues) = RecordDecoder.canonical(json: json, kind: kind)
-        guard let canonical else { return .failure(PublishRejection(key: key, issues: issues)) }
+        let (canonical, record, issues) = RecordDecoder.canonical(json: json, kind: kind)
+        guard let canonical else {
+            // Everything wrong at once, as before: the record's own problems and the account's.
+            return .failure(PublishRejection(key: record?.kafkaKey, issues: issues + (record.map(senderProblems) ?? [])))
+        }
         return sign(canonical, warnings: issues.warnings, at: time)
     }
 

@@ -17,16 +17,16 @@ final class IngestUnitTests: XCTestCase {
                        value: Array("v\(offset)".utf8), headers: [KafkaHeader("ce_source", "01001_lt_bvbm")])
     }
 
-    private func accepted(_ record: ConsumerRecord) -> RecordTriage.Verdict {
+    private func accepted(_ record: ConsumerRecord) -> IngestUnit.Triaged {
         let visit = VisitRecord(facilityCode: "01001", episodeKey: "LK-\(record.offset)", patientId: "BN", patient:
                                     PersonDetails(fullName: "Nguyễn Văn An", birthDate: "1990-05-01", sex: 1), visitType: "01",
                                 admissionTime: "2025-09-01T08:00", diagnoses: [])
-        return .accepted(IncomingRecord(record: .visit(visit), original: record.value ?? [],
-                                        coordinates: KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset),
-                                        sender: "01001_lt_bvbm"))
+        return IngestUnit.Triaged(.accepted(IncomingRecord(record: .visit(visit), original: record.value ?? [],
+                                                           coordinates: KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset),
+                                                           sender: "01001_lt_bvbm")))
     }
 
-    private func rejected(_ code: String) -> RecordTriage.Verdict {
+    private func rejected(_ code: String) -> IngestUnit.Triaged {
         .rejected(Rejection(path: "$", code: code, en: "no", vi: "không"))
     }
 
@@ -36,6 +36,9 @@ final class IngestUnitTests: XCTestCase {
         let unit = IngestUnit(records, verdicts: [accepted(records[0]), rejected("signature.invalid"), rejected("json.malformed"), accepted(records[3])],
                               ranges: ranges)
         XCTAssertEqual(unit.accepted.map(\.coordinates.offset), [10, 13])
+        // Each accepted record keeps what the linker needs of it, read in triage.
+        XCTAssertEqual(unit.facts.map(\.profile.family), ["nguyen", "nguyen"])
+        XCTAssertEqual(unit.facts.map { $0.identifiers.map(\.value) }, [["01001:BN"], ["01001:BN"]])
         XCTAssertEqual(unit.deadLetters.map(\.source), [KafkaCoordinates(topic: a.topic, partition: 0, offset: 11),
                                                         KafkaCoordinates(topic: b.topic, partition: 1, offset: 5)])
         XCTAssertEqual(unit.deadLetters.map(\.topic), ["hssk.visits.v1.dlq", "hssk.visits.v1.dlq"])
@@ -76,6 +79,7 @@ final class IngestUnitTests: XCTestCase {
         let kept = unit.excluding([b])
         XCTAssertEqual(kept.partitions, [a])
         XCTAssertEqual(kept.accepted.map(\.coordinates.offset), [10])
+        XCTAssertEqual(kept.facts.count, 1, "facts stay paired with their records")
         XCTAssertTrue(kept.deadLetters.isEmpty)
         XCTAssertTrue(kept.codes.isEmpty)
         XCTAssertEqual(kept.next, [a: 11])

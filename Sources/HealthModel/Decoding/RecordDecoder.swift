@@ -197,17 +197,16 @@ public enum RecordDecoder {
     }
 
     /// Validates a JSON value of `kind` from outside (e.g. a JSON Lines line) as ingest will, and writes
-    /// its canonical form: one decode, one encode. `key` is the record's key whenever the JSON could be
-    /// read as a record, valid or not, so that a rejection names the record.
-    public static func canonical(json: Data, kind: RecordKind) -> (canonical: CanonicalRecord?, key: String?, issues: [ValidationIssue]) {
+    /// its canonical form: one decode, one encode. `record` is the record whenever the JSON could be
+    /// read as one, valid or not, so that a rejection names it.
+    public static func canonical(json: Data, kind: RecordKind) -> (canonical: CanonicalRecord?, record: SourceRecord?, issues: [ValidationIssue]) {
         let decoded = decode(json, kind: kind)
-        let key = decoded.record?.kafkaKey
-        guard let record = decoded.record, !decoded.issues.hasErrors else { return (nil, key, decoded.issues) }
+        guard let record = decoded.record, !decoded.issues.hasErrors else { return (nil, decoded.record, decoded.issues) }
         guard let value = try? encode(record) else {
-            return (nil, key, decoded.issues + [ValidationIssue(path: "$", code: "json.unwritable", severity: .error,
+            return (nil, record, decoded.issues + [ValidationIssue(path: "$", code: "json.unwritable", severity: .error,
                 message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))])
         }
-        return (CanonicalRecord(record: record, value: Array(value)), key, decoded.issues)
+        return (CanonicalRecord(record: record, value: Array(value)), record, decoded.issues)
     }
 
     /// Keys the input has but the decoded record does not write back are unknown (or `null`).

@@ -170,7 +170,7 @@ private struct MessageList: @unchecked Sendable {
 extension ConsumerRecord {
     /// A record built in memory, read exactly as a consumed one: for testing the stages that take
     /// consumed records (triage, batch planning) without a cluster.
-    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+    package init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
                 timestampMs: Int64? = nil) {
         func copy(_ bytes: [UInt8]?) -> UnsafeMutableRawPointer? {
             guard let bytes else { return nil }

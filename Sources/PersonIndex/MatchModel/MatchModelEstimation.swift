@@ -2,7 +2,6 @@ import Foundation
 import HealthModel
 import Linkage
 import RecordStore
-import ServiceRuntime
 
 /// `hssk dedup --estimate`: estimates the person index's m/u on the store's own data by EM
 /// (`MatchModel.estimated`) and saves them for ingest and dedup (`MatchModelSettings`).

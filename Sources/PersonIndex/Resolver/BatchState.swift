@@ -1,4 +1,3 @@
-import ServiceRuntime
 import HealthModel
 import Linkage
 import RecordStore

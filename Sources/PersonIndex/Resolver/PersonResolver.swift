@@ -57,7 +57,7 @@ package struct PersonResolver: Sendable {
     }
 
     /// What linking needs of one record.
-    package struct Facts {
+    package struct Facts: Sendable {
         package var identifiers: [IdentifierEntry]
         var details: PersonDetails
         package var profile: PersonProfile
@@ -68,8 +68,15 @@ package struct PersonResolver: Sendable {
         var reissued: IdentifierEntry?
     }
 
+    /// Links `records`, reading what linking needs of each (`facts(_:)`) first.
     package func resolve(_ records: [IncomingRecord]) async throws -> Resolution {
-        let facts = records.map(Self.facts)
+        try await resolve(records, facts: records.map(Self.facts))
+    }
+
+    /// Links `records` with their facts read beforehand (ingest reads them in triage, on every core,
+    /// so that the serial store stage does not parse identifiers again); `facts[i]` is `records[i]`'s.
+    package func resolve(_ records: [IncomingRecord], facts: [Facts]) async throws -> Resolution {
+        precondition(records.count == facts.count, "one Facts per record")
         let keys = facts.flatMap { $0.identifiers.map { IdentifierKey($0.type, $0.value) } + $0.mother + ($0.reissued.map { [IdentifierKey($0.type, $0.value)] } ?? []) }
         let byIdentifier = try await store.lookupIdentity(identifiers: keys, blockingKeys: [], maxBlockSize: maxBlockSize)
         let unresolved = facts.filter { fact in !fact.identifiers.contains { byIdentifier.holders[IdentifierKey($0.type, $0.value)] != nil } }
@@ -199,6 +206,8 @@ package struct PersonResolver: Sendable {
 
     // MARK: - Facts of a record
 
+    /// What linking needs of one record: its identifiers parsed into their types, the demographics
+    /// folded into a profile, its blocking keys. Pure, so callers may read it on any core.
     package static func facts(_ record: IncomingRecord) -> Facts {
         let subject = record.record.subject
         // Identifiers remember their source in a plain column. A card's key is its holder's BHXH number

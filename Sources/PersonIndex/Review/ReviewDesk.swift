@@ -2,7 +2,6 @@ import Foundation
 import HealthModel
 import Linkage
 import RecordStore
-import ServiceRuntime
 
 /// Why a review decision was refused.
 public enum ReviewDeskError: Error, Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import Linkage
 import RecordStore
 

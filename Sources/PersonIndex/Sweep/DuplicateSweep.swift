@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import HealthModel
 import Linkage
 import RecordStore

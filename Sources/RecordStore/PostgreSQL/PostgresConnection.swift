@@ -7,7 +7,7 @@ private let int2OID: Oid = 21, int4OID: Oid = 23, int8OID: Oid = 20, byteaOID: O
 /// A libpq connection with a prepared-statement cache; results come back in binary format.
 ///
 /// Used only from its store's dedicated thread (libpq connections are not thread-safe).
-package final class PostgresConnection: SQLConnection {
+final class PostgresConnection: SQLConnection {
     let dialect = SQLDialect.postgres
     private var connection: OpaquePointer?
     private var prepared: [String: String] = [:]
@@ -16,7 +16,7 @@ package final class PostgresConnection: SQLConnection {
     let lockTimeoutMs: Int
 
     /// Connects to `url` (`postgres://user@host:port/db`).
-    package init(url: String, lockTimeoutMs: Int = 15_000) throws(StoreError) {
+    init(url: String, lockTimeoutMs: Int = 15_000) throws(StoreError) {
         self.url = url
         self.lockTimeoutMs = lockTimeoutMs
         guard let connection = Self.connect(url) else { throw StoreError.connectionLost("libpq out of memory") }
@@ -71,7 +71,7 @@ package final class PostgresConnection: SQLConnection {
 
     deinit { close() }
 
-    package func close() {
+    func close() {
         if let connection { PQfinish(connection) }
         connection = nil
         prepared.removeAll()
@@ -212,7 +212,7 @@ package final class PostgresConnection: SQLConnection {
         return rows
     }
 
-    package func executeScript(_ sql: String) throws(StoreError) {
+    func executeScript(_ sql: String) throws(StoreError) {
         let connection = try live()
         let result = PQexec(connection, sql)
         let status = PQresultStatus(result)

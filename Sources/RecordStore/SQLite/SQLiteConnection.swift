@@ -7,14 +7,14 @@ private let sqliteTransient = unsafeBitCast(-1, to: sqlite3_destructor_type.self
 /// A SQLite connection in WAL mode with a prepared-statement cache.
 ///
 /// Opened with `SQLITE_OPEN_NOMUTEX`: the connection is used only from its store's dedicated thread.
-package final class SQLiteConnection: SQLConnection {
+final class SQLiteConnection: SQLConnection {
     let dialect = SQLDialect.sqlite
-    package private(set) var handle: OpaquePointer?
+    private(set) var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
     let path: String
 
     /// Opens (creating if needed) the database file at `path`.
-    package init(path: String, busyTimeoutMs: Int32 = 15_000) throws(StoreError) {
+    init(path: String, busyTimeoutMs: Int32 = 15_000) throws(StoreError) {
         self.path = path
         let isNew = !FileManager.default.fileExists(atPath: path)
         var db: OpaquePointer?
@@ -41,7 +41,7 @@ package final class SQLiteConnection: SQLConnection {
 
     deinit { close() }
 
-    package func close() {
+    func close() {
         for statement in statements.values { sqlite3_finalize(statement) }
         statements.removeAll()
         if let handle { sqlite3_close_v2(handle) }
@@ -136,7 +136,7 @@ package final class SQLiteConnection: SQLConnection {
         return rows
     }
 
-    package func executeScript(_ sql: String) throws(StoreError) {
+    func executeScript(_ sql: String) throws(StoreError) {
         guard let handle else { throw StoreError.closed }
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)

@@ -56,12 +56,12 @@ struct SQLRow: Sendable {
 }
 
 /// Which SQL flavour a connection speaks; the schema and queries differ only in a few words.
-package enum SQLDialect: String, Sendable {
+enum SQLDialect: String, Sendable {
     case sqlite
     case postgres
 
     /// Replaces the dialect tokens `{pk}`, `{int}`, `{blob}` in DDL.
-    package func ddl(_ sql: String) -> String {
+    func ddl(_ sql: String) -> String {
         switch self {
         case .sqlite:
             return sql.replacingOccurrences(of: "{pk}", with: "INTEGER PRIMARY KEY")

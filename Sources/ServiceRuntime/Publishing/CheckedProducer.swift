@@ -8,7 +8,7 @@ extension Producer {
         let admin = try Admin(config: client, timeout: .seconds(10))
         guard try await admin.findTopics([topic])[topic] != nil else {
             throw KafkaError.operation("metadata", .unknownTopicOrPartition,
-                                       detail: "topic \(topic) does not exist (hssk topics apply) or this account may not describe it (its Kafka ACLs)")
+                                       detail: "topic \(topic) does not exist or this account may not describe it (its Kafka ACLs)")
         }
         var config = ProducerConfig(bootstrapServers: client.bootstrapServers)
         config.client = client

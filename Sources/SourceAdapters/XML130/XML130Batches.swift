@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import Synchronization
 
 extension XML130Reader {

@@ -94,12 +94,14 @@ struct XML130EpisodeBuilder {
             return XML130Episode(file: file, index: index, episodeKey: key, canonical: nil, issues: issues)
         }
         let result = RecordDecoder.canonical(.visit(visit))
-        let reported = Set(issues.map(\.path))
+        let reported = issues
         for issue in result.issues {
             var translated = issue
             translated.path = XML130VisitMapping.xmlPath(for: issue.path)
-            // A field the mapping already reported (e.g. an unreadable date) is not reported twice.
-            if !reported.contains(translated.path) { issues.append(translated) }
+            // A field the mapping already reported (e.g. an unreadable date) is not reported twice; an
+            // error is kept where the mapping only warned, so that a rejected episode always says why.
+            let known = reported.contains { $0.path == translated.path && ($0.severity == .error || translated.severity != .error) }
+            if !known { issues.append(translated) }
         }
         return XML130Episode(file: file, index: index, episodeKey: key, canonical: issues.hasErrors ? nil : result.canonical, issues: issues)
     }

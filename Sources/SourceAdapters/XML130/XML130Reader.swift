@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 #if canImport(FoundationXML)
 import FoundationXML
 #endif

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import HealthModel
 
 /// One episode (HOSO) of an XML 130 file: the visit when every table was valid, else what was wrong.

@@ -1,5 +1,4 @@
 import Foundation
-import ServiceRuntime
 import HealthModel
 
 /// Maps XML 130 tables onto `VisitRecord` field by field (docs/xml130-mapping.md is the same table).

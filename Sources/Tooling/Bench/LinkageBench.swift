@@ -3,7 +3,6 @@ import HealthModel
 import Linkage
 import PersonIndex
 import RecordStore
-import ServiceRuntime
 import SyntheticPopulation
 
 /// `hssk bench linkage`: what linking one record costs as the index grows (DESIGN §10: < 2× from

@@ -47,13 +47,30 @@ public enum RawInsertBaseline {
           next_offset {int} NOT NULL, PRIMARY KEY (group_id, topic, kafka_partition));
         """
 
+    /// The tables in a database's own types.
+    private static func ddl(sqlite: Bool) -> String {
+        sqlite ? sourceDDL.replacingOccurrences(of: "{pk}", with: "INTEGER PRIMARY KEY").replacingOccurrences(of: "{int}", with: "INTEGER")
+            .replacingOccurrences(of: "{blob}", with: "BLOB")
+            : sourceDDL.replacingOccurrences(of: "{pk}", with: "BIGSERIAL PRIMARY KEY").replacingOccurrences(of: "{int}", with: "BIGINT")
+            .replacingOccurrences(of: "{blob}", with: "BYTEA")
+    }
+
     /// Inserts `rows` in batches of `batchSize` into a new SQLite file at `path` (WAL, synchronous=NORMAL
     /// as the store uses); returns rows per second. Blocks: call from a thread of its own.
     public static func sqlite(path: String, rows: [RawRow], batchSize: Int) throws -> Double {
-        let db = try SQLiteConnection(path: path)
-        defer { db.close() }
-        try db.executeScript(SQLDialect.sqlite.ddl(sourceDDL))
-        guard let handle = db.handle else { throw StoreError.closed }
+        var opened: OpaquePointer?
+        guard sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
+              let handle = opened else {
+            sqlite3_close(opened)
+            throw StoreError.backend("cannot open \(path)")
+        }
+        defer { sqlite3_close(handle) }
+        func execute(_ sql: String) throws {
+            guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw StoreError.backend(String(cString: sqlite3_errmsg(handle))) }
+        }
+        // The store's own settings (SQLiteConnection), so that only what the store adds is compared.
+        try execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=8589934592;")
+        try execute(ddl(sqlite: true))
         func prepare(_ sql: String) throws -> OpaquePointer {
             var statement: OpaquePointer?
             guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
@@ -75,7 +92,7 @@ public enum RawInsertBaseline {
         let start = ContinuousClock.now
         for batchStart in stride(from: 0, to: rows.count, by: batchSize) {
             let batch = rows[batchStart..<min(batchStart + batchSize, rows.count)]
-            try db.executeScript("BEGIN IMMEDIATE")
+            try execute("BEGIN IMMEDIATE")
             let now = Date().ISO8601Format()
             for row in batch {
                 sqlite3_bind_text(source, 1, row.topic, -1, transient)
@@ -101,7 +118,7 @@ public enum RawInsertBaseline {
                 sqlite3_bind_int64(offset, 3, last.offset + 1)
                 try step(offset)
             }
-            try db.executeScript("COMMIT")
+            try execute("COMMIT")
         }
         return Double(rows.count) / seconds(ContinuousClock.now - start)
     }
@@ -153,7 +170,7 @@ public enum RawInsertBaseline {
         func values(_ columns: Int, _ count: Int) -> String {
             (0..<count).map { r in "(" + (1...columns).map { "$\(r * columns + $0)" }.joined(separator: ", ") + ")" }.joined(separator: ", ")
         }
-        try exec(SQLDialect.postgres.ddl(sourceDDL))
+        try exec(ddl(sqlite: false))
         let text = { (s: String) -> [UInt8]? in Array(s.utf8) }
         let start = ContinuousClock.now
         for batchStart in stride(from: 0, to: rows.count, by: batchSize) {
@@ -192,10 +209,8 @@ public enum RawInsertBaseline {
 
     /// Creates an empty scratch database next to the one `url` names and returns its URL.
     public static func createScratchDatabase(near url: String) throws -> String {
-        let admin = try PostgresConnection(url: url)
-        defer { admin.close() }
         let name = "hssk_bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        try admin.executeScript("CREATE DATABASE \(name)")
+        try administer(url, "CREATE DATABASE \(name)")
         guard var components = URLComponents(string: url) else { throw StoreError.invalidRequest("bad PostgreSQL URL") }
         components.path = "/" + name
         guard let scratch = components.string else { throw StoreError.invalidRequest("bad PostgreSQL URL") }
@@ -206,9 +221,16 @@ public enum RawInsertBaseline {
     public static func dropScratchDatabase(_ scratch: String, near url: String) throws {
         guard let name = URLComponents(string: scratch)?.path.dropFirst(), name.hasPrefix("hssk_bench_"),
               name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { return }
-        let admin = try PostgresConnection(url: url)
-        defer { admin.close() }
-        try admin.executeScript("DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+        try administer(url, "DROP DATABASE IF EXISTS \(name) WITH (FORCE)")
+    }
+
+    /// Runs one statement on its own connection to `url`.
+    private static func administer(_ url: String, _ sql: String) throws {
+        guard let conn = PQconnectdb(url), PQstatus(conn) == CONNECTION_OK else { throw StoreError.connectionLost("cannot connect to the PostgreSQL server") }
+        defer { PQfinish(conn) }
+        let result = PQexec(conn, sql)
+        defer { PQclear(result) }
+        guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw StoreError.backend(String(cString: PQerrorMessage(conn))) }
     }
 
     private static func seconds(_ d: Duration) -> Double {

@@ -73,7 +73,9 @@ public enum LinkageEvaluationJob {
     /// Runs `records` through a fresh store (deleted afterwards) and the resolver ingest would load from it.
     static func evaluate(_ records: [IncomingRecord], truth: [Int?]) async throws -> Report {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("hssk-linkage-eval-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // Owner-only; the store's keys live in this process only, so a store left behind (a killed run)
+        // is ciphertext nobody can open.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = try await SQLiteStore.open(path: directory.appendingPathComponent("eval.sqlite").path, keys: try KeyRing.generate())
         do {

@@ -24,7 +24,7 @@ let linkageEvalCommand = Command(
             results[URL(fileURLWithPath: file).lastPathComponent] = try await LinkageEvaluationJob.febrl(URL(fileURLWithPath: file))
         }
         if arguments.string("synthetic") != nil {
-            let citizens = try arguments.int("synthetic", default: 2_000, in: 1...10_000_000)
+            let citizens = try arguments.int("synthetic", default: 2_000, in: 1...1_000_000)
             let seed = try arguments.int("seed", default: 1, in: 0...Int.max)
             results["synthetic-\(citizens)"] = try await LinkageEvaluationJob.synthetic(citizens: citizens, seed: UInt64(seed))
         }

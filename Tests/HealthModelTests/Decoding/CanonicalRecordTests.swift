@@ -31,6 +31,6 @@ final class CanonicalRecordTests: XCTestCase {
         XCTAssertTrue(issues.contains { $0.path == "patient.birthDate" && $0.severity == .error }, "\(issues)")
         let json = RecordDecoder.canonical(json: try! RecordDecoder.encode(visit), kind: .visit)
         XCTAssertNil(json.canonical)
-        XCTAssertEqual(json.key, visit.kafkaKey)
+        XCTAssertEqual(json.record?.kafkaKey, visit.kafkaKey)
     }
 }
