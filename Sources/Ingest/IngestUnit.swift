@@ -102,12 +102,7 @@ extension IngestUnit {
                 self.accepted.append(accepted)
                 self.facts.append(facts)
             case .rejected(let rejection):
-                let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
-                let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)
-                let letter = DeadLetterBuilder.letter(topic: SourceTopics.deadLetterTopic(of: record.topic), source: source, key: record.key,
-                                                      value: record.value, headers: headers.headers, headerCount: headers.total, code: rejection.code,
-                                                      issues: rejection.issues)
-                deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
+                deadLetters.append(DeadLetterDraft(rejected: record, rejection))
                 codes[rejection.code, default: 0] += 1
             }
         }

@@ -254,12 +254,7 @@ public final class InsuranceSync: ObservableService {
         var deadLetters: [DeadLetterDraft] = []
         var codes: [String: Int] = [:]
         func reject(_ record: ConsumerRecord, _ rejection: Rejection) {
-            let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
-            let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)
-            let letter = DeadLetterBuilder.letter(topic: SourceTopics.deadLetterTopic(of: record.topic), source: source, key: record.key,
-                                                  value: record.value, headers: headers.headers, headerCount: headers.total, code: rejection.code,
-                                                      issues: rejection.issues)
-            deadLetters.append(DeadLetterDraft(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter)))
+            deadLetters.append(DeadLetterDraft(rejected: record, rejection))
             codes[rejection.code, default: 0] += 1
             log.event(.warning, "ack.deadLettered", ["partition": .int(Int64(record.partition)), "offset": .int(record.offset),
                                                       "code": .text(rejection.code)])

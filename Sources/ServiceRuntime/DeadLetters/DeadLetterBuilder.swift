@@ -172,3 +172,16 @@ public enum DeadLetterBuilder {
 private extension String {
     func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }
+
+extension DeadLetterDraft {
+    /// The dead letter of a consumed record triage rejected, for its source topic's `.dlq`: key, value
+    /// and headers as received (trimmed to fit), the code and every finding; written with the batch.
+    package init(rejected record: ConsumerRecord, _ rejection: Rejection) {
+        let source = KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset)
+        let headers = record.headers(limit: DeadLetterBuilder.maxHeaders + 16)
+        let letter = DeadLetterBuilder.letter(topic: SourceTopics.deadLetterTopic(of: record.topic), source: source, key: record.key,
+                                              value: record.value, headers: headers.headers, headerCount: headers.total, code: rejection.code,
+                                              issues: rejection.issues)
+        self.init(source: source, topic: letter.topic, code: rejection.code, letter: DeadLetterCodec.encode(letter))
+    }
+}
