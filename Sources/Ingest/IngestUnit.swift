@@ -24,9 +24,10 @@ struct IngestUnit: Sendable {
     }
 
     /// Records that passed triage, in consumption order.
-    var accepted: [IncomingRecord] = []
+    private(set) var accepted: [IncomingRecord] = []
     /// What the linker needs of each accepted record (`facts[i]` is `accepted[i]`'s), read in triage.
-    var facts: [PersonResolver.Facts] = []
+    /// Both arrays are written only here, together, so that a record is never linked with another's facts.
+    private(set) var facts: [PersonResolver.Facts] = []
     /// Dead letters of the records that did not.
     var deadLetters: [DeadLetterDraft] = []
     /// Offsets covered per partition (from the consumer's position, so nothing can be skipped).

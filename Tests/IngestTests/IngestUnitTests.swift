@@ -18,7 +18,7 @@ final class IngestUnitTests: XCTestCase {
     }
 
     private func accepted(_ record: ConsumerRecord) -> IngestUnit.Triaged {
-        let visit = VisitRecord(facilityCode: "01001", episodeKey: "LK-\(record.offset)", patientId: "BN", patient:
+        let visit = VisitRecord(facilityCode: "01001", episodeKey: "LK-\(record.offset)", patientId: "BN\(record.partition)-\(record.offset)", patient:
                                     PersonDetails(fullName: "Nguyễn Văn An", birthDate: "1990-05-01", sex: 1), visitType: "01",
                                 admissionTime: "2025-09-01T08:00", diagnoses: [])
         return IngestUnit.Triaged(.accepted(IncomingRecord(record: .visit(visit), original: record.value ?? [],
@@ -38,7 +38,7 @@ final class IngestUnitTests: XCTestCase {
         XCTAssertEqual(unit.accepted.map(\.coordinates.offset), [10, 13])
         // Each accepted record keeps what the linker needs of it, read in triage.
         XCTAssertEqual(unit.facts.map(\.profile.family), ["nguyen", "nguyen"])
-        XCTAssertEqual(unit.facts.map { $0.identifiers.map(\.value) }, [["01001:BN"], ["01001:BN"]])
+        XCTAssertEqual(unit.facts.map { $0.identifiers.map(\.value) }, [["01001:BN0-10"], ["01001:BN0-13"]])
         XCTAssertEqual(unit.deadLetters.map(\.source), [KafkaCoordinates(topic: a.topic, partition: 0, offset: 11),
                                                         KafkaCoordinates(topic: b.topic, partition: 1, offset: 5)])
         XCTAssertEqual(unit.deadLetters.map(\.topic), ["hssk.visits.v1.dlq", "hssk.visits.v1.dlq"])
@@ -73,16 +73,18 @@ final class IngestUnitTests: XCTestCase {
     }
 
     func testExcludingARepositionedPartitionDropsItsRecordsLettersAndRange() {
-        let records = [record(a, 10), record(b, 3), record(b, 4)]
-        let ranges = [a: OffsetRange(from: 10, next: 11, epoch: 1), b: OffsetRange(from: 3, next: 5, epoch: 1)]
-        let unit = IngestUnit(records, verdicts: [accepted(records[0]), accepted(records[1]), rejected("json.malformed")], ranges: ranges)
+        let records = [record(b, 3), record(a, 10), record(b, 4), record(a, 11)]
+        let ranges = [a: OffsetRange(from: 10, next: 12, epoch: 1), b: OffsetRange(from: 3, next: 5, epoch: 1)]
+        let unit = IngestUnit(records, verdicts: [accepted(records[0]), accepted(records[1]), rejected("json.malformed"), accepted(records[3])],
+                              ranges: ranges)
         let kept = unit.excluding([b])
         XCTAssertEqual(kept.partitions, [a])
-        XCTAssertEqual(kept.accepted.map(\.coordinates.offset), [10])
-        XCTAssertEqual(kept.facts.count, 1, "facts stay paired with their records")
+        XCTAssertEqual(kept.accepted.map(\.coordinates.offset), [10, 11])
+        // Each kept record keeps its own facts (its own patient id), never a dropped record's.
+        XCTAssertEqual(kept.facts.map { $0.identifiers.map(\.value) }, [["01001:BN0-10"], ["01001:BN0-11"]])
         XCTAssertTrue(kept.deadLetters.isEmpty)
         XCTAssertTrue(kept.codes.isEmpty)
-        XCTAssertEqual(kept.next, [a: 11])
+        XCTAssertEqual(kept.next, [a: 12])
         XCTAssertTrue(unit.excluding([a, b]).isEmpty)
     }
 }

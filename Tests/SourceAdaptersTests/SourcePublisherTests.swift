@@ -52,6 +52,16 @@ final class SourcePublisherTests: XCTestCase {
         XCTAssertEqual(results[0].outcome, .validated)
         guard case .rejected(let issues) = results[1].outcome else { return XCTFail("\(results[1])") }
         XCTAssertEqual(issues.map(\.code), ["sender.facilityMismatch"])
+        // Everything wrong at once: the record's own errors and the account's, in the record's path and as a JSON line.
+        var both = foreign
+        both.patient.birthDate = "1958-02-30"
+        let bothResults = try await publisher.publish([.visit(both)])
+        guard case .rejected(let bothIssues) = bothResults[0].outcome else { return XCTFail("\(bothResults[0])") }
+        XCTAssertEqual(bothIssues.errors.map(\.code), ["date.invalid", "sender.facilityMismatch"])
+        let bothLine = try await publisher.publish(jsonLines: [try RecordDecoder.encode(both)], kind: .visit)
+        guard case .rejected(let bothLineIssues) = bothLine[0].outcome else { return XCTFail("\(bothLine[0])") }
+        XCTAssertEqual(bothLineIssues.errors.map(\.code), ["date.invalid", "sender.facilityMismatch"])
+        XCTAssertEqual(bothLine[0].key, both.kafkaKey)
         let lines = try await publisher.publish(jsonLines: [garbage], kind: .visit)
         guard case .rejected(let lineIssues) = lines[0].outcome else { return XCTFail("\(lines[0])") }
         XCTAssertEqual(lineIssues.first?.code, "json.malformed")

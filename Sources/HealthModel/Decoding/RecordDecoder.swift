@@ -177,22 +177,24 @@ public enum RecordDecoder {
         }
     }
 
+    /// A record that cannot be written as JSON (e.g. a non-finite number): never a silent rejection.
+    private static let unwritable = ValidationIssue(path: "$", code: "json.unwritable", severity: .error,
+        message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))
+
     /// Validates an in-memory record exactly as ingest will read it: the record as ingest will see it,
     /// with the bytes to send, or nil; and every issue. The record is encoded once. When its JSON is
     /// plain text (what `decode` would read back unchanged, as nearly all records are) it is validated
     /// in place; otherwise its JSON goes through `decode`, which normalises it (NFC, spaces), and the
     /// normalised record is encoded again, so that the bytes sent are the canonical form ingest stores.
     public static func canonical(_ record: SourceRecord) -> (canonical: CanonicalRecord?, issues: [ValidationIssue]) {
-        guard let json = try? encode(record) else {
-            return (nil, [ValidationIssue(path: "$", code: "json.unwritable", severity: .error,
-                                          message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))])
-        }
+        guard let json = try? encode(record) else { return (nil, [unwritable]) }
         if json.count <= maxValueBytes, hasPlainText(json) {
             let issues = record.validate()
             return (issues.hasErrors ? nil : CanonicalRecord(record: record, value: Array(json)), issues)
         }
         let decoded = decode(json, kind: record.kind)
-        guard let read = decoded.record, !decoded.issues.hasErrors, let normalized = try? encode(read) else { return (nil, decoded.issues) }
+        guard let read = decoded.record, !decoded.issues.hasErrors else { return (nil, decoded.issues) }
+        guard let normalized = try? encode(read) else { return (nil, decoded.issues + [unwritable]) }
         return (CanonicalRecord(record: read, value: Array(normalized)), decoded.issues)
     }
 
@@ -202,10 +204,7 @@ public enum RecordDecoder {
     public static func canonical(json: Data, kind: RecordKind) -> (canonical: CanonicalRecord?, record: SourceRecord?, issues: [ValidationIssue]) {
         let decoded = decode(json, kind: kind)
         guard let record = decoded.record, !decoded.issues.hasErrors else { return (nil, decoded.record, decoded.issues) }
-        guard let value = try? encode(record) else {
-            return (nil, record, decoded.issues + [ValidationIssue(path: "$", code: "json.unwritable", severity: .error,
-                message: BilingualMessage(en: "The record could not be written as JSON.", vi: "Không ghi được hồ sơ dạng JSON."))])
-        }
+        guard let value = try? encode(record) else { return (nil, record, decoded.issues + [unwritable]) }
         return (CanonicalRecord(record: record, value: Array(value)), record, decoded.issues)
     }
 

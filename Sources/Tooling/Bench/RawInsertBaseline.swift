@@ -61,10 +61,11 @@ public enum RawInsertBaseline {
         var opened: OpaquePointer?
         guard sqlite3_open_v2(path, &opened, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
               let handle = opened else {
-            sqlite3_close(opened)
+            sqlite3_close_v2(opened)
             throw StoreError.backend("cannot open \(path)")
         }
-        defer { sqlite3_close(handle) }
+        // _v2: closes once the statements are finalised, even when a throw left one unfinalised for a moment.
+        defer { sqlite3_close_v2(handle) }
         func execute(_ sql: String) throws {
             guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else { throw StoreError.backend(String(cString: sqlite3_errmsg(handle))) }
         }
@@ -128,8 +129,12 @@ public enum RawInsertBaseline {
     /// prepared statements, one transaction per batch. Returns rows per second. Blocks: call from a
     /// thread of its own.
     public static func postgres(url: String, rows: [RawRow], batchSize: Int) throws -> Double {
-        guard let conn = PQconnectdb(url), PQstatus(conn) == CONNECTION_OK else { throw StoreError.connectionLost("cannot connect to \(url)") }
+        let conn = PQconnectdb(url)
         defer { PQfinish(conn) }
+        // libpq's message, never the URL: it may carry the password.
+        guard PQstatus(conn) == CONNECTION_OK else {
+            throw StoreError.connectionLost("cannot connect to the PostgreSQL server: " + (conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"))
+        }
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         func check(_ result: OpaquePointer?) throws {
             let status = PQresultStatus(result)
@@ -226,8 +231,11 @@ public enum RawInsertBaseline {
 
     /// Runs one statement on its own connection to `url`.
     private static func administer(_ url: String, _ sql: String) throws {
-        guard let conn = PQconnectdb(url), PQstatus(conn) == CONNECTION_OK else { throw StoreError.connectionLost("cannot connect to the PostgreSQL server") }
+        let conn = PQconnectdb(url)
         defer { PQfinish(conn) }
+        guard PQstatus(conn) == CONNECTION_OK else {
+            throw StoreError.connectionLost("cannot connect to the PostgreSQL server: " + (conn.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"))
+        }
         let result = PQexec(conn, sql)
         defer { PQclear(result) }
         guard PQresultStatus(result) == PGRES_COMMAND_OK else { throw StoreError.backend(String(cString: PQerrorMessage(conn))) }
