@@ -424,24 +424,23 @@ public final class IngestService: ObservableService {
         return unit
     }
 
-    /// Authenticates, decodes, validates and reads what linking needs on every core: records are
-    /// independent until linking.
-    private func triage(_ records: [ConsumerRecord], poison: Bool, accounts: [String: SenderDirectory.Sender?]) async -> [IngestUnit.Triaged] {
+    /// Authenticates, decodes and validates on every core: records are independent until linking.
+    private func triage(_ records: [ConsumerRecord], poison: Bool, accounts: [String: SenderDirectory.Sender?]) async -> [RecordTriage.Verdict] {
         let triage = triage
         let workers = records.count < 64 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
         let chunk = (records.count + workers - 1) / workers
-        return await withTaskGroup(of: (Int, [IngestUnit.Triaged]).self) { group in
+        return await withTaskGroup(of: (Int, [RecordTriage.Verdict]).self) { group in
             for start in stride(from: 0, to: records.count, by: max(chunk, 1)) {
                 let slice = records[start..<min(start + chunk, records.count)]
                 group.addTask {
                     (start, slice.map { record in
                         if poison { return .rejected(Self.poisonPill(record)) }
                         FailPoints.check(record)
-                        return IngestUnit.Triaged(triage.triage(record, senders: accounts))
+                        return triage.triage(record, senders: accounts)
                     })
                 }
             }
-            var parts: [(Int, [IngestUnit.Triaged])] = []
+            var parts: [(Int, [RecordTriage.Verdict])] = []
             for await part in group { parts.append(part) }
             return parts.sorted { $0.0 < $1.0 }.flatMap(\.1)
         }
@@ -456,7 +455,7 @@ public final class IngestService: ObservableService {
         while true {
             do {
                 try await watchdog.guarding {
-                    let resolution = try await resolver.resolve(unit.accepted, facts: unit.facts)
+                    let resolution = try await resolver.resolve(unit.accepted)
                     let result = try await store.apply(batch(unit, resolution, offsets))
                     health.clear(.storeUnavailable)
                     counters.update {

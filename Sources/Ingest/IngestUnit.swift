@@ -1,7 +1,6 @@
 import Foundation
 import HealthModel
 import Kafka
-import PersonIndex
 import RecordStore
 import ServiceRuntime
 
@@ -9,25 +8,8 @@ import ServiceRuntime
 /// others, and the offsets the unit covers per partition. Applied in one store transaction, and only
 /// where the store's position equals each range's start. Pure: built and split without I/O.
 struct IngestUnit: Sendable {
-    /// A record's triage: accepted with what the linker needs of it, or rejected and why.
-    enum Triaged: Sendable {
-        case accepted(IncomingRecord, PersonResolver.Facts)
-        case rejected(Rejection)
-
-        /// The verdict with the record's facts read (on the caller's core) when it is accepted.
-        init(_ verdict: RecordTriage.Verdict) {
-            switch verdict {
-            case .accepted(let record): self = .accepted(record, PersonResolver.facts(record))
-            case .rejected(let rejection): self = .rejected(rejection)
-            }
-        }
-    }
-
     /// Records that passed triage, in consumption order.
-    private(set) var accepted: [IncomingRecord] = []
-    /// What the linker needs of each accepted record (`facts[i]` is `accepted[i]`'s), read in triage.
-    /// Both arrays are written only here, together, so that a record is never linked with another's facts.
-    private(set) var facts: [PersonResolver.Facts] = []
+    var accepted: [IncomingRecord] = []
     /// Dead letters of the records that did not.
     var deadLetters: [DeadLetterDraft] = []
     /// Offsets covered per partition (from the consumer's position, so nothing can be skipped).
@@ -59,8 +41,7 @@ struct IngestUnit: Sendable {
         func keep(_ coordinates: KafkaCoordinates) -> Bool {
             !partitions.contains(Kafka.TopicPartition(coordinates.topic, coordinates.partition))
         }
-        let kept = accepted.indices.filter { keep(accepted[$0].coordinates) }
-        var unit = IngestUnit(accepted: kept.map { accepted[$0] }, facts: kept.map { facts[$0] }, deadLetters: deadLetters.filter { keep($0.source) },
+        var unit = IngestUnit(accepted: accepted.filter { keep($0.coordinates) }, deadLetters: deadLetters.filter { keep($0.source) },
                               ranges: ranges.filter { !partitions.contains($0.key) }, records: records.filter { !partitions.contains($0.key) })
         for letter in unit.deadLetters { unit.codes[letter.code, default: 0] += 1 }
         return unit
@@ -92,16 +73,15 @@ struct IngestUnit: Sendable {
 
 extension IngestUnit {
     /// A unit covering `ranges`, from consumed records and their triage verdicts (in the same order):
-    /// the accepted records to link with their facts, a dead letter for each rejected one (key, value
-    /// and headers as received, trimmed to fit), and the records counted per partition.
-    init(_ consumed: [ConsumerRecord], verdicts: [Triaged], ranges: [Kafka.TopicPartition: OffsetRange]) {
+    /// the accepted records to link, a dead letter for each rejected one (key, value and headers as
+    /// received, trimmed to fit), and the records counted per partition.
+    init(_ consumed: [ConsumerRecord], verdicts: [RecordTriage.Verdict], ranges: [Kafka.TopicPartition: OffsetRange]) {
         self.ranges = ranges
         for (record, verdict) in zip(consumed, verdicts) {
             records[record.topicPartition, default: 0] += 1
             switch verdict {
-            case .accepted(let accepted, let facts):
+            case .accepted(let accepted):
                 self.accepted.append(accepted)
-                self.facts.append(facts)
             case .rejected(let rejection):
                 deadLetters.append(DeadLetterDraft(rejected: record, rejection))
                 codes[rejection.code, default: 0] += 1

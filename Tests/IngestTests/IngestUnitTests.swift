@@ -17,16 +17,16 @@ final class IngestUnitTests: XCTestCase {
                        value: Array("v\(offset)".utf8), headers: [KafkaHeader("ce_source", "01001_lt_bvbm")])
     }
 
-    private func accepted(_ record: ConsumerRecord) -> IngestUnit.Triaged {
+    private func accepted(_ record: ConsumerRecord) -> RecordTriage.Verdict {
         let visit = VisitRecord(facilityCode: "01001", episodeKey: "LK-\(record.offset)", patientId: "BN\(record.partition)-\(record.offset)", patient:
                                     PersonDetails(fullName: "Nguyễn Văn An", birthDate: "1990-05-01", sex: 1), visitType: "01",
                                 admissionTime: "2025-09-01T08:00", diagnoses: [])
-        return IngestUnit.Triaged(.accepted(IncomingRecord(record: .visit(visit), original: record.value ?? [],
-                                                           coordinates: KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset),
-                                                           sender: "01001_lt_bvbm")))
+        return .accepted(IncomingRecord(record: .visit(visit), original: record.value ?? [],
+                                        coordinates: KafkaCoordinates(topic: record.topic, partition: record.partition, offset: record.offset),
+                                        sender: "01001_lt_bvbm"))
     }
 
-    private func rejected(_ code: String) -> IngestUnit.Triaged {
+    private func rejected(_ code: String) -> RecordTriage.Verdict {
         .rejected(Rejection(path: "$", code: code, en: "no", vi: "không"))
     }
 
@@ -36,9 +36,7 @@ final class IngestUnitTests: XCTestCase {
         let unit = IngestUnit(records, verdicts: [accepted(records[0]), rejected("signature.invalid"), rejected("json.malformed"), accepted(records[3])],
                               ranges: ranges)
         XCTAssertEqual(unit.accepted.map(\.coordinates.offset), [10, 13])
-        // Each accepted record keeps what the linker needs of it, read in triage.
-        XCTAssertEqual(unit.facts.map(\.profile.family), ["nguyen", "nguyen"])
-        XCTAssertEqual(unit.facts.map { $0.identifiers.map(\.value) }, [["01001:BN0-10"], ["01001:BN0-13"]])
+        XCTAssertEqual(unit.accepted.map(\.sourceKey), ["01001:LK-10", "01001:LK-13"])
         XCTAssertEqual(unit.deadLetters.map(\.source), [KafkaCoordinates(topic: a.topic, partition: 0, offset: 11),
                                                         KafkaCoordinates(topic: b.topic, partition: 1, offset: 5)])
         XCTAssertEqual(unit.deadLetters.map(\.topic), ["hssk.visits.v1.dlq", "hssk.visits.v1.dlq"])
@@ -80,8 +78,7 @@ final class IngestUnitTests: XCTestCase {
         let kept = unit.excluding([b])
         XCTAssertEqual(kept.partitions, [a])
         XCTAssertEqual(kept.accepted.map(\.coordinates.offset), [10, 11])
-        // Each kept record keeps its own facts (its own patient id), never a dropped record's.
-        XCTAssertEqual(kept.facts.map { $0.identifiers.map(\.value) }, [["01001:BN0-10"], ["01001:BN0-11"]])
+        XCTAssertEqual(kept.accepted.map(\.sourceKey), ["01001:LK-10", "01001:LK-11"])
         XCTAssertTrue(kept.deadLetters.isEmpty)
         XCTAssertTrue(kept.codes.isEmpty)
         XCTAssertEqual(kept.next, [a: 12])

@@ -68,15 +68,9 @@ package struct PersonResolver: Sendable {
         var reissued: IdentifierEntry?
     }
 
-    /// Links `records`, reading what linking needs of each (`facts(_:)`) first.
+    /// Links a batch's records, in order.
     package func resolve(_ records: [IncomingRecord]) async throws -> Resolution {
-        try await resolve(records, facts: records.map(Self.facts))
-    }
-
-    /// Links `records` with their facts read beforehand (ingest reads them in triage, on every core,
-    /// so that the serial store stage does not parse identifiers again); `facts[i]` is `records[i]`'s.
-    package func resolve(_ records: [IncomingRecord], facts: [Facts]) async throws -> Resolution {
-        precondition(records.count == facts.count, "one Facts per record")
+        let facts = records.map(Self.facts)
         let keys = facts.flatMap { $0.identifiers.map { IdentifierKey($0.type, $0.value) } + $0.mother + ($0.reissued.map { [IdentifierKey($0.type, $0.value)] } ?? []) }
         let byIdentifier = try await store.lookupIdentity(identifiers: keys, blockingKeys: [], maxBlockSize: maxBlockSize)
         let unresolved = facts.filter { fact in !fact.identifiers.contains { byIdentifier.holders[IdentifierKey($0.type, $0.value)] != nil } }
