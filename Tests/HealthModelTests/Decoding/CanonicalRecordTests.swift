@@ -23,13 +23,13 @@ final class CanonicalRecordTests: XCTestCase {
         XCTAssertEqual(result.value, Array(try RecordDecoder.encode(RecordFixtures.visit)))
     }
 
-    func testAnInvalidRecordHasNoCanonicalFormButItsIssues() {
+    func testAnInvalidRecordHasNoCanonicalFormButItsIssues() throws {
         var visit = RecordFixtures.visit
         visit.patient.birthDate = "1958-02-30"
         let (canonical, issues) = RecordDecoder.canonical(.visit(visit))
         XCTAssertNil(canonical)
         XCTAssertTrue(issues.contains { $0.path == "patient.birthDate" && $0.severity == .error }, "\(issues)")
-        let json = RecordDecoder.canonical(json: try! RecordDecoder.encode(visit), kind: .visit)
+        let json = RecordDecoder.canonical(json: try RecordDecoder.encode(visit), kind: .visit)
         XCTAssertNil(json.canonical)
         XCTAssertEqual(json.record?.kafkaKey, visit.kafkaKey)
     }

@@ -10,8 +10,13 @@ import XCTest
 final class RecordTriageTests: XCTestCase {
     private let topic = "hssk.visits.v1"
     private let triage = RecordTriage(kinds: ["hssk.visits.v1": .visit])
-    private let key = try! SigningKey(bytes: Array(repeating: 7, count: 32))
-    private lazy var account = SenderDirectory.Sender(name: try! InteropAccountName(parsing: "01001_lt_bvbm"), key: key, locked: false)
+    private var key: SigningKey!
+    private var account: SenderDirectory.Sender!
+
+    override func setUpWithError() throws {
+        key = try SigningKey(bytes: Array(repeating: 7, count: 32))
+        account = SenderDirectory.Sender(name: try InteropAccountName(parsing: "01001_lt_bvbm"), key: key, locked: false)
+    }
 
     private func visit(facility: String = "01001", episode: String = "LK-1", birthDate: String = "1990-05-01") -> VisitRecord {
         VisitRecord(facilityCode: facility, episodeKey: episode, patientId: "BN-1",
@@ -67,13 +72,13 @@ final class RecordTriageTests: XCTestCase {
     func testSendersMustBeKnownUnlockedAndSignWithTheirOwnKey() throws {
         XCTAssertEqual(code(try consumed(visit(), sender: "01001_lt_xx")), "sender.unknownAccount")
         XCTAssertEqual(code(try consumed(visit()), senders: ["01001_lt_bvbm": nil]), "sender.unknownAccount")
-        var locked = account
+        var locked: SenderDirectory.Sender = account
         locked.locked = true
         XCTAssertEqual(code(try consumed(visit()), senders: ["01001_lt_bvbm": locked]), "sender.accountLocked")
         XCTAssertEqual(code(try consumed(visit(), signedWith: .some(nil))), "signature.missing")
         let forger = try SigningKey(bytes: Array(repeating: 9, count: 32))
         XCTAssertEqual(code(try consumed(visit(), signedWith: forger)), "signature.invalid")
-        var keyless = account
+        var keyless: SenderDirectory.Sender = account
         keyless.key = nil
         XCTAssertEqual(code(try consumed(visit()), senders: ["01001_lt_bvbm": keyless]), "signature.invalid")
     }
