@@ -11,6 +11,14 @@ public struct PopulationGenerator: Sendable {
     /// Share of household heads who share an earlier, unrelated head's full name and birth year
     /// (namesakes such as two Nguyễn Văn An born in 1980): persons the index must keep apart.
     public var namesakeRate = 0.05
+    /// Added to every citizen's index where it appears in record keys and source ids (episode keys,
+    /// dose ids, patient ids, event ids), so that populations generated as shards of one city never
+    /// share a key. Ground truth (`RecordTruth.personIndex`) stays the index in this population.
+    public var indexBase = 0
+    /// Adds what a first load finds in the immunization system besides the children's schedule: the
+    /// COVID-19 doses of 2021–2022 that most people aged 12 or more received (a city's largest
+    /// vaccination history).
+    public var vaccinationHistory = false
     /// The simulated period: records fall between 1 July 2025 and 30 June 2026 (after the 2025 reform:
     /// no district level in addresses).
     static let periodStart = DateComponents(year: 2025, month: 7, day: 1)
@@ -23,9 +31,17 @@ public struct PopulationGenerator: Sendable {
 
     /// Citizens in households (with mothers, newborns and twins), then their sources' records.
     public func generate() -> Population {
+        var registry = IdentifierRegistry()
+        return generate(sharing: &registry)
+    }
+
+    /// As `generate()`, with identifiers unique across every population generated with `registry`
+    /// (shards of one city).
+    public func generate(sharing registry: inout IdentifierRegistry) -> Population {
         var random = SeededGenerator(seed: seed)
-        let people = makeCitizens(&random)
-        var (citizens, records) = SourceRecordFactory(people: people, noise: noise).records(&random)
+        let people = makeCitizens(&random, &registry)
+        var (citizens, records) = SourceRecordFactory(people: people, noise: noise, indexBase: indexBase,
+                                                      vaccinationHistory: vaccinationHistory).records(&random, &registry)
         records.sort { ($0.eventTime, $0.sequence) < ($1.eventTime, $1.sequence) }
         return Population(citizens: citizens, records: records.map(\.record))
     }
@@ -33,10 +49,11 @@ public struct PopulationGenerator: Sendable {
     /// The citizens alone, without their records (as `generate()` would make them before the period).
     public func citizensOnly() -> [Citizen] {
         var random = SeededGenerator(seed: seed)
-        return makeCitizens(&random)
+        var registry = IdentifierRegistry()
+        return makeCitizens(&random, &registry)
     }
 
-    private func makeCitizens(_ random: inout SeededGenerator) -> [Citizen] {
+    private func makeCitizens(_ random: inout SeededGenerator, _ registry: inout IdentifierRegistry) -> [Citizen] {
         var people: [Citizen] = []
         var household = 0
         var heads: [Int] = []
@@ -48,23 +65,24 @@ public struct PopulationGenerator: Sendable {
         for index in people.indices where people[index].motherIndex.map({ $0 >= people.count }) == true {
             people[index].motherIndex = nil
         }
-        Self.makeIdentifiersUnique(&people)
+        Self.makeIdentifiersUnique(&people, &registry)
         return people
     }
 
     /// Real identifiers name one person each, but random serials can repeat (six digits of a personal ID
     /// within a province, sex and birth year): a repeat takes the next free serial. This draws no random
     /// numbers, so a population without repeats is the same as before.
-    static func makeIdentifiersUnique(_ people: inout [Citizen]) {
-        var personalIds: Set<String> = [], bhxhNumbers: Set<String> = [], immunizationCodes: Set<String> = []
+    static func makeIdentifiersUnique(_ people: inout [Citizen], _ registry: inout IdentifierRegistry) {
         for index in people.indices {
-            people[index].personalId = nextFree(people[index].personalId, serialDigits: 6, &personalIds)
-            let bhxh = nextFree(people[index].bhxhNumber, serialDigits: 10, &bhxhNumbers)
+            people[index].personalId = nextFree(people[index].personalId, serialDigits: 6, &registry.personalIds)
+            let bhxh = nextFree(people[index].bhxhNumber, serialDigits: 10, &registry.bhxhNumbers)
             if bhxh != people[index].bhxhNumber {
                 people[index].cardCode = String(people[index].cardCode.dropLast(10)) + bhxh
                 people[index].bhxhNumber = bhxh
             }
-            if let code = people[index].immunizationCode { people[index].immunizationCode = nextFree(code, serialDigits: 8, &immunizationCodes) }
+            if let code = people[index].immunizationCode {
+                people[index].immunizationCode = nextFree(code, serialDigits: 8, &registry.immunizationCodes)
+            }
         }
     }
 
@@ -187,4 +205,15 @@ public struct PopulationGenerator: Sendable {
     static func phone(_ random: inout SeededGenerator) -> String {
         (["03", "05", "07", "08", "09"].randomElement(using: &random) ?? "09") + random.digits(8)
     }
+}
+
+/// Identifiers already given, so that several generated populations (shards of one city) never
+/// give one number to two citizens.
+public struct IdentifierRegistry: Sendable {
+    var personalIds: Set<String> = []
+    var bhxhNumbers: Set<String> = []
+    var immunizationCodes: Set<String> = []
+
+    /// An empty registry.
+    public init() {}
 }

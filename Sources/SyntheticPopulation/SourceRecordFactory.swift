@@ -24,6 +24,10 @@ struct DatedRecord {
 struct SourceRecordFactory {
     let people: [Citizen]
     let noise: NoiseRates
+    /// Added to citizens' indexes in keys and source ids (`PopulationGenerator.indexBase`).
+    var indexBase = 0
+    /// Adds the COVID-19 doses of 2021–2022 (`PopulationGenerator.vaccinationHistory`).
+    var vaccinationHistory = false
     private static let calendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? calendar.timeZone
@@ -49,7 +53,7 @@ struct SourceRecordFactory {
     ]
 
     /// The records, and the citizens as the period left them (deaths, re-issued personal IDs).
-    func records(_ random: inout SeededGenerator) -> (citizens: [Citizen], records: [DatedRecord]) {
+    func records(_ random: inout SeededGenerator, _ registry: inout IdentifierRegistry) -> (citizens: [Citizen], records: [DatedRecord]) {
         var out: [DatedRecord] = []
         var people = people
         for index in people.indices {
@@ -57,16 +61,17 @@ struct SourceRecordFactory {
                 people[index].deathDate = Self.day(Int.random(in: 30..<Self.periodDays, using: &random))
             }
             if people[index].birthYear < 2005 && random.chance(noise.personalIdReissue) {
-                reissue(&people[index], &out, &random)
+                reissue(&people[index], &out, &random, &registry)
             }
         }
         for citizen in people {
             card(citizen, &out, &random)
             if let birthDay = dayInPeriod(citizen.birthDate) { birth(citizen, day: birthDay, &out, &random) }
             vaccinations(citizen, &out, &random)
+            if vaccinationHistory { covidDoses(citizen, &out) }
             visits(citizen, &out, &random)
             if let death = citizen.deathDate {
-                var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "DT-\(citizen.index)", kind: .death,
+                var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "DT-\(tag(citizen))", kind: .death,
                                           occurredAt: death, person: citizen.details(on: death))
                 event.death = DeathDetails(deathTime: death)
                 append(.registryEvent(event), citizen, time: death, sender: SyntheticAccounts.station.account, &out)
@@ -108,9 +113,9 @@ struct SourceRecordFactory {
             person.personalId = nil
             truth.noise.append("newbornWithoutPersonalId")
         }
-        var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "BR-\(child.index)", kind: .birth,
+        var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "BR-\(tag(child))", kind: .birth,
                                   occurredAt: child.birthDate, person: person)
-        event.birth = BirthDetails(birthCertificateNumber: "GKS-\(child.index)", mother: people[motherIndex].reference(on: at),
+        event.birth = BirthDetails(birthCertificateNumber: "GKS-\(tag(child))", mother: people[motherIndex].reference(on: at),
                                    birthWeightGrams: Int.random(in: 2500...3900, using: &random), birthFacility: "01001")
         out.append(DatedRecord(eventTime: at, sequence: out.count,
                                record: SyntheticRecord(record: .registryEvent(event), truth: truth, sender: SyntheticAccounts.station.account)))
@@ -149,11 +154,42 @@ struct SourceRecordFactory {
                 truth.noise.append("noIdentifier")
             }
             person = noisy(person, &truth, &random)
-            let record = VaccinationDose(siteCode: site.code, doseId: "TC-\(child.index)-\(code)-\(dose)", person: person, vaccineCode: code,
+            let record = VaccinationDose(siteCode: site.code, doseId: "TC-\(tag(child))-\(code)-\(dose)", person: person, vaccineCode: code,
                                          vaccineName: name, lotNumber: "L" + random.digits(4), doseNumber: dose, administeredAt: time)
             append(.vaccination(record), truth: truth, time: time, sender: site.account, &out, &random)
         }
     }
+
+    /// Vaccines of the 2021–2022 COVID-19 campaign, as the immunization system names them.
+    static let covidVaccines: [(String, String)] = [
+        ("COVID-AZ", "Vắc xin phòng COVID-19 (AstraZeneca)"), ("COVID-PF", "Vắc xin phòng COVID-19 (Pfizer)"),
+        ("COVID-VC", "Vắc xin phòng COVID-19 (Vero Cell)"), ("COVID-MD", "Vắc xin phòng COVID-19 (Moderna)"),
+    ]
+
+    /// Two or three COVID-19 doses of 2021–2022 for most people aged 12 or more then: recorded with the
+    /// personal ID and phone the campaign collected, by any of the facilities, with the usual noise.
+    /// Drawn from a generator of their own, so that the other records are those of a population without them.
+    private func covidDoses(_ citizen: Citizen, _ out: inout [DatedRecord]) {
+        var random = SeededGenerator(seed: UInt64(tag(citizen)) &* 0x9E37_79B9_7F4A_7C15 &+ 0xC0)
+        guard citizen.birthYear <= 2009, random.chance(0.8) else { return }
+        let doses = random.chance(0.4) ? 3 : 2
+        let vaccine = Self.covidVaccines.randomElement(using: &random) ?? Self.covidVaccines[0]
+        // Days from 1 July 2025 back to the campaign: dose 1 from Aug to Dec 2021, then 2 and 6 months later.
+        var day = -Int.random(in: 1_280...1_430, using: &random)
+        for dose in 1...doses {
+            let time = Self.day(day) + "T08:30"
+            var truth = RecordTruth(personIndex: citizen.index)
+            let person = noisy(citizen.details(on: time), &truth, &random)
+            let site = SyntheticAccounts.facilities.randomElement(using: &random) ?? SyntheticAccounts.facilities[0]
+            let record = VaccinationDose(siteCode: site.code, doseId: "CV-\(tag(citizen))-\(dose)", person: person, vaccineCode: vaccine.0,
+                                         vaccineName: vaccine.1, lotNumber: "L" + random.digits(4), doseNumber: dose, administeredAt: time)
+            append(.vaccination(record), truth: truth, time: time, sender: site.account, &out, &random)
+            day += dose == 1 ? Int.random(in: 28...60, using: &random) : Int.random(in: 150...200, using: &random)
+        }
+    }
+
+    /// A citizen's number in keys and source ids.
+    private func tag(_ citizen: Citizen) -> Int { indexBase + citizen.index }
 
     private func visits(_ citizen: Citizen, _ out: inout [DatedRecord], _ random: inout SeededGenerator) {
         let count = random.weighted([(0, 0.35), (1, 0.3), (2, 0.2), (3, 0.1), (4, 0.05)])
@@ -178,8 +214,8 @@ struct SourceRecordFactory {
             let diagnosisCount = Int.random(in: 1...3, using: &random)
             let diagnoses = (0..<diagnosisCount).map { _ in random.weighted(Self.diagnoses.map { (($0.0, $0.1), $0.2) }) }
             var uniqueCodes: [String] = []
-            var record = VisitRecord(facilityCode: facility.code, episodeKey: "LK\(citizen.index)-\(visit)",
-                                     patientId: "BN\(facility.code)-\(citizen.index * 7 + facility.code.hashValueStable)",
+            var record = VisitRecord(facilityCode: facility.code, episodeKey: "LK\(tag(citizen))-\(visit)",
+                                     patientId: "BN\(facility.code)-\(tag(citizen) * 7 + facility.code.hashValueStable)",
                                      patient: person, visitType: inpatient ? "03" : "01", admissionTime: time,
                                      diagnoses: diagnoses.compactMap { code, text in
                                          guard !uniqueCodes.contains(code) else { return nil }
@@ -201,13 +237,16 @@ struct SourceRecordFactory {
     /// The personal ID is cancelled and re-issued on a day of the period (e.g. a corrected birth year
     /// keeps the same year here): records before it carry the old number, the registry reports the
     /// change, and later records carry the new number.
-    private func reissue(_ citizen: inout Citizen, _ out: inout [DatedRecord], _ random: inout SeededGenerator) {
+    private func reissue(_ citizen: inout Citizen, _ out: inout [DatedRecord], _ random: inout SeededGenerator, _ registry: inout IdentifierRegistry) {
         let old = citizen.personalId
         let at = Self.day(Int.random(in: 30..<(Self.periodDays - 30), using: &random))
         citizen.oldPersonalId = old
         citizen.personalIdReissuedOn = at
-        citizen.personalId = PopulationGenerator.personalId(province: String(old.prefix(3)), sex: citizen.sex, year: citizen.birthYear, &random)
-        var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "ID-\(citizen.index)", kind: .newPersonalIdIssued,
+        // A number is never given to two people (reference §2), nor to anyone of another shard of the city.
+        citizen.personalId = PopulationGenerator.nextFree(
+            PopulationGenerator.personalId(province: String(old.prefix(3)), sex: citizen.sex, year: citizen.birthYear, &random),
+            serialDigits: 6, &registry.personalIds)
+        var event = RegistryEvent(stationCode: SyntheticAccounts.station.code, eventId: "ID-\(tag(citizen))", kind: .newPersonalIdIssued,
                                   occurredAt: at, person: citizen.details(on: at))
         event.newPersonalId = NewPersonalIDDetails(oldPersonalId: old, newPersonalId: citizen.personalId, reason: .other, cancelledAt: at)
         append(.registryEvent(event), citizen, time: at, sender: SyntheticAccounts.station.account, &out)

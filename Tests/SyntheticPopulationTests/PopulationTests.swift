@@ -29,6 +29,49 @@ final class PopulationTests: XCTestCase {
         XCTAssertEqual(Set(population.citizens.map(\.personalId)).count, 5_000, "personal IDs are unique")
     }
 
+    /// A city generated in shards (`hssk bench load`): no identifier, record key or source id is given
+    /// twice across shards, although each shard on its own starts again from citizen 0.
+    func testShardsOfOneCityShareNoIdentifierOrKey() {
+        var registry = IdentifierRegistry()
+        var personalIds: [String] = [], bhxhNumbers: [String] = [], keys: [String] = []
+        var patients: [String: Set<Int>] = [:]
+        for shard in 0..<3 {
+            // The same seed for every shard: the worst case, every random serial drawn again.
+            var generator = PopulationGenerator(citizens: 400, seed: 5)
+            generator.indexBase = shard * 400
+            let population = generator.generate(sharing: &registry)
+            personalIds += population.citizens.map(\.personalId)
+            bhxhNumbers += population.citizens.map(\.bhxhNumber)
+            keys += population.records.map(\.record.kafkaKey)
+            for record in population.records {
+                guard case .visit(let visit) = record.record, let citizen = record.truth.personIndex else { continue }
+                patients["\(visit.facilityCode)/\(visit.patientId)", default: []].insert(shard * 400 + citizen)
+            }
+        }
+        XCTAssertEqual(Set(personalIds).count, 1_200, "personal IDs")
+        XCTAssertEqual(Set(bhxhNumbers).count, 1_200, "BHXH numbers")
+        XCTAssertEqual(Set(keys).count, keys.count, "record keys")
+        XCTAssertFalse(patients.isEmpty)
+        XCTAssertTrue(patients.values.allSatisfy { $0.count == 1 }, "a facility's patient id names one citizen")
+    }
+
+    /// The first load's immunization history: COVID-19 doses of 2021–2022 for most people aged 12 or more.
+    func testVaccinationHistoryAddsTheCampaignDoses() {
+        var generator = PopulationGenerator(citizens: 1_000, seed: 3)
+        let without = generator.generate()
+        generator.vaccinationHistory = true
+        let with = generator.generate()
+        let doses = with.records.compactMap { record -> VaccinationDose? in
+            guard case .vaccination(let dose) = record.record, dose.vaccineCode.hasPrefix("COVID") else { return nil }
+            return dose
+        }
+        let adults = with.citizens.filter { $0.birthYear <= 2009 }.count
+        XCTAssertEqual(Double(doses.count) / Double(adults), 0.8 * 2.4, accuracy: 0.25, "doses per person aged 12 or more")
+        XCTAssertTrue(doses.allSatisfy { $0.administeredAt >= "2021-08" && $0.administeredAt < "2023" }, "dated in the campaign")
+        XCTAssertEqual(with.records.count - doses.count, without.records.count, "the other records are the same")
+        XCTAssertEqual(Set(doses.map(\.doseId)).count, doses.count)
+    }
+
     func testIdentifiersNameOnePersonEach() {
         // Seed 2026 with 10,000 citizens drew one personal ID twice before repeats took the next serial.
         let citizens = PopulationGenerator(citizens: 10_000, seed: 2026).citizensOnly()

@@ -3,7 +3,7 @@ import Tooling
 
 let benchCommand = Command(
     name: "bench", summary: "Measure hssk against its targets (DESIGN.md §10); ratios come from one run.",
-    usage: "bench [kafka|store|ingest|linkage|feed|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
+    usage: "bench [kafka|store|ingest|load|linkage|feed|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
     details: """
     Parts: kafka — produce and consume ~500-byte records through hssk's Swift API and through a minimal
     raw-C librdkafka loop on the same embedded cluster; the target is a ratio ≥ 0.8 for both.
@@ -12,6 +12,11 @@ let benchCommand = Command(
     ingest — a synthetic population (with noise and records to reject) on the embedded cluster through the
     whole ingest service per backend, next to the raw insert loop of the same values; targets ≥ 20,000/s
     (SQLite) and ≥ 10,000/s (PostgreSQL) on 2 cores and a ratio ≥ 0.5.
+    load — a city's first load: --persons citizens (default 8,400,000; quick and `all`: 270,000, about a million
+    records) generated in shards and streamed to the embedded cluster while ingest stores them in a fresh store
+    (SQLite, or PostgreSQL with --postgres); prints the rate of every minute, the total time, the store's size
+    on disk, peak resident memory and linkage precision/recall from the ground truth. --records caps the
+    records published; --keep keeps the store (its path is printed). Target: 30 M records in ≤ 30 minutes.
     linkage — linking cost per record (ingest's resolver on SQLite) with 10 k, 100 k and 1 M persons in the index
     (quick: 10 k and 50 k); the target is a ratio < 2 between the largest and the smallest. Stores are kept
     under --cache (default .build/bench-cache when .build exists) and reused.
@@ -28,12 +33,14 @@ let benchCommand = Command(
         Option(name: "postgres", value: "URL", help: "PostgreSQL server for the store part (or HSSK_BENCH_POSTGRES_URL)."),
         Option(name: "seconds", value: "N", help: "Seconds of steady load for the feed part.", defaultValue: "60 (quick: 10)"),
         Option(name: "rate", value: "N", help: "Visits per second for the feed part.", defaultValue: "1000"),
+        Option(name: "persons", value: "N", help: "Citizens of the load part's city.", defaultValue: "8400000 (quick and all: 270000)"),
+        Option(name: "keep", value: nil, help: "Keep the load part's store and print where it is."),
         Option(name: "cache", value: "DIR", help: "Where the linkage part keeps its stores between runs.", defaultValue: ".build/bench-cache if .build exists"),
     ],
     run: { arguments in
         let parts = arguments.positional.isEmpty ? ["kafka"] : arguments.positional
-        for part in parts where !["kafka", "store", "ingest", "linkage", "feed", "all"].contains(part) {
-            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, ingest, linkage, feed, all)")
+        for part in parts where !["kafka", "store", "ingest", "load", "linkage", "feed", "all"].contains(part) {
+            throw UsageError(description: "unknown benchmark part '\(part)' (available: kafka, store, ingest, load, linkage, feed, all)")
         }
         let quick = arguments.flag("quick")
         var report = BenchReport()
@@ -72,6 +79,28 @@ let benchCommand = Command(
                 print(String(format: "| ingest | postgres records/s | %.0f | %.0f | %.2f | ≥ 10000/s, ≥ 0.50 |", rate, raw, rate / max(raw, 1)))
             }
             print("\n\(ingest.records) source records end to end (\(ingest.deadLettered) dead-lettered, \(ingest.personsCreated) persons created).\n")
+        }
+        if parts.contains("load") || parts.contains("all") {
+            var bench = LoadBench()
+            let small = quick || !parts.contains("load")
+            bench.persons = try arguments.int("persons", default: small ? 270_000 : 8_400_000, in: 10...200_000_000)
+            bench.recordLimit = try arguments.string("records").map { _ in try arguments.int("records", default: 0, in: 100...500_000_000) }
+            bench.postgresURL = arguments.string("postgres") ?? ProcessInfo.processInfo.environment["HSSK_BENCH_POSTGRES_URL"]
+            bench.keepStore = arguments.flag("keep")
+            let load = try await bench.run { printError($0) }
+            report.load = load
+            print("""
+            | part | measure | hssk | target |
+            |------|---------|-----:|-------:|
+            """)
+            print("| load | \(load.backend) records/s | " + String(format: "%.0f", load.recordsPerS) + " | 30 M in ≤ 30 min (16,667/s) |")
+            print("| load | last minute / first minute | " + (load.lastOverFirst.map { String(format: "%.2f", $0) } ?? "n/a") + " | within 20 % |")
+            print(String(format: "| load | linkage precision / recall | %.4f / %.4f | precision 1.000 |", load.precision, load.recall))
+            print(String(format: "\n%d records of %d citizens in %.0f s: %d stored, %d dead-lettered, %d persons created, %d reviews; %d records left unlinked.",
+                         load.records, load.citizens, load.seconds, load.stored, load.deadLettered, load.personsCreated, load.reviews, load.unlinkedRecords))
+            print(String(format: "Store %.2f GB on disk; peak resident memory %.2f GB (bench, embedded cluster and ingest in one process); publisher CPU %.0f s.\n",
+                         Double(load.storeBytes) / 1e9, Double(load.peakResidentBytes) / 1e9, load.publisherCPUSeconds)
+                  + (load.storePath.map { "Store kept at \($0).\n" } ?? ""))
         }
         if parts.contains("linkage") || parts.contains("all") {
             var bench = LinkageBench()
@@ -137,6 +166,7 @@ private struct BenchReport: Encodable {
     var kafka: KafkaBench.Result?
     var store: StoreBench.Result?
     var ingest: IngestBench.Result?
+    var load: LoadBench.Result?
     var linkage: LinkageBench.Result?
     var feed: FeedBench.Result?
 }
