@@ -76,12 +76,13 @@ public enum RecordDecoder {
         return DecodedRecord(record: record, issues: issues.issues)
     }
 
-    /// The record when `data` is exactly its canonical form (`encode`) with text that normalising
-    /// would not change — what `SourcePublisher` sends. The general path below (five JSON passes) then
-    /// gives the same record and issues, so one decode and one encode suffice.
+    /// The record when `data` has text that normalising would not change and exactly the members the
+    /// record writes back (no unknown field, no `null`, plain numbers): the general path below (five
+    /// JSON passes) then gives the same record and issues, so one decode and a census of the member
+    /// names suffice — nearly every record a source sends, in whatever key order or spacing.
     static func canonicalRecord<Record: ValidatedValue>(_ data: Data, as type: Record.Type) -> Record? {
-        guard hasPlainText(data), let record = try? JSONDecoder().decode(Record.self, from: data),
-              let canonical = try? encode(record), canonical == data else { return nil }
+        guard hasPlainText(data), let sent = KeyCensus.keys(of: data), let record = try? JSONDecoder().decode(Record.self, from: data),
+              KeyCensus.keys(of: record) == sent else { return nil }
         return record
     }
 

@@ -13,6 +13,10 @@ final class RecordDecoderTests: XCTestCase {
             }
         }
         XCTAssertTrue(RecordDecoder.decode(Data([0xFF, 0xFE, 0x00]), kind: .visit).issues.hasErrors)
+        // Deep nesting inside an object: the member census gives up instead of recursing 100,000 levels.
+        let deep = "{\"diagnoses\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
+        XCTAssertNil(KeyCensus.keys(of: Data(deep.utf8)))
+        XCTAssertTrue(RecordDecoder.decode(Data(deep.utf8), kind: .visit).issues.hasErrors)
     }
 
     /// The short path for canonical values gives exactly what the general path gives.
@@ -26,6 +30,19 @@ final class RecordDecoderTests: XCTestCase {
             let fast = RecordDecoder.decode(canonical, as: R.self), general = RecordDecoder.decode(spaced, as: R.self)
             XCTAssertEqual(fast.record, general.record, file: file, line: line)
             XCTAssertEqual(fast.issues, general.issues, file: file, line: line)
+            // Compact in another key order (a Java or .NET producer): the short path, with the same answer.
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: canonical) as? [String: Any])
+            let reordered = "{" + object.keys.sorted(by: >).map { key in
+                "\"\(key)\":" + String(decoding: try! JSONSerialization.data(withJSONObject: object[key]!, options: [.fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self)
+            }.joined(separator: ",") + "}"
+            XCTAssertEqual(RecordDecoder.canonicalRecord(Data(reordered.utf8), as: R.self) != nil, short, "reordered", file: file, line: line)
+            XCTAssertEqual(RecordDecoder.decode(Data(reordered.utf8), as: R.self).record, general.record, file: file, line: line)
+            // An unknown member, a null, an exponent: the general path, which reports the first two.
+            for (extra, code) in [("\"extra\":1", "json.unknownField"), ("\"note\":null", "json.null"), ("\"extra\":1e2", "json.unknownField")] {
+                let bytes = Data(("{" + extra + "," + String(decoding: canonical.dropFirst(), as: UTF8.self)).utf8)
+                XCTAssertNil(RecordDecoder.canonicalRecord(bytes, as: R.self), extra, file: file, line: line)
+                XCTAssertTrue(RecordDecoder.decode(bytes, as: R.self).issues.contains { $0.code == code }, extra, file: file, line: line)
+            }
         }
         // Line breaks (kept in a treatment summary) are escapes: the general path.
         try check(RecordFixtures.visit, short: false)
