@@ -76,4 +76,27 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(report.problems, [])
         await store.close()
     }
+
+    /// The writer never checkpoints inside a commit (its automatic checkpoints are off): the store's
+    /// checkpointer thread copies committed pages into the database file beside it.
+    func testCheckpointsRunBesideTheWriter() async throws {
+        let location = try await SQLiteFixture().freshLocation()
+        let store = try await RecordStores.open(location, keys: Fixtures.keys)
+        let sqlite = try XCTUnwrap(store as? SQLiteStore)
+        let automatic = try await sqlite.onThread { engine in try engine.db.queryOne("PRAGMA wal_autocheckpoint", [])?.int(0) }
+        XCTAssertEqual(automatic, 0, "the writer's own checkpoints are off")
+        func fileSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: sqlite.path)[.size]) as? Int) ?? 0 }
+        let before = fileSize()
+        for batch in 0..<4 {
+            let records = try (0..<250).map { try Fixtures.incoming(Fixtures.visit("LK-\(batch)-\($0)"), offset: Int64(batch * 250 + $0)) }
+            _ = try await store.apply(StoreBatch(records: records, offsets: [Fixtures.offset(Int64(batch * 250 + 250), from: Int64(batch * 250))]))
+        }
+        // Only a checkpoint moves pages from the WAL into the file; the writer no longer makes any.
+        let deadline = ContinuousClock.now + .seconds(10)
+        while fileSize() < before + 500_000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        XCTAssertGreaterThan(fileSize(), before + 500_000, "pages reached the database file while the store was open")
+        let report = try await store.verify()
+        XCTAssertEqual(report.problems, [])
+        await store.close()
+    }
 }

@@ -6,9 +6,12 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
     // @unchecked Sendable: adds only an immutable `String` to `SQLStore` (see there).
     /// The database file.
     public let path: String
+    /// Checkpoints the WAL beside the writer (nil: the writer's connection does it, SQLite's default).
+    private let checkpointer: WALCheckpointer?
 
-    private init(path: String, thread: StoreThread, box: EngineBox) {
+    private init(path: String, thread: StoreThread, box: EngineBox, checkpointer: WALCheckpointer?) {
         self.path = path
+        self.checkpointer = checkpointer
         super.init(backendName: "sqlite", thread: thread, box: box)
     }
 
@@ -20,8 +23,22 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         }
         let ms = Int32(clamping: lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
         let (thread, box) = try await start(name: "sqlite", connect: { try SQLiteConnection(path: path, busyTimeoutMs: ms) }, keys: keys, mustExist: mustExist)
-        return SQLiteStore(path: path, thread: thread, box: box)
+        // Started once the file exists in WAL mode; only then does the writer stop checkpointing itself.
+        let checkpointer = WALCheckpointer(path: path)
+        let store = SQLiteStore(path: path, thread: thread, box: box, checkpointer: checkpointer)
+        if checkpointer != nil {
+            try await store.onThread { engine in try (engine.db as? SQLiteConnection)?.executeScript("PRAGMA wal_autocheckpoint=0") }
+        }
+        return store
     }
+
+    /// Closes the connection, then the checkpointer's (the last to close copies what is left of the WAL).
+    public override func close() async {
+        await super.close()
+        checkpointer?.stop()
+    }
+
+    deinit { checkpointer?.stop() }
 
     /// A consistent copy made with SQLite's online backup API while writers keep going.
     public override func backup(to directory: String) async throws -> String {
