@@ -115,11 +115,22 @@ enum KeyCensus {
             return true
         }
 
+        /// Numbers up to 15 significant digits, without exponent and not a negative zero: those read the
+        /// same as a `Double` (this path) and as a `Decimal` (the general path). Anything else — 200
+        /// digits, `1e2`, `-0.0` — goes the general way, which decides as it always did.
+        static let maxDigits = 15
+
         mutating func number() -> Bool {
-            if bytes[index] == UInt8(ascii: "-") { index += 1 }
+            let negative = bytes[index] == UInt8(ascii: "-")
+            if negative { index += 1 }
+            var count = 0, nonZero = false
             func digits() -> Int {
                 let start = index
-                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
+                while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                    if bytes[index] != UInt8(ascii: "0") { nonZero = true }
+                    index += 1
+                }
+                count += index - start
                 return index - start
             }
             guard digits() > 0 else { return false }
@@ -127,7 +138,7 @@ enum KeyCensus {
                 index += 1
                 guard digits() > 0 else { return false }
             }
-            // Exponents and the like: decoded the general way.
+            guard count <= Self.maxDigits, nonZero || !negative else { return false }
             return index >= bytes.count || ![UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index])
         }
     }

@@ -3,7 +3,7 @@ import Foundation
 
 /// The embedded backend: one SQLite file in WAL mode.
 public final class SQLiteStore: SQLStore, @unchecked Sendable {
-    // @unchecked Sendable: adds only an immutable `String` to `SQLStore` (see there).
+    // @unchecked Sendable: adds only immutable properties of Sendable types to `SQLStore` (see there).
     /// The database file.
     public let path: String
     /// Checkpoints the WAL beside the writer (nil: the writer's connection does it, SQLite's default).
@@ -23,22 +23,38 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         }
         let ms = Int32(clamping: lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000)
         let (thread, box) = try await start(name: "sqlite", connect: { try SQLiteConnection(path: path, busyTimeoutMs: ms) }, keys: keys, mustExist: mustExist)
-        // Started once the file exists in WAL mode; only then does the writer stop checkpointing itself.
-        let checkpointer = WALCheckpointer(path: path)
-        let store = SQLiteStore(path: path, thread: thread, box: box, checkpointer: checkpointer)
-        if checkpointer != nil {
-            try await store.onThread { engine in try (engine.db as? SQLiteConnection)?.executeScript("PRAGMA wal_autocheckpoint=0") }
+        // Started (on the store thread: it opens a connection) once the file exists in WAL mode; only
+        // then does the writer stop checkpointing itself. A WAL rewound after a long burst is cut back
+        // to 64 MB instead of keeping its largest size.
+        let checkpointer: WALCheckpointer?
+        do {
+            checkpointer = try await thread.run { () -> WALCheckpointer? in
+                guard let engine = box.engine, let connection = engine.db as? SQLiteConnection,
+                      let checkpointer = WALCheckpointer(path: path) else { return nil }
+                do {
+                    try connection.executeScript("PRAGMA wal_autocheckpoint=0; PRAGMA journal_size_limit=67108864;")
+                } catch {
+                    checkpointer.stop()
+                    throw error
+                }
+                return checkpointer
+            }
+        } catch {
+            _ = try? await thread.run { box.engine?.db.close(); box.engine = nil }
+            thread.stop()
+            throw error
         }
-        return store
+        return SQLiteStore(path: path, thread: thread, box: box, checkpointer: checkpointer)
     }
 
-    /// Closes the connection, then the checkpointer's (the last to close copies what is left of the WAL).
+    /// Stops the checkpointer (on the store thread: it waits for the checkpointer's thread), then closes
+    /// the store's connection, the last one, which copies what is left of the WAL.
     public override func close() async {
+        if let checkpointer { _ = try? await thread.run { checkpointer.stop() } }
         await super.close()
-        checkpointer?.stop()
     }
 
-    deinit { checkpointer?.stop() }
+    deinit { checkpointer?.requestStop() }
 
     /// A consistent copy made with SQLite's online backup API while writers keep going.
     public override func backup(to directory: String) async throws -> String {

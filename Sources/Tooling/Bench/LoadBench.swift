@@ -23,8 +23,9 @@ public struct LoadBench: Sendable {
     public var partitions = 16
     /// Records per store transaction.
     public var batchSize = 2_000
-    /// Records published but not yet ingested, at most (the embedded cluster forgets older records).
-    public var maxLead = 48_000
+    /// Records published but not yet ingested, at most: the embedded cluster keeps ~5 MB per partition,
+    /// and a shard's first records (its COVID-19 doses, the oldest) all go to one topic's 16 partitions.
+    public var maxLead = 32_000
     /// PostgreSQL server (a scratch database is created and dropped); nil: SQLite.
     public var postgresURL: String?
     /// Directory for the SQLite store (a fresh temporary one when nil).
@@ -57,10 +58,18 @@ public struct LoadBench: Sendable {
         public var peakResidentBytes: Int64 = 0
         /// CPU seconds the generator and producer used (they share the machine with ingest).
         public var publisherCPUSeconds = 0.0
+        /// CPU of this process per record ingested, without the publisher's (ingest, its Kafka client and
+        /// the embedded brokers), in µs: what one record costs the ingest machine.
+        public var processCPUMicrosPerRecord = 0.0
+        /// CPU of everything else on the machine per record (the PostgreSQL server, when it runs here), in µs.
+        public var otherCPUMicrosPerRecord = 0.0
         public var precision = 0.0
         public var recall = 0.0
         public var linkedRecords = 0
         public var unlinkedRecords = 0
+        /// Records ingest had to accept that it dead-lettered, and records it had to reject that it stored.
+        public var missingRecords = 0
+        public var wronglyStoredRecords = 0
         public var storePath: String?
 
         enum CodingKeys: String, CodingKey {
@@ -69,6 +78,8 @@ public struct LoadBench: Sendable {
             case recordsPerS = "records_per_s", minuteRates = "minute_rates", lastOverFirst = "last_over_first"
             case storeBytes = "store_bytes", peakResidentBytes = "peak_resident_bytes", publisherCPUSeconds = "publisher_cpu_seconds"
             case linkedRecords = "linked_records", unlinkedRecords = "unlinked_records", storePath = "store_path"
+            case processCPUMicrosPerRecord = "process_cpu_us_per_record", otherCPUMicrosPerRecord = "other_cpu_us_per_record"
+            case missingRecords = "missing_records", wronglyStoredRecords = "wrongly_stored_records"
         }
     }
 
@@ -117,7 +128,13 @@ public struct LoadBench: Sendable {
         configuration.maxBatchRecords = batchSize
         configuration.kafkaProperties = ["log_level": "3"]
         let service = IngestService(configuration: configuration, store: store, log: .silent)
-        let running = Task { try await service.run() }
+        let ingestFailure = Mutex<(any Error)?>(nil)
+        let running = Task {
+            do { try await service.run() } catch {
+                ingestFailure.withLock { $0 = error }
+                throw error
+            }
+        }
         let processed: @Sendable () -> Int = {
             let c = service.counters.snapshot
             return c.stored + c.duplicates + c.deadLetteredTotal
@@ -125,6 +142,8 @@ public struct LoadBench: Sendable {
 
         let publisher = LoadPublisher(bench: self, sources: sources, bootstrapServers: cluster.bootstrapServers, topics: topics)
         let publishing = Task { try await publisher.runOnOwnThread(processed: processed) }
+        // Whatever ends the run early, the publisher stops waiting for ingest and closes its producer.
+        defer { publisher.cancel() }
 
         // The clock starts at the first record consumed; every minute after it is a row.
         var started: ContinuousClock.Instant?
@@ -133,16 +152,20 @@ public struct LoadBench: Sendable {
         var stalledSince = ContinuousClock.now
         var lastProcessed = 0
         var finished: ContinuousClock.Instant?
+        var cpuAtStart = (process: 0.0, machine: 0.0, publisher: 0.0), cpuAtEnd = cpuAtStart
         while true {
             try await Task.sleep(for: .milliseconds(200))
             let counters = service.counters.snapshot
             let done = processed()
-            if started == nil, counters.consumed > 0 { started = ContinuousClock.now }
+            if started == nil, counters.consumed > 0 {
+                started = ContinuousClock.now
+                cpuAtStart = (KafkaBench.processCPUSeconds(), Self.machineBusySeconds(), publisher.cpuSeconds)
+            }
             if done != lastProcessed { lastProcessed = done; stalledSince = .now }
             if let started {
                 let minute = Int(Self.seconds(ContinuousClock.now - started) / 60)
                 if minute > lastMinute {
-                    let rate = Double(done - processedAtMinute) / 60
+                    let rate = Double(done - processedAtMinute) / Double(60 * (minute - lastMinute))
                     result.minuteRates.append(rate)
                     progress(String(format: "minute %3d  %8.0f records/s  %10d records  %9d persons  resident %5.1f GB", minute, rate, done,
                                     counters.personsCreated, Double(Self.residentBytes()) / 1e9))
@@ -150,11 +173,17 @@ public struct LoadBench: Sendable {
                     processedAtMinute = done
                 }
             }
-            if let total = publisher.total, done >= total { finished = .now; break }
+            if let total = publisher.total, done >= total {
+                finished = .now
+                cpuAtEnd = (KafkaBench.processCPUSeconds(), Self.machineBusySeconds(), publisher.cpuSeconds)
+                break
+            }
+            if let failure = ingestFailure.withLock({ $0 }) { throw failure }
             if ContinuousClock.now - stalledSince > stallLimit {
                 running.cancel()
                 _ = try? await running.value
-                throw StoreError.backend("ingest made no progress for \(stallLimit) at \(done) records (published \(publisher.published))")
+                throw StoreError.backend("ingest made no progress for \(stallLimit) at \(done) records (published \(publisher.published));"
+                                         + " if records expired from the embedded cluster, lower the lead")
             }
             if let failure = publisher.failure {
                 running.cancel()
@@ -175,6 +204,10 @@ public struct LoadBench: Sendable {
         result.personsCreated = counters.personsCreated
         result.reviews = counters.reviews
         result.publisherCPUSeconds = truth.cpuSeconds
+        let process = (cpuAtEnd.process - cpuAtStart.process) - (cpuAtEnd.publisher - cpuAtStart.publisher)
+        result.processCPUMicrosPerRecord = process * 1e6 / Double(max(truth.published, 1))
+        result.otherCPUMicrosPerRecord = max(0, (cpuAtEnd.machine - cpuAtStart.machine) - (cpuAtEnd.process - cpuAtStart.process)) * 1e6
+            / Double(max(truth.published, 1))
         if result.minuteRates.count >= 2, let first = result.minuteRates.first, first > 0, let last = result.minuteRates.last {
             result.lastOverFirst = last / first
         }
@@ -187,6 +220,8 @@ public struct LoadBench: Sendable {
         result.recall = quality.recall
         result.linkedRecords = quality.linked
         result.unlinkedRecords = quality.unlinked
+        result.missingRecords = quality.missing
+        result.wronglyStoredRecords = quality.wronglyStored
         result.peakResidentBytes = Self.peakResidentBytes()
         if keepStore { result.storePath = location.description }
         return result
@@ -199,6 +234,17 @@ public struct LoadBench: Sendable {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int64(usage.ru_maxrss) * 1024
+    }
+
+    /// CPU time all processes of the machine have used since boot (user, nice, system, irq), in seconds.
+    static func machineBusySeconds() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8), let line = stat.split(separator: "\n").first,
+              line.hasPrefix("cpu ") else { return 0 }
+        let fields = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard fields.count >= 7 else { return 0 }
+        // user nice system idle iowait irq softirq: everything but idle and iowait is busy.
+        let busy = fields[0] + fields[1] + fields[2] + fields[5] + fields[6]
+        return busy / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     /// Resident set of this process now, in bytes.
@@ -244,7 +290,7 @@ final class LoadPublisher: Sendable {
     /// Source topics in a fixed order (the ground truth is kept per topic index).
     let topicNames: [String]
     private let kinds: [RecordKind: Int]
-    private let state = Mutex<(published: Int, total: Int?, failure: (any Error)?)>((0, nil, nil))
+    private let state = Mutex<(published: Int, total: Int?, failure: (any Error)?, cpuSeconds: Double)>((0, nil, nil, 0))
 
     init(bench: LoadBench, sources: SyntheticSources, bootstrapServers: String, topics: [RecordKind: String]) {
         self.bench = bench
@@ -261,6 +307,12 @@ final class LoadPublisher: Sendable {
     var total: Int? { state.withLock { $0.total } }
     /// Why publishing stopped early.
     var failure: (any Error)? { state.withLock { $0.failure } }
+    /// Makes the publisher stop (it throws CancellationError at its next wait).
+    func cancel() { cancelled.store(true, ordering: .relaxed) }
+    private let cancelled = Atomic<Bool>(false)
+
+    /// CPU seconds the publishing thread has used so far (updated per chunk).
+    var cpuSeconds: Double { state.withLock { $0.cpuSeconds } }
 
     /// The ground truth of what was published.
     struct Truth: Sendable {
@@ -300,12 +352,19 @@ final class LoadPublisher: Sendable {
         chunk.reserveCapacity(chunkSize)
         func send() throws {
             guard !chunk.isEmpty else { return }
-            while truth.published + chunk.count - processed() > bench.maxLead { Thread.sleep(forTimeInterval: 0.02) }
+            while truth.published + chunk.count - processed() > bench.maxLead {
+                if cancelled.load(ordering: .relaxed) { throw CancellationError() }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
             let records = chunk
             let delivered = try waitOnThisThread { try await producer.sendAll(records) }
             guard delivered.allDelivered else { throw KafkaError.delivery(delivered.failures[0].code, topic: delivered.failures[0].topic, partition: -1) }
             truth.published += chunk.count
-            state.withLock { $0.published = truth.published }
+            let used = Self.threadCPUSeconds()
+            state.withLock {
+                $0.published = truth.published
+                $0.cpuSeconds = used
+            }
             chunk.removeAll(keepingCapacity: true)
         }
         var base = 0
@@ -333,11 +392,19 @@ final class LoadPublisher: Sendable {
             shard += 1
         }
         try send()
+        truth.cpuSeconds = Self.threadCPUSeconds()
+        state.withLock {
+            $0.cpuSeconds = truth.cpuSeconds
+            $0.total = truth.published
+        }
+        return truth
+    }
+
+    /// CPU time of the calling thread, in seconds.
+    static func threadCPUSeconds() -> Double {
         var cpu = timespec()
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu)
-        truth.cpuSeconds = Double(cpu.tv_sec) + Double(cpu.tv_nsec) / 1e9
-        state.withLock { $0.total = truth.published }
-        return truth
+        return Double(cpu.tv_sec) + Double(cpu.tv_nsec) / 1e9
     }
 
     /// FNV-1a of the key: the same key always lands on the same partition.

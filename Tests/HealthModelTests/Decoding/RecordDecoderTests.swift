@@ -16,6 +16,11 @@ final class RecordDecoderTests: XCTestCase {
         // Deep nesting inside an object: the member census gives up instead of recursing 100,000 levels.
         let deep = "{\"diagnoses\":" + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}"
         XCTAssertNil(KeyCensus.keys(of: Data(deep.utf8)))
+        // Numbers read alike as Double and as Decimal only: long, negative-zero or exponent forms go the general way.
+        XCTAssertEqual(KeyCensus.keys(of: Data("{\"a\":123456789012.345,\"b\":-1.5,\"c\":0}".utf8)), ["a", "b", "c"])
+        for number in ["1234567890123456", "0." + String(repeating: "0", count: 130), "1" + String(repeating: "0", count: 200), "-0", "-0.0", "1e2", "1.", "01x"] {
+            XCTAssertNil(KeyCensus.keys(of: Data("{\"a\":\(number)}".utf8)), number)
+        }
         XCTAssertTrue(RecordDecoder.decode(Data(deep.utf8), kind: .visit).issues.hasErrors)
     }
 
@@ -38,7 +43,8 @@ final class RecordDecoderTests: XCTestCase {
             XCTAssertEqual(RecordDecoder.canonicalRecord(Data(reordered.utf8), as: R.self) != nil, short, "reordered", file: file, line: line)
             XCTAssertEqual(RecordDecoder.decode(Data(reordered.utf8), as: R.self).record, general.record, file: file, line: line)
             // An unknown member, a null, an exponent: the general path, which reports the first two.
-            for (extra, code) in [("\"extra\":1", "json.unknownField"), ("\"note\":null", "json.null"), ("\"extra\":1e2", "json.unknownField")] {
+            for (extra, code) in [("\"extra\":1", "json.unknownField"), ("\"note\":null", "json.null"), ("\"extra\":1e2", "json.unknownField"),
+                                  ("\"extra\":0." + String(repeating: "0", count: 130), "json.malformed"), ("\"extra\":-0.0", "json.unknownField")] {
                 let bytes = Data(("{" + extra + "," + String(decoding: canonical.dropFirst(), as: UTF8.self)).utf8)
                 XCTAssertNil(RecordDecoder.canonicalRecord(bytes, as: R.self), extra, file: file, line: line)
                 XCTAssertTrue(RecordDecoder.decode(bytes, as: R.self).issues.contains { $0.code == code }, extra, file: file, line: line)
