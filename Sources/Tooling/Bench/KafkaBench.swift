@@ -24,8 +24,17 @@ public struct KafkaBench: Sendable {
         public var consumePerS: Double
         public var rawProducePerS: Double
         public var rawConsumePerS: Double
+        /// Process CPU (user + system, every thread: application, librdkafka, the embedded brokers) per
+        /// record, in µs, median of the rounds: what two shared cores cannot blur as they blur wall time.
+        public var produceCPUMicros = 0.0
+        public var rawProduceCPUMicros = 0.0
+        public var consumeCPUMicros = 0.0
+        public var rawConsumeCPUMicros = 0.0
         public var produceRatio: Double { rawProducePerS > 0 ? producePerS / rawProducePerS : 0 }
         public var consumeRatio: Double { rawConsumePerS > 0 ? consumePerS / rawConsumePerS : 0 }
+        /// Raw C's CPU per record over the Swift API's (≥ 1: the API costs no more CPU than the C loop).
+        public var produceCPURatio: Double { produceCPUMicros > 0 ? rawProduceCPUMicros / produceCPUMicros : 0 }
+        public var consumeCPURatio: Double { consumeCPUMicros > 0 ? rawConsumeCPUMicros / consumeCPUMicros : 0 }
 
         enum CodingKeys: String, CodingKey {
             case records, rounds
@@ -33,6 +42,9 @@ public struct KafkaBench: Sendable {
             case producePerS = "produce_per_s", consumePerS = "consume_per_s"
             case rawProducePerS = "raw_produce_per_s", rawConsumePerS = "raw_consume_per_s"
             case produceRatio = "produce_ratio", consumeRatio = "consume_ratio"
+            case produceCPUMicros = "produce_cpu_us_per_record", rawProduceCPUMicros = "raw_produce_cpu_us_per_record"
+            case consumeCPUMicros = "consume_cpu_us_per_record", rawConsumeCPUMicros = "raw_consume_cpu_us_per_record"
+            case produceCPURatio = "produce_cpu_ratio", consumeCPURatio = "consume_cpu_ratio"
         }
 
         public func encode(to encoder: any Encoder) throws {
@@ -46,6 +58,12 @@ public struct KafkaBench: Sendable {
             try container.encode(rawConsumePerS.rounded(), forKey: .rawConsumePerS)
             try container.encode((produceRatio * 1000).rounded() / 1000, forKey: .produceRatio)
             try container.encode((consumeRatio * 1000).rounded() / 1000, forKey: .consumeRatio)
+            for (value, key) in [(produceCPUMicros, CodingKeys.produceCPUMicros), (rawProduceCPUMicros, .rawProduceCPUMicros),
+                                 (consumeCPUMicros, .consumeCPUMicros), (rawConsumeCPUMicros, .rawConsumeCPUMicros)] {
+                try container.encode((value * 100).rounded() / 100, forKey: key)
+            }
+            try container.encode((produceCPURatio * 1000).rounded() / 1000, forKey: .produceCPURatio)
+            try container.encode((consumeCPURatio * 1000).rounded() / 1000, forKey: .consumeCPURatio)
         }
 
         public init(from decoder: any Decoder) throws {
@@ -57,6 +75,10 @@ public struct KafkaBench: Sendable {
             consumePerS = try container.decode(Double.self, forKey: .consumePerS)
             rawProducePerS = try container.decode(Double.self, forKey: .rawProducePerS)
             rawConsumePerS = try container.decode(Double.self, forKey: .rawConsumePerS)
+            produceCPUMicros = try container.decodeIfPresent(Double.self, forKey: .produceCPUMicros) ?? 0
+            rawProduceCPUMicros = try container.decodeIfPresent(Double.self, forKey: .rawProduceCPUMicros) ?? 0
+            consumeCPUMicros = try container.decodeIfPresent(Double.self, forKey: .consumeCPUMicros) ?? 0
+            rawConsumeCPUMicros = try container.decodeIfPresent(Double.self, forKey: .rawConsumeCPUMicros) ?? 0
         }
 
         init(records: Int, valueBytes: Int, rounds: Int) {
@@ -88,6 +110,10 @@ public struct KafkaBench: Sendable {
         // Per round; the result is each side's median: on two shared cores single rounds stray by 3–7×
         // (a raw consume of 1.6 M/s between two of 0.24 M/s), and the best of them would be that stray.
         var rawProduces: [Double] = [], swiftProduces: [Double] = [], swiftConsumes: [Double] = [], rawConsumes: [Double] = []
+        // CPU per record of each side, same rounds: process CPU from just before the side starts to just
+        // after it ends (client set-up and teardown included on both sides alike).
+        var cpu: [String: [Double]] = [:]
+        func perRecord(since start: Double) -> Double { (Self.processCPUSeconds() - start) * 1e6 / Double(max(records, 1)) }
         let fitting = max(partitions, (records * (valueSize + 64) + EmbeddedCluster.partitionLogBytes / 2) / (EmbeddedCluster.partitionLogBytes / 2))
         for round in 1...rounds {
             let swiftTopic = "bench.swift.\(round)", rawTopic = "bench.raw.\(round)"
@@ -100,6 +126,8 @@ public struct KafkaBench: Sendable {
             }
             // Alternate which side goes first, so that neither always meets a fresher cluster.
             for side in round % 2 == 1 ? ["raw", "swift"] : ["swift", "raw"] {
+                let cpuStart = Self.processCPUSeconds()
+                defer { cpu[side + " produce", default: []].append(perRecord(since: cpuStart)) }
                 if side == "raw" {
                     let raw = try baseline(await onOwnThread { hssk_baseline_produce(bootstrap, rawTopic, Int64(records), Int32(valueSize)) })
                     rawProduces.append(raw)
@@ -119,6 +147,8 @@ public struct KafkaBench: Sendable {
             }
 
             for side in round % 2 == 1 ? ["raw", "swift"] : ["swift", "raw"] {
+                let cpuStart = Self.processCPUSeconds()
+                defer { cpu[side + " consume", default: []].append(perRecord(since: cpuStart)) }
                 if side == "swift" {
                     let swiftConsume = try await consume(cluster, topic: swiftTopic, group: "bench-swift-\(round)")
                     swiftConsumes.append(swiftConsume)
@@ -134,7 +164,19 @@ public struct KafkaBench: Sendable {
         result.rawProducePerS = Self.median(rawProduces)
         result.consumePerS = Self.median(swiftConsumes)
         result.rawConsumePerS = Self.median(rawConsumes)
+        result.produceCPUMicros = Self.median(cpu["swift produce"] ?? [])
+        result.rawProduceCPUMicros = Self.median(cpu["raw produce"] ?? [])
+        result.consumeCPUMicros = Self.median(cpu["swift consume"] ?? [])
+        result.rawConsumeCPUMicros = Self.median(cpu["raw consume"] ?? [])
         return result
+    }
+
+    /// CPU time of this process so far (user + system, all threads), in seconds.
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// The middle value (the mean of the middle two for an even count); 0 for none.

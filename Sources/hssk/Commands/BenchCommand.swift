@@ -6,7 +6,7 @@ let benchCommand = Command(
     usage: "bench [kafka|store|ingest|load|linkage|feed|all] [--quick] [--records N] [--json FILE] [--postgres URL]",
     details: """
     Parts: kafka — produce and consume ~500-byte records through hssk's Swift API and through a minimal
-    raw-C librdkafka loop on the same embedded cluster; the target is a ratio ≥ 0.8 for both.
+    raw-C librdkafka loop on the same embedded cluster; the target is a ratio ≥ 0.95 for both, in records/s and in process CPU per record.
     store — batched encrypted apply (records + offsets) per backend next to a raw C-API insert loop of the
     same rows; PostgreSQL runs when --postgres or HSSK_BENCH_POSTGRES_URL is given (a scratch database).
     ingest — a synthetic population (with noise and records to reject) on the embedded cluster through the
@@ -96,10 +96,14 @@ let benchCommand = Command(
             print("| load | \(load.backend) records/s | " + String(format: "%.0f", load.recordsPerS) + " | 30 M in ≤ 30 min (16,667/s) |")
             print("| load | last minute / first minute | " + (load.lastOverFirst.map { String(format: "%.2f", $0) } ?? "n/a") + " | within 20 % |")
             print(String(format: "| load | linkage precision / recall | %.4f / %.4f | precision 1.000 |", load.precision, load.recall))
-            print(String(format: "\n%d records of %d citizens in %.0f s: %d stored, %d dead-lettered, %d persons created, %d reviews; %d records left unlinked.",
-                         load.records, load.citizens, load.seconds, load.stored, load.deadLettered, load.personsCreated, load.reviews, load.unlinkedRecords))
-            print(String(format: "Store %.2f GB on disk; peak resident memory %.2f GB (bench, embedded cluster and ingest in one process); publisher CPU %.0f s.\n",
-                         Double(load.storeBytes) / 1e9, Double(load.peakResidentBytes) / 1e9, load.publisherCPUSeconds)
+            print(String(format: "\n%d records of %d citizens in %.0f s: %d stored, %d dead-lettered, %d persons created, %d reviews; %d records left unlinked;"
+                         + " %d to accept were dead-lettered, %d to reject were stored.",
+                         load.records, load.citizens, load.seconds, load.stored, load.deadLettered, load.personsCreated, load.reviews, load.unlinkedRecords,
+                         load.missingRecords, load.wronglyStoredRecords))
+            print(String(format: "Store %.2f GB on disk; peak resident memory %.2f GB (bench, embedded cluster and ingest in one process); publisher CPU %.0f s.",
+                         Double(load.storeBytes) / 1e9, Double(load.peakResidentBytes) / 1e9, load.publisherCPUSeconds))
+            print(String(format: "CPU per record: %.0f µs in this process without the publisher (ingest, its Kafka client, the embedded brokers), %.0f µs elsewhere on the machine (the database server when it runs here).\n",
+                         load.processCPUMicrosPerRecord, load.otherCPUMicrosPerRecord)
                   + (load.storePath.map { "Store kept at \($0).\n" } ?? ""))
         }
         if parts.contains("linkage") || parts.contains("all") {
@@ -147,9 +151,12 @@ let benchCommand = Command(
             | part  | measure | hssk Swift API | raw librdkafka C | ratio | target |
             |-------|---------|---------------:|-----------------:|------:|-------:|
             """)
-            print(String(format: "| kafka | produce records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.producePerS, kafka.rawProducePerS, kafka.produceRatio))
-            print(String(format: "| kafka | consume records/s | %.0f | %.0f | %.2f | ≥ 0.80 |", kafka.consumePerS, kafka.rawConsumePerS, kafka.consumeRatio))
-            print("\n\(kafka.records) records of \(kafka.valueBytes) bytes, median of \(kafka.rounds) alternating round(s).")
+            print(String(format: "| kafka | produce records/s | %.0f | %.0f | %.2f | ≥ 0.95 |", kafka.producePerS, kafka.rawProducePerS, kafka.produceRatio))
+            print(String(format: "| kafka | consume records/s | %.0f | %.0f | %.2f | ≥ 0.95 |", kafka.consumePerS, kafka.rawConsumePerS, kafka.consumeRatio))
+            print(String(format: "| kafka | produce CPU µs/record (raw ÷ Swift) | %.2f | %.2f | %.2f | ≥ 0.95 |", kafka.produceCPUMicros, kafka.rawProduceCPUMicros, kafka.produceCPURatio))
+            print(String(format: "| kafka | consume CPU µs/record (raw ÷ Swift) | %.2f | %.2f | %.2f | ≥ 0.95 |", kafka.consumeCPUMicros, kafka.rawConsumeCPUMicros, kafka.consumeCPURatio))
+            print("\n\(kafka.records) records of \(kafka.valueBytes) bytes, median of \(kafka.rounds) alternating round(s); CPU is the whole process's"
+                  + " (application, librdkafka and the embedded brokers), from each side's start to its end.")
             report.kafka = kafka
         }
 
