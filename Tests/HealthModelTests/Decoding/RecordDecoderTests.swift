@@ -37,9 +37,10 @@ final class RecordDecoderTests: XCTestCase {
             XCTAssertEqual(fast.issues, general.issues, file: file, line: line)
             // Compact in another key order (a Java or .NET producer): the short path, with the same answer.
             let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: canonical) as? [String: Any])
-            let reordered = "{" + object.keys.sorted(by: >).map { key in
-                "\"\(key)\":" + String(decoding: try! JSONSerialization.data(withJSONObject: object[key]!, options: [.fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self)
-            }.joined(separator: ",") + "}"
+            let members = try object.sorted { $0.key > $1.key }.map { key, value in
+                "\"\(key)\":" + String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes]), as: UTF8.self)
+            }
+            let reordered = "{" + members.joined(separator: ",") + "}"
             XCTAssertEqual(RecordDecoder.canonicalRecord(Data(reordered.utf8), as: R.self) != nil, short, "reordered", file: file, line: line)
             XCTAssertEqual(RecordDecoder.decode(Data(reordered.utf8), as: R.self).record, general.record, file: file, line: line)
             // An unknown member, a null, an exponent: the general path, which reports the first two.
